@@ -1,0 +1,55 @@
+/** Worker subprocess entry: one BullMQ Worker on `jobs`, heartbeats to the supervisor, graceful drain. */
+import { Redis } from 'ioredis';
+import { loadConfigOrExit } from '@sluice/config';
+import { jobRegistry } from '@sluice/jobs';
+import { createLogger } from '@sluice/observability';
+import { createJobWorker, QueueManager } from '@sluice/queue';
+import { WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
+
+const HEARTBEAT_MS = 1000;
+
+const config = loadConfigOrExit(process.env);
+const slot = process.env[WORKER_SLOT_ENV] ?? '0';
+const log = createLogger({ level: config.log.level, pretty: config.log.pretty, bindings: { worker: Number(slot) } });
+const send = (message: ChildMessage) => process.send?.(message);
+
+// Workers wait out Redis outages instead of failing: BullMQ needs maxRetriesPerRequest=null here.
+const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: `sluice-worker-${slot}` });
+connection.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
+const queue = await QueueManager.open({ config, registry: jobRegistry, connection });
+const jobWorker = createJobWorker({ config, registry: jobRegistry, connection, log, queue });
+
+let processed = 0;
+jobWorker.worker.on('completed', () => processed++);
+jobWorker.worker.on('failed', () => processed++);
+
+const heartbeat = setInterval(() => {
+  send({ type: 'heartbeat', active: jobWorker.activeCount(), processed, rssBytes: process.memoryUsage.rss() });
+}, HEARTBEAT_MS);
+
+let stopping = false;
+async function shutdown(timeoutMs: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(heartbeat);
+  log.info({ active: jobWorker.activeCount(), timeoutMs }, 'worker draining');
+  const drained = await jobWorker.stop(timeoutMs);
+  if (!drained) log.warn('shutdown timeout reached; unfinished jobs are left for stalled-job recovery');
+  send({ type: 'stopped', drained });
+  await queue.close().catch(() => {});
+  connection.disconnect();
+  process.exit(0);
+}
+
+process.on('message', (message: ParentMessage) => {
+  if (message?.type === 'shutdown') void shutdown(message.timeoutMs);
+});
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => void shutdown(config.worker.shutdownTimeoutMs));
+}
+// The supervisor is gone (killed hard): stop rather than run unsupervised.
+process.on('disconnect', () => void shutdown(config.worker.shutdownTimeoutMs));
+
+await jobWorker.worker.waitUntilReady();
+log.info({ concurrency: config.worker.concurrency }, 'worker ready');
+send({ type: 'ready' });

@@ -1,0 +1,1 @@
+export { startSupervisor, WORKER_ENTRY } from './start-supervisor.ts';

@@ -1,0 +1,166 @@
+/** Reads and validates the environment once, at an entry point, into a frozen Config. */
+import { cpus } from 'node:os';
+import { bool, countOrCpus, hex32, int, oneOf, ParseProblem, str, url, type Parser } from './parsers.ts';
+import { closest } from './suggest.ts';
+
+export { ConfigError } from './config-error.ts';
+import { ConfigError } from './config-error.ts';
+
+export type NodeEnv = 'development' | 'production' | 'test';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly env: NodeEnv;
+  readonly redis: { readonly url: string; readonly prefix: string };
+  /** `url` unset means the embedded PGlite store under `dataDir`. */
+  readonly database: { readonly url: string | undefined; readonly dataDir: string };
+  readonly server: { readonly host: string; readonly port: number };
+  readonly worker: {
+    /** Resolved process count (`cpus` already turned into a number). */
+    readonly count: number;
+    readonly concurrency: number;
+    readonly attempts: number;
+    readonly stalledIntervalMs: number;
+    readonly lockDurationMs: number;
+    readonly shutdownTimeoutMs: number;
+  };
+  readonly audit: { readonly retentionDays: number };
+  readonly scheduler: { readonly enabled: boolean };
+  readonly log: { readonly level: LogLevel; readonly pretty: boolean };
+  readonly admin: {
+    readonly user: string | undefined;
+    readonly password: string | undefined;
+    readonly token: string | undefined;
+    /** Also guard read-only API routes and /metrics. */
+    readonly guardReads: boolean;
+  };
+  readonly chain: {
+    readonly rpcUrl: string | undefined;
+    readonly chainId: number;
+    readonly serverWalletPrivateKey: `0x${string}` | undefined;
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Every variable Sluice reads, with its default (undefined = optional, no default). */
+export const VARIABLES = {
+  NODE_ENV: { parse: oneOf('development', 'production', 'test'), default: 'development' },
+  REDIS_URL: { parse: url('redis:', 'rediss:'), default: 'redis://127.0.0.1:6379' },
+  QUEUE_PREFIX: { parse: str, default: 'bull' },
+  DATABASE_URL: { parse: url('postgres:', 'postgresql:'), default: undefined },
+  DATA_DIR: { parse: str, default: '.data' },
+  HOST: { parse: str, default: '127.0.0.1' },
+  PORT: { parse: int(0, 65535), default: '3000' },
+  WORKER_COUNT: { parse: countOrCpus, default: 'cpus' },
+  WORKER_QUEUE_CONCURRENCY: { parse: int(1, 10_000), default: '5' },
+  WORKER_QUEUE_JOB_ATTEMPTS: { parse: int(1, 1000), default: '3' },
+  WORKER_QUEUE_STALLED_INTERVAL: { parse: int(1000), default: '30000' },
+  WORKER_QUEUE_LOCK_DURATION: { parse: int(1000), default: '30000' },
+  WORKER_SHUTDOWN_TIMEOUT: { parse: int(0), default: '30000' },
+  AUDIT_LOG_RETENTION_DAYS: { parse: int(0, 36_500), default: '30' },
+  ENABLE_SCHEDULED_JOBS: { parse: bool, default: 'true' },
+  LOG_LEVEL: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info' },
+  LOG_PRETTY: { parse: bool, default: undefined },
+  ADMIN_USER: { parse: str, default: undefined },
+  ADMIN_PASSWORD: { parse: str, default: undefined },
+  ADMIN_TOKEN: { parse: str, default: undefined },
+  ADMIN_GUARD_READS: { parse: bool, default: 'false' },
+  CHAIN_RPC_URL: { parse: url('http:', 'https:', 'ws:', 'wss:'), default: undefined },
+  CHAIN_ID: { parse: int(1), default: '31337' },
+  WEB3_SERVER_WALLET_PRIVATE_KEY: { parse: hex32, default: undefined },
+} as const satisfies Record<string, { parse: Parser<unknown>; default: string | undefined }>;
+
+type VariableName = keyof typeof VARIABLES;
+type Parsed<N extends VariableName> = ReturnType<(typeof VARIABLES)[N]['parse']>;
+type Value<N extends VariableName> = (typeof VARIABLES)[N]['default'] extends string ? Parsed<N> : Parsed<N> | undefined;
+
+/** Prefixes we own: an unknown variable under one of them is almost certainly a typo. */
+const OWNED_PREFIXES = ['WORKER_', 'AUDIT_', 'ADMIN_', 'CHAIN_', 'QUEUE_', 'REDIS_', 'LOG_'];
+
+/**
+ * Parses `env` into a frozen Config. Throws one ConfigError listing every problem,
+ * so a bad deployment is fixed in one round trip instead of one per variable.
+ */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+
+  const read = <N extends VariableName>(name: N): Value<N> => {
+    const spec = VARIABLES[name];
+    const given = env[name];
+    const raw = given === undefined || given.trim() === '' ? spec.default : given.trim();
+    if (raw === undefined) return undefined as Value<N>;
+    try {
+      return spec.parse(raw) as Value<N>;
+    } catch (error) {
+      if (!(error instanceof ParseProblem)) throw error;
+      problems.push(`${name} ${error.message}`);
+      return undefined as Value<N>;
+    }
+  };
+
+  for (const name of Object.keys(env)) {
+    if (name in VARIABLES || !OWNED_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
+    const guess = closest(name, Object.keys(VARIABLES));
+    if (guess) problems.push(`${name} is not a Sluice variable; did you mean ${guess}?`);
+  }
+
+  const nodeEnv = read('NODE_ENV') ?? 'development';
+  const workerCount = read('WORKER_COUNT');
+  const admin = {
+    user: read('ADMIN_USER'),
+    password: read('ADMIN_PASSWORD'),
+    token: read('ADMIN_TOKEN'),
+    guardReads: read('ADMIN_GUARD_READS'),
+  };
+  if ((admin.user === undefined) !== (admin.password === undefined)) {
+    problems.push('ADMIN_USER and ADMIN_PASSWORD must be set together');
+  }
+  const stalledIntervalMs = read('WORKER_QUEUE_STALLED_INTERVAL');
+  const lockDurationMs = read('WORKER_QUEUE_LOCK_DURATION');
+
+  const config: Config = {
+    env: nodeEnv,
+    redis: { url: read('REDIS_URL'), prefix: read('QUEUE_PREFIX') },
+    database: { url: read('DATABASE_URL'), dataDir: read('DATA_DIR') },
+    server: { host: read('HOST'), port: read('PORT') },
+    worker: {
+      count: workerCount === 'cpus' ? cpus().length : workerCount,
+      concurrency: read('WORKER_QUEUE_CONCURRENCY'),
+      attempts: read('WORKER_QUEUE_JOB_ATTEMPTS'),
+      stalledIntervalMs,
+      lockDurationMs,
+      shutdownTimeoutMs: read('WORKER_SHUTDOWN_TIMEOUT'),
+    },
+    audit: { retentionDays: read('AUDIT_LOG_RETENTION_DAYS') },
+    scheduler: { enabled: read('ENABLE_SCHEDULED_JOBS') },
+    log: { level: read('LOG_LEVEL'), pretty: read('LOG_PRETTY') ?? nodeEnv === 'development' },
+    admin,
+    chain: {
+      rpcUrl: read('CHAIN_RPC_URL'),
+      chainId: read('CHAIN_ID'),
+      serverWalletPrivateKey: read('WEB3_SERVER_WALLET_PRIVATE_KEY'),
+    },
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object') deepFreeze(child);
+  }
+  return Object.freeze(value);
+}
+
+/** For entry points: load the config or print every problem and exit 1. */
+export function loadConfigOrExit(env: Env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}

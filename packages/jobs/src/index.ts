@@ -1,0 +1,5 @@
+export * from './define-job.ts';
+export * from './errors.ts';
+export * from './registry.ts';
+export * from './validate.ts';
+export { EchoData } from './echo.ts';

@@ -1,0 +1,18 @@
+/**
+ * The job registry: type name -> definition. `JobType` and `JobData<T>` are inferred
+ * from it. Built-ins that come with later features (`watchChain`, `deployMulticall3`,
+ * `cleanupAuditLog`) are added here, one file each, and nowhere else.
+ */
+import type { Static } from '@sinclair/typebox';
+import type { JobDefinition } from './define-job.ts';
+import { echo } from './echo.ts';
+
+export const jobRegistry = {
+  echo,
+} satisfies Record<string, JobDefinition<any, any>>;
+
+export type JobRegistry = Record<string, JobDefinition<any, any>>;
+export type DefaultRegistry = typeof jobRegistry;
+export type JobType<R extends JobRegistry = DefaultRegistry> = keyof R & string;
+export type JobData<T extends JobType<R>, R extends JobRegistry = DefaultRegistry> = Static<R[T]['schema']>;
+export type JobResult<T extends JobType<R>, R extends JobRegistry = DefaultRegistry> = Awaited<ReturnType<R[T]['run']>>;

@@ -1,0 +1,62 @@
+/** Errors the queue package raises. Each has a stable `code` the HTTP layer and CLI map to a status. */
+
+export abstract class QueueError extends Error {
+  abstract readonly code: string;
+  /** The input field at fault, when there is one (`type`, `data/sleepMs`, `priority`...). */
+  readonly field?: string;
+  constructor(message: string, field?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.field = field;
+  }
+}
+
+export class UnknownJobTypeError extends QueueError {
+  override name = 'UnknownJobTypeError';
+  readonly code = 'UNKNOWN_JOB_TYPE';
+  constructor(readonly type: string, known: readonly string[]) {
+    super(`unknown job type "${type}" (known types: ${known.join(', ')})`, 'type');
+  }
+}
+
+export class InvalidJobDataError extends QueueError {
+  override name = 'InvalidJobDataError';
+  readonly code = 'INVALID_JOB_DATA';
+  constructor(type: string, path: string, problem: string) {
+    super(`invalid data for "${type}": ${path ? `${path} ` : ''}${problem}`, path ? `data${path}` : 'data');
+  }
+}
+
+export class InvalidOptionError extends QueueError {
+  override name = 'InvalidOptionError';
+  readonly code = 'INVALID_OPTION';
+  constructor(field: string, message: string) {
+    super(message, field);
+  }
+}
+
+export class RedisUnavailableError extends QueueError {
+  override name = 'RedisUnavailableError';
+  readonly code = 'REDIS_UNAVAILABLE';
+  constructor(url: string, cause?: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause ?? 'no answer');
+    super(`Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`, undefined, { cause });
+  }
+}
+
+/** An attempt ran past its definition's timeoutMs. Retryable like any other failure. */
+export class JobTimeoutError extends Error {
+  override name = 'JobTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(`job timed out after ${timeoutMs} ms`);
+  }
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

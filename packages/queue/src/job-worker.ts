@@ -1,0 +1,70 @@
+/** Wraps one BullMQ Worker on the `jobs` queue with Sluice's processor and a bounded graceful stop. */
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '@sluice/config';
+import type { JobRegistry, JobSubmitter } from '@sluice/jobs';
+import type { Logger } from '@sluice/observability';
+import type { ExecutionRecord } from './execution-record.ts';
+import type { JobEnvelope } from './job-options.ts';
+import { createProcessor } from './processor.ts';
+import { QUEUE_NAME } from './queue-keys.ts';
+
+export interface JobWorkerOptions {
+  config: Config;
+  registry: JobRegistry;
+  /** A blocking connection (maxRetriesPerRequest: null); BullMQ duplicates it as needed. */
+  connection: Redis;
+  log: Logger;
+  queue: JobSubmitter;
+  onExecution?: (record: ExecutionRecord) => Promise<void> | void;
+}
+
+export interface JobWorker {
+  readonly worker: Worker<JobEnvelope>;
+  /** Number of jobs this worker is running now. */
+  activeCount(): number;
+  /**
+   * Stops taking jobs and waits for active ones up to `timeoutMs`. Jobs still running
+   * then are abandoned with their locks, so stalled-job recovery re-runs them elsewhere.
+   * Resolves `true` when every active job finished.
+   */
+  stop(timeoutMs: number): Promise<boolean>;
+}
+
+export function createJobWorker(options: JobWorkerOptions): JobWorker {
+  const { config } = options;
+  let active = 0;
+  const run = createProcessor(options);
+  const worker = new Worker<JobEnvelope>(
+    QUEUE_NAME,
+    async (job) => {
+      active++;
+      try {
+        return await run(job);
+      } finally {
+        active--;
+      }
+    },
+    {
+      connection: options.connection,
+      prefix: config.redis.prefix,
+      concurrency: config.worker.concurrency,
+      stalledInterval: config.worker.stalledIntervalMs,
+      lockDuration: config.worker.lockDurationMs,
+    },
+  );
+  worker.on('error', (error) => options.log.error({ err: error }, 'worker error'));
+
+  return {
+    worker,
+    activeCount: () => active,
+    async stop(timeoutMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      const drained = await Promise.race([worker.close().then(() => true as const), timedOut]);
+      clearTimeout(timer);
+      if (!drained) await worker.close(true);
+      return drained;
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Runs one BullMQ job through its handler: resolve the definition -> check the payload ->
+ * run with a child logger, context and timeout -> report the execution. Permanent errors
+ * become BullMQ's UnrecoverableError here and nowhere else.
+ */
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Config } from '@sluice/config';
+import { createPayloadValidator, isPermanentError, type JobInfo, type JobRegistry, type JobSubmitter } from '@sluice/jobs';
+import type { Logger } from '@sluice/observability';
+import { describeError, WORKER_ID, type ExecutionRecord } from './execution-record.ts';
+import { JobTimeoutError } from './errors.ts';
+import type { JobEnvelope } from './job-options.ts';
+
+export interface ProcessorOptions {
+  config: Config;
+  registry: JobRegistry;
+  log: Logger;
+  queue: JobSubmitter;
+  /** Awaited before the job is marked finished, so a record is never lost to a crash in between. */
+  onExecution?: (record: ExecutionRecord) => Promise<void> | void;
+}
+
+export type Processor = (job: Job<JobEnvelope>) => Promise<unknown>;
+
+export function createProcessor({ config, registry, log, queue, onExecution }: ProcessorOptions): Processor {
+  const validate = createPayloadValidator(registry);
+
+  return async (job) => {
+    const startedAt = Date.now();
+    const info: JobInfo = {
+      id: job.id!,
+      type: job.name,
+      attempt: job.attemptsMade + 1,
+      maxAttempts: job.opts.attempts ?? 1,
+      queuedAt: new Date(job.timestamp),
+      userId: job.data?.userId ?? null,
+    };
+    const jobLog = log.child({ jobId: info.id, type: info.type, attempt: info.attempt });
+    const report = async (outcome: Pick<ExecutionRecord, 'status' | 'result' | 'error' | 'willRetry'>) => {
+      const completedAt = Date.now();
+      await onExecution?.({
+        executionId: `${info.id}:${job.attemptsStarted}:${job.timestamp}`,
+        jobId: info.id,
+        type: info.type,
+        userId: info.userId,
+        data: job.data?.data ?? null,
+        attempt: info.attempt,
+        worker: WORKER_ID,
+        queuedAt: job.timestamp,
+        startedAt,
+        completedAt,
+        durationMs: completedAt - startedAt,
+        ...outcome,
+      });
+    };
+
+    try {
+      const definition = registry[job.name];
+      if (!definition) throw new UnrecoverableError(`unknown job type "${job.name}"`);
+      const problem = validate(job.name, job.data?.data);
+      if (problem) throw new UnrecoverableError(`invalid data for "${job.name}": ${problem.path} ${problem.message}`.trim());
+
+      jobLog.debug('job started');
+      const controller = new AbortController();
+      const running = definition.run({
+        data: job.data.data,
+        job: info,
+        log: jobLog,
+        ctx: { config, queue, signal: controller.signal, progress: (value) => job.updateProgress(value) },
+      });
+      const result = await withTimeout(running, definition.timeoutMs, controller);
+      await report({ status: 'completed', result, willRetry: false });
+      jobLog.info({ durationMs: Date.now() - startedAt }, 'job completed');
+      return result;
+    } catch (error) {
+      const permanent = isPermanentError(error);
+      const willRetry = !permanent && info.attempt < info.maxAttempts;
+      await report({ status: 'failed', error: describeError(error), willRetry });
+      jobLog[willRetry ? 'warn' : 'error']({ err: error, willRetry }, 'job failed');
+      if (permanent && !(error instanceof UnrecoverableError)) {
+        throw Object.assign(new UnrecoverableError((error as Error).message), { cause: error });
+      }
+      throw error;
+    }
+  };
+}
+
+async function withTimeout<T>(running: Promise<T>, timeoutMs: number | undefined, controller: AbortController): Promise<T> {
+  if (!timeoutMs) return running;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new JobTimeoutError(timeoutMs);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([running, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,187 @@
+/** The producer side: validated submits, schedules, health and pause/resume on the `jobs` queue. */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '@sluice/config';
+import {
+  createPayloadValidator,
+  type JobData,
+  type JobRegistry,
+  type JobSubmitter,
+  type JobType,
+  type SubmitOptions,
+} from '@sluice/jobs';
+import { InvalidJobDataError, InvalidOptionError, UnknownJobTypeError } from './errors.ts';
+import { buildJobOptions, type JobEnvelope } from './job-options.ts';
+import { QUEUE_NAME } from './queue-keys.ts';
+import { checkRedis, connectRedis, type RedisHealth } from './redis.ts';
+
+export interface CronSpec {
+  /** Cron pattern; a 6-field pattern has seconds first. */
+  pattern?: string;
+  everyMs?: number;
+  tz?: string;
+}
+
+export interface ScheduleInfo {
+  key: string;
+  type: string;
+  pattern: string | null;
+  everyMs: number | null;
+  tz: string | null;
+  next: Date | null;
+  data: unknown;
+}
+
+export const JOB_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'paused'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export interface QueueHealth {
+  counts: Record<JobState, number>;
+  paused: boolean;
+  redis: RedisHealth;
+  lastProcessedAt: Date | null;
+}
+
+export interface QueueManagerOptions<R extends JobRegistry> {
+  config: Config;
+  registry: R;
+  /** A producer connection; one is opened (and later closed) when omitted. */
+  connection?: Redis;
+}
+
+export class QueueManager<R extends JobRegistry> implements JobSubmitter {
+  readonly queue: Queue;
+  private readonly validate;
+
+  private constructor(
+    private readonly config: Config,
+    private readonly registry: R,
+    readonly connection: Redis,
+    private readonly ownsConnection: boolean,
+  ) {
+    this.validate = createPayloadValidator(registry);
+    this.queue = new Queue(QUEUE_NAME, { connection, prefix: config.redis.prefix });
+    // Errors surface on the awaited calls; the emitter must not crash the process.
+    this.queue.on('error', () => {});
+  }
+
+  static async open<R extends JobRegistry>({ config, registry, connection }: QueueManagerOptions<R>): Promise<QueueManager<R>> {
+    const redis = connection ?? (await connectRedis(config.redis.url, { role: 'producer', connectionName: 'sluice-producer' }));
+    return new QueueManager(config, registry, redis, connection === undefined);
+  }
+
+  get types(): JobType<R>[] {
+    return Object.keys(this.registry) as JobType<R>[];
+  }
+
+  /** Validates without enqueuing; throws the same errors `submit` would. */
+  check(type: string, data: unknown): asserts type is JobType<R> {
+    if (!Object.hasOwn(this.registry, type)) throw new UnknownJobTypeError(type, this.types);
+    const problem = this.validate(type, data);
+    if (problem) throw new InvalidJobDataError(type, problem.path, problem.message);
+  }
+
+  async submit<T extends JobType<R>>(type: T, data: JobData<T, R>, options?: SubmitOptions): Promise<{ id: string }>;
+  async submit(type: string, data: unknown, options?: SubmitOptions): Promise<{ id: string }>;
+  async submit(type: string, data: unknown, options: SubmitOptions = {}): Promise<{ id: string }> {
+    this.check(type, data);
+    const opts = buildJobOptions(this.registry[type]!, options, this.config);
+    const envelope: JobEnvelope = { data, userId: options.userId ?? null };
+    const job = await this.queue.add(type, envelope, opts);
+    return { id: job.id! };
+  }
+
+  /** All or nothing: every item is validated before any is enqueued. */
+  async submitBulk(items: { type: string; data: unknown; options?: SubmitOptions }[]): Promise<{ id: string }[]> {
+    const prepared = items.map(({ type, data, options = {} }) => {
+      this.check(type, data);
+      const envelope: JobEnvelope = { data, userId: options.userId ?? null };
+      return { name: type, data: envelope, opts: buildJobOptions(this.registry[type]!, options, this.config) };
+    });
+    const jobs = await this.queue.addBulk(prepared);
+    return jobs.map((job) => ({ id: job.id! }));
+  }
+
+  /** Creates or replaces the Job Scheduler `key` (idempotent: one scheduler per key). */
+  async scheduleCron(type: string, spec: CronSpec, data: unknown, key: string, options: SubmitOptions = {}): Promise<ScheduleInfo> {
+    this.check(type, data);
+    if ((spec.pattern === undefined) === (spec.everyMs === undefined)) {
+      throw new InvalidOptionError('schedule', 'a schedule needs exactly one of a cron pattern or an interval (everyMs)');
+    }
+    if (spec.everyMs !== undefined && (!Number.isInteger(spec.everyMs) || spec.everyMs < 1)) {
+      throw new InvalidOptionError('every', `every must be a whole number of milliseconds >= 1, got "${spec.everyMs}"`);
+    }
+    if (!key || key.includes(':')) throw new InvalidOptionError('key', `schedule key must be non-empty and without ':', got "${key}"`);
+    const { delay: _delay, jobId: _jobId, ...opts } = buildJobOptions(this.registry[type]!, options, this.config);
+    const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.everyMs, tz: spec.tz };
+    try {
+      await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: options.userId ?? null }, opts });
+    } catch (error) {
+      if (spec.pattern !== undefined && /cron|pattern|invalid|explicit/i.test(String(error))) {
+        throw new InvalidOptionError('cron', `invalid cron pattern "${spec.pattern}": ${(error as Error).message}`);
+      }
+      throw error;
+    }
+    const saved = (await this.listCrons()).find((s) => s.key === key);
+    return saved!;
+  }
+
+  removeCron(key: string): Promise<boolean> {
+    return this.queue.removeJobScheduler(key);
+  }
+
+  async listCrons(): Promise<ScheduleInfo[]> {
+    const schedulers = await this.queue.getJobSchedulers(0, -1, true);
+    return schedulers.map((s) => ({
+      key: s.key,
+      type: s.name,
+      pattern: s.pattern ?? null,
+      everyMs: s.every ? Number(s.every) : null,
+      tz: s.tz ?? null,
+      next: s.next ? new Date(Number(s.next)) : null,
+      data: (s.template?.data as JobEnvelope | undefined)?.data ?? null,
+    }));
+  }
+
+  /**
+   * Jobs per state. BullMQ 6 keeps a paused queue's jobs in place, so `paused` counts
+   * the waiting and prioritized jobs held back while the queue is paused (else 0).
+   */
+  async getCounts(): Promise<Record<JobState, number>> {
+    const [counts, paused] = await Promise.all([
+      this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
+      this.queue.isPaused(),
+    ]);
+    const held = paused ? (counts.waiting ?? 0) + (counts.prioritized ?? 0) : 0;
+    return Object.fromEntries(JOB_STATES.map((state) => [state, state === 'paused' ? held : (counts[state] ?? 0)])) as Record<JobState, number>;
+  }
+
+  async getHealth(): Promise<QueueHealth> {
+    const redis = await checkRedis(this.connection);
+    if (redis.status === 'down') {
+      return { counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>, paused: false, redis, lastProcessedAt: null };
+    }
+    const [counts, paused, completed, failed] = await Promise.all([
+      this.getCounts(),
+      this.queue.isPaused(),
+      this.queue.getJobs(['completed'], 0, 0, false),
+      this.queue.getJobs(['failed'], 0, 0, false),
+    ]);
+    const finished = [...completed, ...failed].map((job) => job.finishedOn ?? 0);
+    const last = Math.max(0, ...finished);
+    return { counts, paused, redis, lastProcessedAt: last > 0 ? new Date(last) : null };
+  }
+
+  pause(): Promise<void> {
+    return this.queue.pause();
+  }
+
+  resume(): Promise<void> {
+    return this.queue.resume();
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+    if (this.ownsConnection) await this.connection.quit().catch(() => this.connection.disconnect());
+  }
+}

@@ -1,0 +1,75 @@
+/** Redis connection factory: the only place that decides ioredis options. */
+import { Redis, type RedisOptions } from 'ioredis';
+import { RedisUnavailableError } from './errors.ts';
+
+export type ConnectionRole =
+  /** Workers and other blocking readers: retry forever, never drop a command. */
+  | 'blocking'
+  /** Producers (API, CLI): fail fast with a clear error when Redis is down. */
+  | 'producer';
+
+export interface ConnectOptions {
+  role: ConnectionRole;
+  /** Overrides the database index in the URL. */
+  db?: number;
+  /** How long the first connection may take. Default 3000 ms. */
+  connectTimeoutMs?: number;
+  connectionName?: string;
+}
+
+function optionsFor({ role, db, connectTimeoutMs = 3000, connectionName }: ConnectOptions): RedisOptions {
+  const common: RedisOptions = { lazyConnect: true, connectTimeout: connectTimeoutMs, connectionName, ...(db === undefined ? {} : { db }) };
+  if (role === 'blocking') {
+    // BullMQ needs maxRetriesPerRequest=null on connections that issue blocking commands.
+    return { ...common, maxRetriesPerRequest: null, enableReadyCheck: true };
+  }
+  return {
+    ...common,
+    // Commands issued while disconnected fail at once instead of queueing forever.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  };
+}
+
+/** Opens a connection and waits until it is usable, or throws RedisUnavailableError. */
+export async function connectRedis(url: string, options: ConnectOptions): Promise<Redis> {
+  const redis = new Redis(url, optionsFor(options));
+  let lastError: unknown;
+  const onError = (error: unknown) => (lastError = error);
+  redis.on('error', onError);
+  const timeoutMs = options.connectTimeoutMs ?? 3000;
+  try {
+    await Promise.race([
+      redis.connect(),
+      new Promise((_, reject) => setTimeout(() => reject(lastError ?? new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)),
+    ]);
+  } catch (error) {
+    redis.disconnect();
+    throw new RedisUnavailableError(url, lastError ?? error);
+  }
+  // Keep a listener so a later outage is not an unhandled 'error' event; callers
+  // that care subscribe themselves.
+  redis.off('error', onError);
+  redis.on('error', () => {});
+  return redis;
+}
+
+export interface RedisHealth {
+  status: 'up' | 'down';
+  latencyMs: number | null;
+  error?: string;
+}
+
+export async function checkRedis(redis: Redis, timeoutMs = 1000): Promise<RedisHealth> {
+  const started = performance.now();
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`no PONG within ${timeoutMs} ms`)), timeoutMs)),
+    ]);
+    return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };
+  } catch (error) {
+    return { status: 'down', latencyMs: null, error: error instanceof Error ? error.message : String(error) };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './protocol.ts';
+export * from './restart-policy.ts';
+export * from './supervisor.ts';

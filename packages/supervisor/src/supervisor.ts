@@ -1,0 +1,187 @@
+/** Forks and restarts worker processes. Job logic lives in the worker entry it is given. */
+import { EventEmitter } from 'node:events';
+import type { Subprocess } from 'bun';
+import type { Logger } from '@sluice/observability';
+import { isChildMessage, WORKER_SLOT_ENV, type ParentMessage } from './protocol.ts';
+import { CrashTracker, DEFAULT_RESTART_POLICY, type RestartPolicy } from './restart-policy.ts';
+
+export type ChildState = 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped';
+
+export interface ChildSnapshot {
+  slot: number;
+  pid: number | null;
+  state: ChildState;
+  restarts: number;
+  startedAt: Date | null;
+  lastHeartbeatAt: Date | null;
+  activeJobs: number;
+  processed: number;
+  rssBytes: number | null;
+}
+
+export interface SupervisorOptions {
+  /** Script each subprocess runs with the current Bun executable. */
+  entry: string;
+  count: number;
+  log: Logger;
+  /** Extra environment for the children, on top of this process's. */
+  env?: Record<string, string>;
+  /** How long children may drain active jobs on stop. */
+  shutdownTimeoutMs: number;
+  restartPolicy?: Partial<RestartPolicy>;
+}
+
+export interface SupervisorExit {
+  code: number;
+  reason: string;
+}
+
+interface Slot extends ChildSnapshot {
+  proc: Subprocess | null;
+  tracker: CrashTracker;
+  restartTimer: ReturnType<typeof setTimeout> | null;
+  lastStderr: string[];
+}
+
+type Events = { 'child-ready': [ChildSnapshot]; 'child-exit': [ChildSnapshot, number | null]; exit: [SupervisorExit] };
+
+export class Supervisor extends EventEmitter<Events> {
+  private readonly slots: Slot[] = [];
+  private stopping = false;
+  private finished: SupervisorExit | null = null;
+  /** Resolves when the supervisor has stopped, with the exit code the process should use. */
+  readonly done: Promise<SupervisorExit>;
+  private resolveDone!: (exit: SupervisorExit) => void;
+  private readonly policy: RestartPolicy;
+
+  constructor(private readonly options: SupervisorOptions) {
+    super();
+    this.policy = { ...DEFAULT_RESTART_POLICY, ...options.restartPolicy };
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  start(): void {
+    for (let slot = 1; slot <= this.options.count; slot++) {
+      const state: Slot = {
+        slot, pid: null, state: 'starting', restarts: 0, startedAt: null, lastHeartbeatAt: null,
+        activeJobs: 0, processed: 0, rssBytes: null, proc: null, tracker: new CrashTracker(this.policy),
+        restartTimer: null, lastStderr: [],
+      };
+      this.slots.push(state);
+      this.spawn(state);
+    }
+    this.options.log.info({ count: this.options.count }, 'supervisor started');
+  }
+
+  snapshot(): ChildSnapshot[] {
+    return this.slots.map(({ proc: _p, tracker: _t, restartTimer: _r, lastStderr: _l, ...rest }) => ({ ...rest }));
+  }
+
+  /** Asks every child to drain and exit; resolves once all have. Safe to call twice. */
+  async stop(): Promise<SupervisorExit> {
+    if (!this.stopping) {
+      this.stopping = true;
+      this.options.log.info('supervisor stopping: workers finish active jobs');
+      await this.stopChildren();
+      this.finish({ code: 0, reason: 'stopped' });
+    }
+    return this.done;
+  }
+
+  private spawn(slot: Slot): void {
+    const proc = Bun.spawn({
+      cmd: [process.execPath, this.options.entry],
+      env: { ...process.env, ...this.options.env, [WORKER_SLOT_ENV]: String(slot.slot) },
+      stdio: ['ignore', 'inherit', 'pipe'],
+      serialization: 'json',
+      ipc: (message) => this.onMessage(slot, message),
+      onExit: (_proc, exitCode, signalCode) => this.onExit(slot, exitCode, signalCode),
+    });
+    Object.assign(slot, { proc, pid: proc.pid, state: 'starting', startedAt: new Date(), lastHeartbeatAt: null, activeJobs: 0 });
+    slot.lastStderr = [];
+    void this.forwardStderr(slot, proc);
+  }
+
+  /** Children's stderr goes to ours; the last lines are kept to explain a crash loop. */
+  private async forwardStderr(slot: Slot, proc: Subprocess): Promise<void> {
+    const stream = proc.stderr as ReadableStream<Uint8Array>;
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      process.stderr.write(chunk);
+      const lines = decoder.decode(chunk, { stream: true }).split('\n').filter(Boolean);
+      slot.lastStderr = [...slot.lastStderr, ...lines].slice(-10);
+    }
+  }
+
+  private onMessage(slot: Slot, message: unknown): void {
+    if (!isChildMessage(message)) return;
+    if (message.type === 'ready') {
+      slot.state = this.stopping ? 'stopping' : 'ready';
+      this.options.log.info({ slot: slot.slot, pid: slot.pid }, 'worker process ready');
+      this.emit('child-ready', this.snapshot()[slot.slot - 1]!);
+    } else if (message.type === 'heartbeat') {
+      Object.assign(slot, { lastHeartbeatAt: new Date(), activeJobs: message.active, processed: message.processed, rssBytes: message.rssBytes });
+    }
+  }
+
+  private onExit(slot: Slot, exitCode: number | null, signalCode: unknown): void {
+    const upForMs = slot.startedAt ? Date.now() - slot.startedAt.getTime() : 0;
+    Object.assign(slot, { proc: null, pid: null, activeJobs: 0 });
+    this.emit('child-exit', this.snapshot()[slot.slot - 1]!, exitCode);
+    if (this.stopping) {
+      slot.state = 'stopped';
+      return;
+    }
+    const how = signalCode ? `signal ${signalCode}` : `code ${exitCode}`;
+    const delayMs = slot.tracker.recordCrash(Date.now(), upForMs);
+    if (delayMs === null) {
+      const tail = slot.lastStderr.length ? `; last output: ${slot.lastStderr.slice(-3).join(' | ')}` : '';
+      const reason = `worker ${slot.slot} crashed ${slot.tracker.recentCrashes} times within ${this.policy.windowMs} ms (last exit: ${how})${tail}`;
+      this.options.log.fatal({ slot: slot.slot }, 'worker crash loop; supervisor giving up');
+      void this.giveUp(reason);
+      return;
+    }
+    slot.state = 'backoff';
+    slot.restarts++;
+    this.options.log.warn({ slot: slot.slot, exit: how, restartInMs: delayMs, restarts: slot.restarts }, 'worker process exited; restarting');
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = null;
+      if (!this.stopping) this.spawn(slot);
+    }, delayMs);
+  }
+
+  private async giveUp(reason: string): Promise<void> {
+    this.stopping = true;
+    await this.stopChildren();
+    this.finish({ code: 1, reason });
+  }
+
+  private async stopChildren(): Promise<void> {
+    const { shutdownTimeoutMs } = this.options;
+    const message: ParentMessage = { type: 'shutdown', timeoutMs: shutdownTimeoutMs };
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        if (slot.restartTimer) clearTimeout(slot.restartTimer);
+        slot.state = slot.proc ? 'stopping' : 'stopped';
+        const proc = slot.proc;
+        if (!proc) return;
+        try {
+          proc.send(message);
+        } catch {
+          proc.kill('SIGTERM');
+        }
+        // The child enforces the drain timeout itself; this is the backstop for a hung child.
+        const hardKill = setTimeout(() => proc.kill('SIGKILL'), shutdownTimeoutMs + 5000);
+        await proc.exited;
+        clearTimeout(hardKill);
+      }),
+    );
+  }
+
+  private finish(exit: SupervisorExit): void {
+    if (this.finished) return;
+    this.finished = exit;
+    this.emit('exit', exit);
+    this.resolveDone(exit);
+  }
+}

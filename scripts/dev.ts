@@ -1,0 +1,51 @@
+/**
+ * `bun run dev`: provides Redis (container, local redis-server, or the one already on the
+ * port), then runs the app with pretty logs. Ctrl+C stops what this script started, only.
+ */
+import { resolve } from 'node:path';
+import { loadConfigOrExit } from '@sluice/config';
+import { ensureRedis, type RedisHandle } from './infra/redis.ts';
+
+const say = (line: string) => process.stderr.write(`[dev] ${line}\n`);
+const root = resolve(import.meta.dir, '..');
+const config = loadConfigOrExit(process.env);
+
+const redisUrl = new URL(config.redis.url);
+const local = ['127.0.0.1', 'localhost', '[::1]'].includes(redisUrl.hostname);
+let redis: RedisHandle | null = null;
+if (local) {
+  try {
+    redis = await ensureRedis({
+      port: Number(redisUrl.port || 6379),
+      name: 'sluice-redis-dev',
+      mode: 'reuse',
+      stateDir: resolve(root, '.data'),
+      log: say,
+    });
+  } catch (error) {
+    say((error as Error).message);
+    process.exit(1);
+  }
+} else {
+  say(`REDIS_URL points at ${redisUrl.host}; not starting a local Redis`);
+}
+
+const entry = resolve(root, 'apps/server/src/main.ts');
+const app = Bun.spawn([process.execPath, (await Bun.file(entry).exists()) ? entry : resolve(root, 'apps/worker/src/main.ts')], {
+  stdio: ['inherit', 'inherit', 'inherit'],
+  env: { ...process.env, LOG_PRETTY: process.env.LOG_PRETTY ?? 'true' },
+});
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('stopping');
+  app.kill('SIGTERM');
+}
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());
+
+const code = await app.exited;
+await redis?.stop();
+process.exit(stopping ? 0 : code);

@@ -1,0 +1,105 @@
+/**
+ * Provides a Redis for dev, tests and benchmarks: a Docker container when a Docker engine
+ * answers, else a local `redis-server`, else a clear message on how to install one.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { docker, dockerEngineAvailable } from './docker.ts';
+import { portInUse, redisAnswers, waitFor } from './ports.ts';
+
+export interface RedisHandle {
+  url: string;
+  /** How it was provided; `existing` means we found it running and will not stop it. */
+  via: 'docker' | 'binary' | 'existing';
+  stop(): Promise<void>;
+}
+
+export interface EnsureRedisOptions {
+  port: number;
+  /** Container name, and the tag that marks a process as ours. */
+  name: string;
+  /** `reuse`: an answering Redis on the port is used as is (dev). `exclusive`: refuse one we did not start (tests). */
+  mode: 'reuse' | 'exclusive';
+  /** Where pid files live. */
+  stateDir: string;
+  log?: (line: string) => void;
+}
+
+export const INSTALL_HINT = [
+  'No Redis available: no Docker engine answers and `redis-server` is not on PATH.',
+  'Install one of:',
+  '  Debian/Ubuntu: sudo apt-get install -y redis-server',
+  '  macOS:         brew install redis',
+  '  Docker:        start Docker Desktop / the docker service and run this again',
+].join('\n');
+
+export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHandle> {
+  const { port, name, mode, log = () => {} } = options;
+  const url = `redis://127.0.0.1:${port}`;
+  const pidFile = join(options.stateDir, `${name}.pid`);
+
+  if (await portInUse(port)) {
+    if (mode === 'reuse' && (await redisAnswers(port))) {
+      log(`using the Redis already listening on ${port}`);
+      return { url, via: 'existing', stop: async () => {} };
+    }
+    if (mode === 'exclusive' && killOwnOrphan(pidFile)) {
+      await waitFor(async () => !(await portInUse(port)), 5000, `old ${name} to exit`);
+    } else {
+      throw new Error(
+        mode === 'exclusive'
+          ? `Port ${port} is in use by something this run did not start; refusing to run tests against it. Stop it, or pick another port with SLUICE_TEST_REDIS_PORT.`
+          : `Port ${port} is in use but does not answer as Redis.`,
+      );
+    }
+  }
+
+  if (await dockerEngineAvailable()) {
+    await docker(['rm', '-f', name]);
+    const run = await docker(['run', '-d', '--rm', '--name', name, '-p', `127.0.0.1:${port}:6379`, 'redis:7-alpine', 'redis-server', '--save', '', '--appendonly', 'no']);
+    if (run.code !== 0) throw new Error(`docker run ${name} failed: ${run.out}`);
+    await waitFor(() => redisAnswers(port), 15_000, `Redis container ${name}`);
+    log(`started Redis container ${name} on ${port}`);
+    return { url, via: 'docker', stop: async () => void (await docker(['rm', '-f', name])) };
+  }
+
+  const binary = Bun.which('redis-server');
+  if (!binary) throw new Error(INSTALL_HINT);
+  const proc = Bun.spawn(
+    [binary, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+    { stdout: 'ignore', stderr: 'inherit' },
+  );
+  mkdirSync(options.stateDir, { recursive: true });
+  writeFileSync(pidFile, String(proc.pid));
+  await waitFor(() => redisAnswers(port), 10_000, `redis-server on ${port}`);
+  log(`started redis-server (pid ${proc.pid}) on ${port}`);
+  return {
+    url,
+    via: 'binary',
+    async stop() {
+      proc.kill('SIGTERM');
+      await proc.exited;
+      rmSync(pidFile, { force: true });
+    },
+  };
+}
+
+/** A redis-server left behind by a run that was killed hard: ours if its pid file says so. */
+function killOwnOrphan(pidFile: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8'));
+  } catch {
+    return false;
+  }
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes('redis-server')) return false;
+    process.kill(pid, 'SIGTERM');
+    rmSync(pidFile, { force: true });
+    return true;
+  } catch {
+    rmSync(pidFile, { force: true });
+    return false;
+  }
+}
