@@ -1,6 +1,7 @@
 /** `echo`: returns its message. Knobs for I/O wait, CPU burn and scripted failures drive tests and benchmarks. */
 import { Type } from '@sinclair/typebox';
 import { defineJob } from './define-job.ts';
+import { PermanentError } from './errors.ts';
 
 export const EchoData = Type.Object(
   {
@@ -11,6 +12,8 @@ export const EchoData = Type.Object(
     cpuMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
     /** Fail (retryably) on the first N attempts. */
     failTimes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    /** Throw a PermanentError (no retries) after sleeping and burning CPU. */
+    failPermanently: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -20,12 +23,15 @@ export const echo = defineJob({
   schema: EchoData,
   priority: 'normal',
   async run({ data, job, ctx }) {
+    const startedAt = Date.now();
     if (data.sleepMs) await sleep(data.sleepMs, ctx.signal);
     if (data.cpuMs) burnCpu(data.cpuMs);
+    if (data.failPermanently) throw new PermanentError('echo failing permanently on purpose');
     if (data.failTimes && job.attempt <= data.failTimes) {
       throw new Error(`echo failing on purpose (attempt ${job.attempt} of ${data.failTimes} planned failures)`);
     }
-    return { message: data.message };
+    // pid and the run window (epoch ms) let tests and benchmarks see where and when it ran.
+    return { message: data.message, pid: process.pid, startedAt, finishedAt: Date.now() };
   },
 });
 
