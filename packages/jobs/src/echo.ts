@@ -23,17 +23,20 @@ export const echo = defineJob({
   schema: EchoData,
   priority: 'normal',
   async run({ data, job, ctx }) {
-    const startedAt = Date.now();
+    const startedAt = nowMs();
     if (data.sleepMs) await sleep(data.sleepMs, ctx.signal);
     if (data.cpuMs) burnCpu(data.cpuMs);
     if (data.failPermanently) throw new PermanentError('echo failing permanently on purpose');
     if (data.failTimes && job.attempt <= data.failTimes) {
       throw new Error(`echo failing on purpose (attempt ${job.attempt} of ${data.failTimes} planned failures)`);
     }
-    // pid and the run window (epoch ms) let tests and benchmarks see where and when it ran.
-    return { message: data.message, pid: process.pid, startedAt, finishedAt: Date.now() };
+    // pid and the run window (epoch ms, fractional) let tests and benchmarks see where and when it ran.
+    return { message: data.message, pid: process.pid, startedAt, finishedAt: nowMs() };
   },
 });
+
+/** Epoch ms with sub-millisecond precision, comparable across processes on one host. */
+const nowMs = () => performance.timeOrigin + performance.now();
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
