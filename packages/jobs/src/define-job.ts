@@ -60,6 +60,8 @@ export interface JobSchedule<Data> {
   pattern?: string;
   everyMs?: number;
   tz?: string;
+  /** Interval used instead by `queue:scheduler setup test`, so a daily job can be watched running. Default 10_000. */
+  testEveryMs?: number;
   data: Data;
   /** Whether to register the schedule with this config (default: always). */
   enabled?: (config: Config) => boolean;
