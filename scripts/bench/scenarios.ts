@@ -1,0 +1,130 @@
+/** The measurements, each run the same way against either system. */
+import { QueueEvents } from 'bullmq';
+import type { EchoLike, System, WorkerShape } from './systems.ts';
+import { percentile, round, wallMs } from './stats.ts';
+
+const BULK_CHUNK = 1000;
+/** One-by-one adds keep this many requests in flight, like a busy API server would. */
+const IN_FLIGHT = 64;
+
+export interface EnqueueResult {
+  bulkPerSec: number;
+  singlePerSec: number;
+}
+
+export async function measureEnqueue(system: System, jobs: number): Promise<EnqueueResult> {
+  const item: EchoLike = { message: 'enqueue' };
+  let t0 = wallMs();
+  for (let i = 0; i < jobs; i += BULK_CHUNK) {
+    await system.addBulk(Array.from({ length: Math.min(BULK_CHUNK, jobs - i) }, () => item));
+  }
+  const bulkPerSec = (jobs / (wallMs() - t0)) * 1000;
+  const single = Math.max(1000, Math.floor(jobs / 4));
+  t0 = wallMs();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next++ < single) await system.add(item);
+    }),
+  );
+  const singlePerSec = (single / (wallMs() - t0)) * 1000;
+  await system.queue.obliterate({ force: true });
+  return { bulkPerSec: round(bulkPerSec, 0), singlePerSec: round(singlePerSec, 0) };
+}
+
+export interface ThroughputResult {
+  jobsPerSec: number;
+  completed: number;
+  failed: number;
+  lost: number;
+  peakRssMiB: number[];
+}
+
+/**
+ * Fills a paused queue, starts the workers, then times the drain from resume until
+ * every job has completed or failed.
+ */
+export async function measureThroughput(system: System, jobs: number, item: EchoLike, shape: WorkerShape): Promise<ThroughputResult> {
+  const { queue } = system;
+  await queue.pause();
+  for (let i = 0; i < jobs; i += BULK_CHUNK) {
+    await system.addBulk(Array.from({ length: Math.min(BULK_CHUNK, jobs - i) }, () => item));
+  }
+  await system.startWorkers(shape);
+  const t0 = wallMs();
+  await queue.resume();
+  const deadline = Date.now() + Math.max(120_000, jobs * 20);
+  let counts = { completed: 0, failed: 0 };
+  while (Date.now() < deadline) {
+    counts = (await queue.getJobCounts('completed', 'failed')) as typeof counts;
+    if (counts.completed + counts.failed >= jobs) break;
+    await Bun.sleep(20);
+  }
+  const elapsed = wallMs() - t0;
+  const peakRssMiB = system.workerPeakRssMiB().map((v) => round(v, 1));
+  await system.stopWorkers();
+  const lost = jobs - counts.completed - counts.failed;
+  return { jobsPerSec: round((counts.completed / elapsed) * 1000, 0), ...counts, lost, peakRssMiB };
+}
+
+export interface LatencyResult {
+  ratePerSec: number;
+  jobs: number;
+  startP50: number;
+  startP95: number;
+  startP99: number;
+  doneP50: number;
+  doneP95: number;
+  doneP99: number;
+  lost: number;
+}
+
+/**
+ * Adds jobs one by one at a fixed rate against running workers and measures
+ * enqueue -> handler start (from the handler's own clock) and enqueue -> completed
+ * event seen by a QueueEvents listener, in ms.
+ */
+export async function measureLatency(system: System, redisUrl: string, ratePerSec: number, durationMs: number): Promise<LatencyResult> {
+  const events = new QueueEvents('jobs', { connection: { url: redisUrl }, prefix: system.prefix });
+  await events.waitUntilReady();
+  const seen = new Map<string, { at: number; startedAt: number }>();
+  events.on('completed', ({ jobId, returnvalue }) => {
+    const value = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
+    seen.set(jobId, { at: wallMs(), startedAt: Number(value?.startedAt) });
+  });
+
+  const total = Math.round((ratePerSec * durationMs) / 1000);
+  const sentAt = new Map<string, number>();
+  const adds: Promise<void>[] = [];
+  const t0 = wallMs();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((wallMs() - t0) * ratePerSec) / 1000) + 1);
+    for (; sent < due; sent++) {
+      const at = wallMs();
+      adds.push(system.add({ message: 'latency' }).then((id) => void sentAt.set(id, at)));
+    }
+    await Bun.sleep(1);
+  }
+  await Promise.all(adds);
+  const deadline = Date.now() + 30_000;
+  while (seen.size < total && Date.now() < deadline) await Bun.sleep(20);
+  await events.close();
+
+  const start: number[] = [];
+  const done: number[] = [];
+  for (const [id, at] of sentAt) {
+    const event = seen.get(id);
+    if (!event) continue;
+    if (Number.isFinite(event.startedAt)) start.push(event.startedAt - at);
+    done.push(event.at - at);
+  }
+  const p = (values: number[], q: number) => round(percentile(values, q), 2);
+  return {
+    ratePerSec,
+    jobs: total,
+    startP50: p(start, 50), startP95: p(start, 95), startP99: p(start, 99),
+    doneP50: p(done, 50), doneP95: p(done, 95), doneP99: p(done, 99),
+    lost: total - seen.size,
+  };
+}
