@@ -1,5 +1,5 @@
 /** The producer side: validated submits, schedules, health and pause/resume on the `jobs` queue. */
-import { Queue } from 'bullmq';
+import { defaultRepeatStrategy, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@sluice/config';
 import {
@@ -114,14 +114,8 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     if (!key || key.includes(':')) throw new InvalidOptionError('key', `schedule key must be non-empty and without ':', got "${key}"`);
     const { delay: _delay, jobId: _jobId, ...opts } = buildJobOptions(this.registry[type]!, options, this.config);
     const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.everyMs, tz: spec.tz };
-    try {
-      await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: options.userId ?? null }, opts });
-    } catch (error) {
-      if (spec.pattern !== undefined && /cron|pattern|invalid|explicit/i.test(String(error))) {
-        throw new InvalidOptionError('cron', `invalid cron pattern "${spec.pattern}": ${(error as Error).message}`);
-      }
-      throw error;
-    }
+    if (spec.pattern !== undefined) assertCronPattern(spec.pattern, spec.tz);
+    await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: options.userId ?? null }, opts });
     const saved = (await this.listCrons()).find((s) => s.key === key);
     return saved!;
   }
@@ -184,4 +178,19 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     await this.queue.close();
     if (this.ownsConnection) await this.connection.quit().catch(() => this.connection.disconnect());
   }
+}
+
+/**
+ * Parses the pattern with the same function BullMQ schedules with, so a bad pattern is an
+ * InvalidOptionError before anything is written (its parser's messages name no common word
+ * we could match on afterwards), and a pattern that never fires is not silently dropped.
+ */
+function assertCronPattern(pattern: string, tz: string | undefined): void {
+  let next: number | undefined;
+  try {
+    next = defaultRepeatStrategy(Date.now(), { pattern, tz });
+  } catch (error) {
+    throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": ${(error as Error).message}`);
+  }
+  if (next === undefined) throw new InvalidOptionError('cron', `cron pattern "${pattern}" never fires`);
 }
