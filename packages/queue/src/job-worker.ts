@@ -24,9 +24,10 @@ export interface JobWorker {
   /** Number of jobs this worker is running now. */
   activeCount(): number;
   /**
-   * Stops taking jobs and waits for active ones up to `timeoutMs`. Jobs still running
-   * then are abandoned with their locks, so stalled-job recovery re-runs them elsewhere.
-   * Resolves `true` when every active job finished.
+   * Stops taking jobs and waits for active ones up to `timeoutMs`. Resolves `true` when
+   * every active job finished, `false` at the timeout: the caller should then exit the
+   * process, abandoning the jobs still running with their locks, so that stalled-job
+   * recovery re-runs them elsewhere once the locks expire.
    */
   stop(timeoutMs: number): Promise<boolean>;
 }
@@ -63,7 +64,8 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
       const drained = await Promise.race([worker.close().then(() => true as const), timedOut]);
       clearTimeout(timer);
-      if (!drained) await worker.close(true);
+      // No close(true) here: BullMQ returns the close already in progress, which would
+      // wait for the very jobs the timeout gave up on.
       return drained;
     },
   };
