@@ -39,9 +39,21 @@ export interface JobInfo {
   userId: string | null;
 }
 
+/** Audit-table housekeeping, implemented by @sluice/db: handlers never write SQL themselves. */
+export interface AuditMaintenance {
+  /** Deletes executions recorded before `cutoff`, `batchSize` rows per statement; resolves with how many went. */
+  deleteExecutionsBefore(cutoff: Date, options: { batchSize: number; signal?: AbortSignal }): Promise<number>;
+}
+
+/** Capabilities the worker process offers handlers beyond the queue; absent ones are undefined. */
+export interface JobServices {
+  audit?: AuditMaintenance;
+}
+
 export interface JobContext {
   config: Config;
   queue: JobSubmitter;
+  services: JobServices;
   /** Reports progress (0-100 or any JSON object) to the dashboard and API. */
   progress(value: number | Record<string, unknown>): Promise<void>;
   /** Aborted when the attempt times out; long handlers should stop early when it fires. */

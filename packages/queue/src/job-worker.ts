@@ -2,7 +2,7 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@sluice/config';
-import type { JobRegistry, JobSubmitter } from '@sluice/jobs';
+import type { JobRegistry, JobServices, JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
 import type { ExecutionRecord } from './execution-record.ts';
 import type { JobEnvelope } from './job-options.ts';
@@ -16,6 +16,7 @@ export interface JobWorkerOptions {
   connection: Redis;
   log: Logger;
   queue: JobSubmitter;
+  services?: JobServices;
   onExecution?: (record: ExecutionRecord) => Promise<void> | void;
 }
 

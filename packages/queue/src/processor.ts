@@ -5,7 +5,7 @@
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '@sluice/config';
-import { createPayloadValidator, isPermanentError, type JobInfo, type JobRegistry, type JobSubmitter } from '@sluice/jobs';
+import { createPayloadValidator, isPermanentError, type JobInfo, type JobRegistry, type JobServices, type JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
 import { describeError, WORKER_ID, type ExecutionRecord } from './execution-record.ts';
 import { JobTimeoutError } from './errors.ts';
@@ -16,13 +16,15 @@ export interface ProcessorOptions {
   registry: JobRegistry;
   log: Logger;
   queue: JobSubmitter;
+  /** Handed to handlers as `ctx.services`. Default none. */
+  services?: JobServices;
   /** Awaited before the job is marked finished, so a record is never lost to a crash in between. */
   onExecution?: (record: ExecutionRecord) => Promise<void> | void;
 }
 
 export type Processor = (job: Job<JobEnvelope>) => Promise<unknown>;
 
-export function createProcessor({ config, registry, log, queue, onExecution }: ProcessorOptions): Processor {
+export function createProcessor({ config, registry, log, queue, services = {}, onExecution }: ProcessorOptions): Processor {
   const validate = createPayloadValidator(registry);
 
   return async (job) => {
@@ -66,7 +68,7 @@ export function createProcessor({ config, registry, log, queue, onExecution }: P
         data: job.data.data,
         job: info,
         log: jobLog,
-        ctx: { config, queue, signal: controller.signal, progress: (value) => job.updateProgress(value) },
+        ctx: { config, queue, services, signal: controller.signal, progress: (value) => job.updateProgress(value) },
       });
       const result = await withTimeout(running, definition.timeoutMs, controller);
       await report({ status: 'completed', result, willRetry: false });

@@ -10,5 +10,7 @@ export function sluiceKeys(prefix: string) {
     auditStream: `${base}:audit`,
     /** Records the audit writer could not insert for a reason other than an outage. */
     auditParked: `${base}:audit:parked`,
+    /** Short-lived list where the audit writer answers one maintenance request (e.g. a retention prune). */
+    auditReply: (requestId: string) => `${base}:audit:reply:${requestId}`,
   } as const;
 }
