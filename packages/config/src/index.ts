@@ -24,7 +24,11 @@ export interface Config {
     readonly lockDurationMs: number;
     readonly shutdownTimeoutMs: number;
   };
-  readonly audit: { readonly retentionDays: number };
+  readonly audit: {
+    /** Off: workers append no execution records and no audit writer runs (for benchmarks). */
+    readonly enabled: boolean;
+    readonly retentionDays: number;
+  };
   readonly scheduler: { readonly enabled: boolean };
   readonly log: { readonly level: LogLevel; readonly pretty: boolean };
   readonly admin: {
@@ -59,6 +63,7 @@ export const VARIABLES = {
   WORKER_QUEUE_LOCK_DURATION: { parse: int(1000), default: '30000' },
   WORKER_SHUTDOWN_TIMEOUT: { parse: int(0), default: '30000' },
   AUDIT_LOG_RETENTION_DAYS: { parse: int(0, 36_500), default: '30' },
+  AUDIT_ENABLED: { parse: bool, default: 'true' },
   ENABLE_SCHEDULED_JOBS: { parse: bool, default: 'true' },
   LOG_LEVEL: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info' },
   LOG_PRETTY: { parse: bool, default: undefined },
@@ -132,7 +137,7 @@ export function loadConfig(env: Env): Config {
       lockDurationMs,
       shutdownTimeoutMs: read('WORKER_SHUTDOWN_TIMEOUT'),
     },
-    audit: { retentionDays: read('AUDIT_LOG_RETENTION_DAYS') },
+    audit: { enabled: read('AUDIT_ENABLED'), retentionDays: read('AUDIT_LOG_RETENTION_DAYS') },
     scheduler: { enabled: read('ENABLE_SCHEDULED_JOBS') },
     log: { level: read('LOG_LEVEL'), pretty: read('LOG_PRETTY') ?? nodeEnv === 'development' },
     admin,
