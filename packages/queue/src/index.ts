@@ -7,3 +7,4 @@ export * from './processor.ts';
 export * from './queue-keys.ts';
 export * from './queue-manager.ts';
 export * from './redis.ts';
+export * from './schedules.ts';

@@ -1,0 +1,134 @@
+/**
+ * Built-in schedules: turns each job definition's `schedule` into a Job Scheduler keyed
+ * `builtin-<type>`, and removes the ones no definition asks for any more. Used by
+ * `queue:scheduler` and by the server at start; free of CLI and HTTP concerns.
+ */
+import { defaultRepeatStrategy } from 'bullmq';
+import type { Config } from '@sluice/config';
+import type { JobDefinition, JobRegistry } from '@sluice/jobs';
+import { InvalidOptionError } from './errors.ts';
+import type { CronSpec, QueueManager, ScheduleInfo } from './queue-manager.ts';
+
+/** `production` uses each definition's pattern/everyMs; `test` repeats every `testEveryMs` instead. */
+export type ScheduleMode = 'test' | 'production';
+export const SCHEDULE_MODES: readonly ScheduleMode[] = ['test', 'production'];
+
+export const DEFAULT_TEST_EVERY_MS = 10_000;
+
+/** Keys under this prefix belong to setupSchedules; user schedules must not use it. */
+export const BUILTIN_SCHEDULE_PREFIX = 'builtin-';
+
+export function builtinScheduleKey(type: string): string {
+  return `${BUILTIN_SCHEDULE_PREFIX}${type}`;
+}
+
+export type ScheduleAction =
+  /** Upserted (`created`/`updated`) or already exactly as wanted (`unchanged`, left alone so its next run stays put). */
+  | { action: 'created' | 'updated' | 'unchanged'; key: string; type: string; spec: CronSpec; next: Date | null }
+  /** The definition's `enabled(config)` said no, and no scheduler existed. */
+  | { action: 'skipped'; key: string; type: string; reason: string }
+  /** A `builtin-` scheduler that is disabled by config or no longer defined. */
+  | { action: 'removed'; key: string; type: string; reason: string };
+
+export interface ScheduleSetupResult {
+  mode: ScheduleMode;
+  actions: ScheduleAction[];
+}
+
+/**
+ * Checks a cron pattern and time zone with BullMQ's own parser, without touching Redis
+ * (BullMQ only rejects a bad pattern after it has written the queue's meta key).
+ */
+export function checkCronPattern(pattern: string, tz?: string): void {
+  if (tz !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+    } catch {
+      throw new InvalidOptionError('tz', `unknown time zone "${tz}"`);
+    }
+  }
+  try {
+    defaultRepeatStrategy(Date.now(), { pattern, tz });
+  } catch (error) {
+    throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** The spec a definition's schedule gets in `mode`. Throws InvalidOptionError for a malformed schedule. */
+export function scheduleSpecFor(type: string, definition: JobDefinition, mode: ScheduleMode): CronSpec | null {
+  const schedule = definition.schedule;
+  if (!schedule) return null;
+  if ((schedule.pattern === undefined) === (schedule.everyMs === undefined)) {
+    throw new InvalidOptionError('schedule', `the schedule of "${type}" needs exactly one of pattern or everyMs`);
+  }
+  if (schedule.pattern !== undefined) checkCronPattern(schedule.pattern, schedule.tz);
+  if (mode === 'test') return { everyMs: schedule.testEveryMs ?? DEFAULT_TEST_EVERY_MS };
+  return schedule.pattern !== undefined ? { pattern: schedule.pattern, tz: schedule.tz } : { everyMs: schedule.everyMs, tz: schedule.tz };
+}
+
+/**
+ * Makes the `builtin-*` schedulers match the registry in `mode`. Idempotent: running it
+ * again changes nothing, and an unchanged scheduler is not touched (its next run stays).
+ * Every definition is checked before anything is written, so a bad one changes nothing.
+ */
+export async function setupSchedules<R extends JobRegistry>(
+  queue: QueueManager<R>,
+  registry: R,
+  config: Config,
+  mode: ScheduleMode,
+): Promise<ScheduleSetupResult> {
+  const wanted = Object.entries(registry).map(([type, definition]) => ({
+    type,
+    definition,
+    spec: scheduleSpecFor(type, definition, mode),
+    enabled: definition.schedule?.enabled?.(config) ?? true,
+  }));
+  const existing = new Map((await queue.listCrons()).map((s) => [s.key, s]));
+  const actions: ScheduleAction[] = [];
+  const handled = new Set<string>();
+
+  for (const { type, definition, spec, enabled } of wanted) {
+    if (!spec) continue;
+    const key = builtinScheduleKey(type);
+    handled.add(key);
+    const current = existing.get(key);
+    if (!enabled) {
+      if (current && (await queue.removeCron(key))) actions.push({ action: 'removed', key, type, reason: 'disabled by config' });
+      else actions.push({ action: 'skipped', key, type, reason: 'disabled by config' });
+      continue;
+    }
+    const data = definition.schedule!.data;
+    if (current && sameSchedule(current, type, spec, data)) {
+      actions.push({ action: 'unchanged', key, type, spec, next: current.next });
+      continue;
+    }
+    const saved = await queue.scheduleCron(type, spec, data, key);
+    actions.push({ action: current ? 'updated' : 'created', key, type, spec, next: saved.next });
+  }
+
+  for (const [key, current] of existing) {
+    if (!key.startsWith(BUILTIN_SCHEDULE_PREFIX) || handled.has(key)) continue;
+    if (await queue.removeCron(key)) actions.push({ action: 'removed', key, type: current.type, reason: 'no longer defined' });
+  }
+  return { mode, actions };
+}
+
+/** Removes the `builtin-*` schedulers, or every scheduler with `all`. Returns the removed keys. */
+export async function removeSchedules<R extends JobRegistry>(queue: QueueManager<R>, { all = false }: { all?: boolean } = {}): Promise<string[]> {
+  const removed: string[] = [];
+  for (const { key } of await queue.listCrons()) {
+    if (!all && !key.startsWith(BUILTIN_SCHEDULE_PREFIX)) continue;
+    if (await queue.removeCron(key)) removed.push(key);
+  }
+  return removed;
+}
+
+function sameSchedule(current: ScheduleInfo, type: string, spec: CronSpec, data: unknown): boolean {
+  return (
+    current.type === type &&
+    current.pattern === (spec.pattern ?? null) &&
+    current.everyMs === (spec.everyMs ?? null) &&
+    current.tz === (spec.tz ?? null) &&
+    JSON.stringify(current.data) === JSON.stringify(data)
+  );
+}

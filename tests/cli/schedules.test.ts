@@ -1,0 +1,107 @@
+// setupSchedules/removeSchedules (packages/queue/src/schedules.ts), driven with a test registry
+// whose definitions carry schedules, against the real test Redis.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { Type } from '@sinclair/typebox';
+import { defineJob, type JobRegistry } from '@sluice/jobs';
+import { QueueManager, removeSchedules, setupSchedules, type ScheduleAction } from '@sluice/queue';
+import { testConfig, uniquePrefix } from '../helpers/env.ts';
+
+const Empty = Type.Object({ n: Type.Optional(Type.Integer()) }, { additionalProperties: false });
+const job = (schedule?: Parameters<typeof defineJob<typeof Empty, null>>[0]['schedule']) =>
+  defineJob({ description: 'test job', schema: Empty, priority: 'low', schedule, run: async () => null });
+
+const registry = {
+  daily: job({ pattern: '0 3 * * *', tz: 'UTC', data: { n: 1 } }),
+  ticker: job({ everyMs: 60_000, testEveryMs: 2_000, data: {} }),
+  offWhenDisabled: job({ everyMs: 60_000, data: {}, enabled: (config) => config.scheduler.enabled }),
+  plain: job(),
+} satisfies JobRegistry;
+
+const config = testConfig({ QUEUE_PREFIX: uniquePrefix('cli-schedules'), ENABLE_SCHEDULED_JOBS: 'true' });
+let queue: QueueManager<typeof registry>;
+
+beforeAll(async () => {
+  queue = await QueueManager.open({ config, registry });
+});
+afterEach(async () => {
+  await removeSchedules(queue, { all: true });
+});
+afterAll(async () => {
+  await queue.queue.obliterate({ force: true });
+  await queue.close();
+});
+
+const summary = (actions: ScheduleAction[]) => Object.fromEntries(actions.map((a) => [a.key, a.action]));
+const crons = async () => Object.fromEntries((await queue.listCrons()).map((s) => [s.key, s]));
+
+describe('setupSchedules', () => {
+  test('production registers each enabled schedule as builtin-<type> with its own pattern or interval', async () => {
+    const result = await setupSchedules(queue, registry, config, 'production');
+    expect(result.mode).toBe('production');
+    expect(summary(result.actions)).toEqual({ 'builtin-daily': 'created', 'builtin-ticker': 'created', 'builtin-offWhenDisabled': 'created' });
+    const saved = await crons();
+    expect(Object.keys(saved).sort()).toEqual(['builtin-daily', 'builtin-offWhenDisabled', 'builtin-ticker']);
+    expect(saved['builtin-daily']).toMatchObject({ type: 'daily', pattern: '0 3 * * *', tz: 'UTC', everyMs: null, data: { n: 1 } });
+    expect(saved['builtin-ticker']).toMatchObject({ type: 'ticker', pattern: null, everyMs: 60_000 });
+  });
+
+  test('running it again changes nothing and keeps the next run times', async () => {
+    await setupSchedules(queue, registry, config, 'production');
+    const before = await crons();
+    const again = await setupSchedules(queue, registry, config, 'production');
+    expect(new Set(again.actions.map((a) => a.action))).toEqual(new Set(['unchanged']));
+    const after = await crons();
+    expect(after).toEqual(before);
+  });
+
+  test('test mode repeats every testEveryMs (default 10s), replacing production schedules in place', async () => {
+    await setupSchedules(queue, registry, config, 'production');
+    const result = await setupSchedules(queue, registry, config, 'test');
+    expect(summary(result.actions)).toEqual({ 'builtin-daily': 'updated', 'builtin-ticker': 'updated', 'builtin-offWhenDisabled': 'updated' });
+    const saved = await crons();
+    expect(saved['builtin-daily']).toMatchObject({ pattern: null, everyMs: 10_000, tz: null });
+    expect(saved['builtin-ticker']).toMatchObject({ everyMs: 2_000 });
+    expect(Object.keys(saved)).toHaveLength(3);
+  });
+
+  test('a definition disabled by config is skipped, and removed when it was set up before', async () => {
+    const disabled = testConfig({ QUEUE_PREFIX: config.redis.prefix, ENABLE_SCHEDULED_JOBS: 'false' });
+    const first = await setupSchedules(queue, registry, disabled, 'production');
+    expect(first.actions).toContainEqual({ action: 'skipped', key: 'builtin-offWhenDisabled', type: 'offWhenDisabled', reason: 'disabled by config' });
+    expect(Object.keys(await crons())).not.toContain('builtin-offWhenDisabled');
+
+    await setupSchedules(queue, registry, config, 'production');
+    const second = await setupSchedules(queue, registry, disabled, 'production');
+    expect(second.actions).toContainEqual({ action: 'removed', key: 'builtin-offWhenDisabled', type: 'offWhenDisabled', reason: 'disabled by config' });
+    expect(Object.keys(await crons()).sort()).toEqual(['builtin-daily', 'builtin-ticker']);
+  });
+
+  test('a builtin- schedule no definition asks for is removed; user schedules are left alone', async () => {
+    await queue.scheduleCron('plain', { everyMs: 5_000 }, {}, 'builtin-plain');
+    await queue.scheduleCron('plain', { everyMs: 5_000 }, {}, 'my-own');
+    const result = await setupSchedules(queue, registry, config, 'production');
+    expect(result.actions).toContainEqual({ action: 'removed', key: 'builtin-plain', type: 'plain', reason: 'no longer defined' });
+    expect(Object.keys(await crons()).sort()).toEqual(['builtin-daily', 'builtin-offWhenDisabled', 'builtin-ticker', 'my-own']);
+  });
+
+  test('a malformed schedule is rejected before anything is written', async () => {
+    const broken = { ...registry, bad: job({ pattern: 'every day', data: {} }) } satisfies JobRegistry;
+    const brokenQueue = await QueueManager.open({ config, registry: broken, connection: queue.connection });
+    const error = await setupSchedules(brokenQueue, broken, config, 'production').catch((e) => e);
+    expect(error.name).toBe('InvalidOptionError');
+    expect(error.message).toStartWith('invalid cron pattern "every day"');
+    expect(await queue.listCrons()).toEqual([]);
+    await brokenQueue.close();
+  });
+});
+
+describe('removeSchedules', () => {
+  test('removes the builtin- schedules only, or every schedule with all', async () => {
+    await setupSchedules(queue, registry, config, 'test');
+    await queue.scheduleCron('plain', { everyMs: 5_000 }, {}, 'my-own');
+    expect((await removeSchedules(queue)).sort()).toEqual(['builtin-daily', 'builtin-offWhenDisabled', 'builtin-ticker']);
+    expect(Object.keys(await crons())).toEqual(['my-own']);
+    expect(await removeSchedules(queue, { all: true })).toEqual(['my-own']);
+    expect(await queue.listCrons()).toEqual([]);
+  });
+});
