@@ -5,10 +5,12 @@
  */
 import type { Static } from '@sinclair/typebox';
 import type { JobDefinition } from './define-job.ts';
+import { cleanupAuditLog } from './cleanup-audit-log.ts';
 import { echo } from './echo.ts';
 
 export const jobRegistry = {
   echo,
+  cleanupAuditLog,
 } satisfies Record<string, JobDefinition<any, any>>;
 
 export type JobRegistry = Record<string, JobDefinition<any, any>>;

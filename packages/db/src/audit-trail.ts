@@ -1,0 +1,73 @@
+/** Wires the audit trail for a long-running process: open the store, migrate, run one writer. */
+import type { Config } from '@sluice/config';
+import type { Logger } from '@sluice/observability';
+import { connectRedis, sluiceKeys } from '@sluice/queue';
+import { createAuditWriter, type AuditWriter, type AuditWriterOptions } from './audit-writer.ts';
+import { errorMessage } from './classify-error.ts';
+import { migrate } from './migrate.ts';
+import { openAuditStore, type AuditStore } from './store.ts';
+
+export interface AuditTrail {
+  store: AuditStore;
+  writer: AuditWriter;
+  /** Resolves once migrations are applied and the writer runs (retried while the store is down). */
+  ready: Promise<void>;
+  /** Flushes the backlog (up to `flushTimeoutMs`, default 10000), stops the writer, closes connections. */
+  close(flushTimeoutMs?: number): Promise<void>;
+}
+
+export interface StartAuditTrailOptions extends Pick<AuditWriterOptions, 'onInserted' | 'batchSize' | 'claimIdleMs'> {
+  config: Config;
+  log: Logger;
+}
+
+const MIGRATE_RETRY_MAX_MS = 30_000;
+
+/**
+ * For the server and `bun run worker`: one writer per process that supervises workers.
+ * Does not wait for Postgres: if it is down at start, migrations are retried in the
+ * background while workers run and records wait in Redis.
+ */
+export async function startAuditTrail({ config, log, ...writerOptions }: StartAuditTrailOptions): Promise<AuditTrail> {
+  const auditLog = log.child({ component: 'audit' });
+  const store = await openAuditStore(config);
+  // Its own connection: the writer blocks on XREADGROUP, and waits out Redis outages.
+  const redis = await connectRedis(config.redis.url, { role: 'blocking', connectionName: 'sluice-audit-writer' }).catch(async (error) => {
+    await store.close();
+    throw error;
+  });
+  const writer = createAuditWriter({ store, redis, keys: sluiceKeys(config.redis.prefix), log: auditLog, ...writerOptions });
+  let closing = false;
+  let started = false;
+
+  const ready = (async () => {
+    for (let failures = 0; !closing; failures++) {
+      try {
+        await migrate(store);
+        if (closing) return;
+        writer.start();
+        started = true;
+        auditLog.info({ store: store.kind, location: store.location }, 'audit trail ready');
+        return;
+      } catch (error) {
+        auditLog.warn({ err: errorMessage(error), store: store.location }, 'audit store not ready; migrations retry while records wait in redis');
+        await Bun.sleep(Math.min(MIGRATE_RETRY_MAX_MS, 500 * 2 ** failures));
+      }
+    }
+  })();
+
+  return {
+    store,
+    writer,
+    ready,
+    async close(flushTimeoutMs = 10_000) {
+      closing = true;
+      if (started && !(await writer.flush(flushTimeoutMs))) {
+        auditLog.warn({ backlog: await writer.backlog().catch(() => null) }, 'audit backlog left in redis for the next start');
+      }
+      await writer.stop();
+      redis.disconnect();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,305 @@
+/**
+ * Moves execution records from the Redis audit stream into `worker_jobs`.
+ * Pipeline per batch: read (consumer group) -> insert (ON CONFLICT DO NOTHING) -> commit
+ * -> onInserted -> XACK + XDEL. An entry leaves Redis only after its row committed, so a
+ * crash anywhere re-delivers it, and the unique execution id turns the re-delivery into a
+ * no-op. Postgres outages are waited out with backoff; records Postgres rejects are parked.
+ */
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Logger } from '@sluice/observability';
+import { errorMessage, isRecordError } from './classify-error.ts';
+import type { NewWorkerJob } from './schema.ts';
+import type { AuditStore } from './store.ts';
+import { decodeEntry, type PruneRequest, type RecordMeta } from './stream-entry.ts';
+import { DEFAULT_LIMITS, toRow, type TruncationLimits } from './to-row.ts';
+
+export interface AuditWriterOptions {
+  store: AuditStore;
+  /** A connection for this writer alone: it blocks on XREADGROUP. The writer never closes it. */
+  redis: Redis;
+  /** From `sluiceKeys(prefix)`. */
+  keys: { auditStream: string; auditParked: string };
+  log: Logger;
+  /** Consumer group shared by every writer. Default `audit-writers`. */
+  group?: string;
+  /** This writer's consumer name. Default `<host>:<pid>`. */
+  consumer?: string;
+  /** Most records per read and per INSERT. Default 500. */
+  batchSize?: number;
+  /** How long one read waits for new records. Default 1000 ms. */
+  blockMs?: number;
+  /** Records another writer read but has not acknowledged for this long are taken over. Default 30000 ms. */
+  claimIdleMs?: number;
+  /** Backoff while the store is unreachable: doubles from `initialMs` up to `maxMs`. Default 200..5000 ms. */
+  retry?: { initialMs?: number; maxMs?: number };
+  limits?: Partial<TruncationLimits>;
+  /**
+   * Called with exactly the records this writer newly inserted, after their rows committed
+   * and before their stream entries are acknowledged. Records that were already in the
+   * table (a re-delivery) are not passed, so counters fed from here count each execution once.
+   */
+  onInserted?: (records: RecordMeta[]) => void;
+}
+
+export interface AuditWriterStats {
+  inserted: number;
+  /** Re-delivered records that were already in the table. */
+  duplicates: number;
+  parked: number;
+  /** True while the store is unreachable and records wait in Redis. */
+  storeDown: boolean;
+}
+
+export interface AuditWriter {
+  /** Starts the read loop in the background. */
+  start(): void;
+  /** Records waiting in Redis (read or not): the stream length, since written entries are deleted. */
+  backlog(): Promise<number>;
+  /** Records moved to the parked stream because Postgres rejected them. */
+  parked(): Promise<number>;
+  stats(): AuditWriterStats;
+  /** Waits until the stream is empty and nothing is in flight; false if `timeoutMs` (default 10000) passed first. */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Stops reading. A batch in flight gets `timeoutMs` (default 10000) to commit; after that it is
+   * abandoned unacknowledged, and the next writer to start (or another running one) claims it.
+   */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+type StreamEntry = [id: string, fields: string[] | null];
+
+class Abandoned extends Error {
+  override name = 'Abandoned';
+}
+
+export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
+  const { store, redis, keys, log } = options;
+  const group = options.group ?? 'audit-writers';
+  const consumer = options.consumer ?? `${hostname()}:${process.pid}`;
+  const batchSize = options.batchSize ?? 500;
+  const blockMs = options.blockMs ?? 1000;
+  const claimIdleMs = options.claimIdleMs ?? 30_000;
+  const claimEveryMs = Math.max(200, Math.min(claimIdleMs / 2, 10_000));
+  const retryInitialMs = options.retry?.initialMs ?? 200;
+  const retryMaxMs = options.retry?.maxMs ?? 5000;
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const stats: AuditWriterStats = { inserted: 0, duplicates: 0, parked: 0, storeDown: false };
+
+  let running: Promise<void> | null = null;
+  let stopping = false;
+  let abandon = false;
+  let busy = false;
+  let wake: (() => void) | null = null;
+  let downSince = 0;
+
+  /** Sleeps, but wakes at once when stop() needs the loop to notice it. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = null;
+        resolve();
+      }
+      wake = done;
+    });
+
+  async function ensureGroup(): Promise<void> {
+    try {
+      // Id 0: records appended before any writer ever ran are read too.
+      await redis.xgroup('CREATE', keys.auditStream, group, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String(error).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  async function readNew(): Promise<StreamEntry[]> {
+    const reply = (await redis.call(
+      'XREADGROUP', 'GROUP', group, consumer, 'COUNT', batchSize, 'BLOCK', blockMs, 'STREAMS', keys.auditStream, '>',
+    )) as [string, StreamEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /** Takes over records a dead (or stuck) writer read and never acknowledged. */
+  async function claimStale(): Promise<StreamEntry[]> {
+    const reply = (await redis.call(
+      'XAUTOCLAIM', keys.auditStream, group, consumer, claimIdleMs, '0-0', 'COUNT', batchSize,
+    )) as [string, StreamEntry[], string[]?];
+    const entries = reply[1] ?? [];
+    // Redis < 7 returns entries deleted from the stream with nil fields; drop them from the group.
+    const gone = entries.filter(([, fields]) => fields === null).map(([id]) => id);
+    if (gone.length > 0) await redis.xack(keys.auditStream, group, ...gone);
+    const live = entries.filter(([, fields]) => fields !== null);
+    if (live.length > 0) log.info({ count: live.length, consumer }, 'audit writer claimed unacknowledged records');
+    return live;
+  }
+
+  async function loop(): Promise<void> {
+    let lastClaimAt = 0;
+    let redisFailures = 0;
+    while (!stopping) {
+      try {
+        if (redisFailures > 0 || lastClaimAt === 0) await ensureGroup();
+        let entries: StreamEntry[] = [];
+        if (Date.now() - lastClaimAt >= claimEveryMs) {
+          entries = await claimStale();
+          lastClaimAt = Date.now();
+        }
+        if (entries.length === 0) entries = await readNew();
+        redisFailures = 0;
+        if (entries.length === 0) continue;
+        busy = true;
+        try {
+          await processBatch(entries);
+        } finally {
+          busy = false;
+        }
+      } catch (error) {
+        if (error instanceof Abandoned) return;
+        redisFailures++;
+        if (redisFailures === 1) log.warn({ err: errorMessage(error) }, 'audit writer: redis error; records stay in the stream');
+        await pause(backoff(redisFailures));
+      }
+    }
+  }
+
+  async function processBatch(entries: StreamEntry[]): Promise<void> {
+    const records: { id: string; meta: RecordMeta; row: NewWorkerJob; fields: string[] }[] = [];
+    const toPark: { id: string; fields: string[]; reason: string }[] = [];
+    const prunes: PruneRequest[] = [];
+    for (const [id, fields] of entries) {
+      const decoded = decodeEntry(fields);
+      if (decoded.kind === 'record') {
+        const { dataJson: _d, resultJson: _r, ...meta } = decoded.record;
+        records.push({ id, meta, row: toRow(decoded.record, limits), fields: fields! });
+      } else if (decoded.kind === 'prune') {
+        prunes.push(decoded.request);
+      } else {
+        toPark.push({ id, fields: fields ?? [], reason: decoded.reason });
+      }
+    }
+
+    const { inserted, rejected } = await insertAll(records.map((r) => r.row));
+    const insertedIds = new Set(inserted);
+    stats.inserted += inserted.length;
+    stats.duplicates += records.length - inserted.length - rejected.size;
+    if (inserted.length > 0 && options.onInserted) {
+      try {
+        options.onInserted(records.filter((r) => insertedIds.has(r.meta.executionId)).map((r) => r.meta));
+      } catch (error) {
+        log.error({ err: error }, 'audit writer: onInserted callback threw');
+      }
+    }
+    for (const r of records) {
+      const reason = rejected.get(r.meta.executionId);
+      if (reason) toPark.push({ id: r.id, fields: r.fields, reason });
+    }
+    if (toPark.length > 0) await park(toPark);
+    for (const request of prunes) await prune(request);
+
+    const ids = entries.map(([id]) => id);
+    await redis.multi().xack(keys.auditStream, group, ...ids).xdel(keys.auditStream, ...ids).exec();
+  }
+
+  /** Inserts every row it can. Returns inserted ids and, per rejected execution id, why. */
+  async function insertAll(rows: NewWorkerJob[]): Promise<{ inserted: string[]; rejected: Map<string, string> }> {
+    const rejected = new Map<string, string>();
+    try {
+      return { inserted: await untilStoreAnswers(() => store.insertExecutions(rows)), rejected };
+    } catch (error) {
+      if (!isRecordError(error)) throw error;
+    }
+    // Some row is bad: insert one at a time so only the bad ones are parked.
+    const inserted: string[] = [];
+    for (const row of rows) {
+      try {
+        inserted.push(...(await untilStoreAnswers(() => store.insertExecutions([row]))));
+      } catch (error) {
+        if (!isRecordError(error)) throw error;
+        rejected.set(row.executionId, errorMessage(error));
+      }
+    }
+    return { inserted, rejected };
+  }
+
+  /** Retries `attempt` with backoff until it succeeds or fails for a record's own fault. */
+  async function untilStoreAnswers<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let failures = 0; ; failures++) {
+      try {
+        const value = await attempt();
+        if (stats.storeDown) {
+          stats.storeDown = false;
+          log.info({ downForMs: Date.now() - downSince }, 'audit store reachable again; writing the backlog');
+        }
+        return value;
+      } catch (error) {
+        if (isRecordError(error)) throw error;
+        if (!stats.storeDown) {
+          stats.storeDown = true;
+          downSince = Date.now();
+          log.warn({ err: errorMessage(error), store: store.location }, 'audit store unreachable; records wait in redis');
+        }
+        if (abandon) throw new Abandoned();
+        await pause(backoff(failures + 1));
+        if (abandon) throw new Abandoned();
+      }
+    }
+  }
+
+  async function park(entries: { id: string; fields: string[]; reason: string }[]): Promise<void> {
+    const pipeline = redis.pipeline();
+    for (const entry of entries) {
+      // Bounded: the parked stream is for inspection, not a second backlog.
+      pipeline.xadd(keys.auditParked, 'MAXLEN', '~', 10_000, '*', ...entry.fields, 'parkedReason', entry.reason, 'sourceId', entry.id);
+    }
+    await pipeline.exec();
+    stats.parked += entries.length;
+    for (const entry of entries) log.error({ entryId: entry.id, reason: entry.reason, parkedIn: keys.auditParked }, 'audit record parked');
+  }
+
+  async function prune(request: PruneRequest): Promise<void> {
+    const deleted = await untilStoreAnswers(() => store.deleteExecutionsBefore(request.cutoff, { batchSize: request.batchSize }));
+    log.info({ deleted, cutoff: request.cutoff.toISOString() }, 'audit rows past retention deleted');
+    await redis.multi().lpush(request.replyTo, JSON.stringify({ deleted })).expire(request.replyTo, 600).exec();
+  }
+
+  function backoff(failures: number): number {
+    const ms = Math.min(retryMaxMs, retryInitialMs * 2 ** (failures - 1));
+    return ms / 2 + Math.random() * (ms / 2);
+  }
+
+  const backlog = async () => redis.xlen(keys.auditStream);
+
+  return {
+    start() {
+      if (running) return;
+      running = loop().catch((error) => log.fatal({ err: error }, 'audit writer stopped unexpectedly'));
+      log.info({ consumer, store: store.kind }, 'audit writer started');
+    },
+    backlog,
+    parked: async () => redis.xlen(keys.auditParked),
+    stats: () => ({ ...stats }),
+    async flush(timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (!busy && (await backlog()) === 0) return true;
+        await Bun.sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+      }
+      return false;
+    },
+    async stop(timeoutMs = 10_000) {
+      stopping = true;
+      if (!running) return;
+      const timer = setTimeout(() => {
+        abandon = true;
+        wake?.();
+      }, timeoutMs);
+      wake?.();
+      await running;
+      clearTimeout(timer);
+      log.info({ ...stats }, 'audit writer stopped');
+    },
+  };
+}

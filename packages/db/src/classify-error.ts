@@ -1,0 +1,30 @@
+/** Decides whether a failed insert is an outage (retry later) or a bad record (park it). */
+
+/** SQLSTATE classes a single record can cause: data exception, integrity violation, program limit. */
+const RECORD_CLASSES = new Set(['22', '23', '54']);
+
+/** The SQLSTATE of a Postgres error, looking through drizzle's wrapper to its cause. */
+export function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/**
+ * True when the record itself is at fault (invalid JSON, a value Postgres cannot store):
+ * retrying cannot help. Anything else (refused connections, timeouts, a missing table
+ * before migrations ran) is treated as an outage and retried, because parking good
+ * records during an outage would lose them from the table.
+ */
+export function isRecordError(error: unknown): boolean {
+  const state = sqlState(error);
+  return state !== undefined && RECORD_CLASSES.has(state.slice(0, 2));
+}
+
+export function errorMessage(error: unknown): string {
+  const cause = (error as { cause?: unknown })?.cause;
+  if (cause instanceof Error && cause.message) return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,41 @@
+/** Errors the db package raises. Each has a stable `code` the HTTP layer and CLI map to a status. */
+
+export abstract class AuditError extends Error {
+  abstract readonly code: string;
+  /** The query field at fault, when there is one (`cursor`, `limit`, ...). */
+  readonly field?: string;
+  constructor(message: string, field?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.field = field;
+  }
+}
+
+/** A history/metrics query argument is out of range or malformed. */
+export class InvalidAuditQueryError extends AuditError {
+  override name = 'InvalidAuditQueryError';
+  readonly code = 'INVALID_AUDIT_QUERY';
+  constructor(field: string, message: string) {
+    super(message, field);
+  }
+}
+
+/** The embedded PGlite store is open in another process; PGlite allows one process per data directory. */
+export class AuditStoreBusyError extends AuditError {
+  override name = 'AuditStoreBusyError';
+  readonly code = 'AUDIT_STORE_BUSY';
+  constructor(readonly dataDir: string, readonly ownerPid: number) {
+    super(
+      `the embedded audit store in ${dataDir} is open in process ${ownerPid} (PGlite allows one process at a time). ` +
+        'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).',
+    );
+  }
+}
+
+/** No audit writer answered a maintenance request (is auditing on, and is a server or `bun run worker` running?). */
+export class AuditWriterUnavailableError extends AuditError {
+  override name = 'AuditWriterUnavailableError';
+  readonly code = 'AUDIT_WRITER_UNAVAILABLE';
+  constructor(what: string, timeoutMs: number) {
+    super(`no audit writer answered "${what}" within ${timeoutMs} ms; the request stays queued for the next writer`);
+  }
+}

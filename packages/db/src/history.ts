@@ -1,0 +1,80 @@
+/** Execution history: filtered, newest first, with a cursor that stays stable while rows arrive. */
+import { and, desc, eq, gte, lte, sql, type SQL } from 'drizzle-orm';
+import { InvalidAuditQueryError } from './errors.ts';
+import { EXECUTION_STATUSES, workerJobs, type ExecutionStatus, type WorkerJob } from './schema.ts';
+import type { AuditDb } from './store.ts';
+
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 1000;
+
+export interface HistoryQuery {
+  type?: string;
+  status?: ExecutionStatus;
+  jobId?: string;
+  /** Executions that completed at or after this instant. */
+  since?: Date;
+  /** Executions that completed at or before this instant. */
+  until?: Date;
+  /** Rows per page, 1..1000. Default 50. */
+  limit?: number;
+  /** `nextCursor` of the previous page; omit for the newest rows. */
+  cursor?: string | null;
+}
+
+export interface HistoryPage {
+  rows: WorkerJob[];
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * Rows are ordered by (completed_at, id) descending and the cursor names the last row
+ * seen, so rows written meanwhile (even late ones from an audit backlog) never shift a
+ * page: each later page continues strictly below the previous one.
+ */
+export async function getJobHistory(db: AuditDb, query: HistoryQuery): Promise<HistoryPage> {
+  const limit = query.limit ?? HISTORY_DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX_LIMIT) {
+    throw new InvalidAuditQueryError('limit', `limit must be a whole number from 1 to ${HISTORY_MAX_LIMIT}, got "${query.limit}"`);
+  }
+  if (query.status !== undefined && !EXECUTION_STATUSES.includes(query.status)) {
+    throw new InvalidAuditQueryError('status', `status must be one of ${EXECUTION_STATUSES.join(', ')}, got "${query.status}"`);
+  }
+  for (const field of ['since', 'until'] as const) {
+    const value = query[field];
+    if (value !== undefined && !(value instanceof Date && Number.isFinite(value.getTime()))) {
+      throw new InvalidAuditQueryError(field, `${field} must be a valid date`);
+    }
+  }
+
+  const where: SQL[] = [];
+  if (query.type !== undefined) where.push(eq(workerJobs.type, query.type));
+  if (query.status !== undefined) where.push(eq(workerJobs.status, query.status));
+  if (query.jobId !== undefined) where.push(eq(workerJobs.jobId, query.jobId));
+  if (query.since) where.push(gte(workerJobs.completedAt, query.since));
+  if (query.until) where.push(lte(workerJobs.completedAt, query.until));
+  if (query.cursor) {
+    const after = decodeCursor(query.cursor);
+    where.push(sql`(${workerJobs.completedAt}, ${workerJobs.id}) < (${after.completedAt.toISOString()}::timestamptz, ${after.id})`);
+  }
+
+  const rows = await db
+    .select()
+    .from(workerJobs)
+    .where(and(...where))
+    .orderBy(desc(workerJobs.completedAt), desc(workerJobs.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { rows: page, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}
+
+function encodeCursor(row: Pick<WorkerJob, 'completedAt' | 'id'>): string {
+  return Buffer.from(`${row.completedAt.getTime()}.${row.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { completedAt: Date; id: number } {
+  const match = /^(\d+)\.(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw new InvalidAuditQueryError('cursor', 'cursor is not one this API returned');
+  return { completedAt: new Date(Number(match[1])), id: Number(match[2]) };
+}

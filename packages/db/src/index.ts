@@ -1,0 +1,31 @@
+/**
+ * @sluice/db: the audit trail. Public API (stable; the server, CLI and worker use it):
+ *
+ *   openAuditStore(config)             Postgres via postgres.js when config.database.url is set,
+ *                                      else embedded PGlite under config.database.dataDir/audit.
+ *   migrate(store)                     applies packages/db/migrations (idempotent, locked).
+ *   startAuditTrail({ config, log })   open + migrate + one running writer; `close()` flushes.
+ *   createAuditWriter({ store, redis, keys, log, onInserted, ... })
+ *                                      stream -> worker_jobs; backlog(), flush(), stop(), stats().
+ *   store.getJobHistory({ type, status, jobId, since, until, limit, cursor }) -> { rows, nextCursor }
+ *   store.getJobMetrics({ type?, windowMs })  -> count, completed, failed, successRate, p50/p95/max, lastRunAt
+ *   store.getJobMetricsByType({ windowMs })   -> the same, one entry per type
+ *   store.getHealth({ windowMs? })            -> per type: critical < 50% success, warning < 80%, else ok
+ *   store.ping()                              -> readiness { status, latencyMs }
+ *
+ * Worker processes import `@sluice/db/worker` instead (appender and maintenance client,
+ * no database driver).
+ */
+export { startAuditTrail, type AuditTrail, type StartAuditTrailOptions } from './audit-trail.ts';
+export { createAuditWriter, type AuditWriter, type AuditWriterOptions, type AuditWriterStats } from './audit-writer.ts';
+export { createAuditAppender, type AuditAppender } from './audit-appender.ts';
+export { createAuditMaintenanceClient, type AuditMaintenanceClient } from './audit-maintenance-client.ts';
+export { AuditError, AuditStoreBusyError, AuditWriterUnavailableError, InvalidAuditQueryError } from './errors.ts';
+export { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, type HistoryPage, type HistoryQuery } from './history.ts';
+export { classifyHealth, DEFAULT_HEALTH_WINDOW_MS, type HealthQuery, type HealthStatus, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
+export { migrate, MIGRATIONS_DIR } from './migrate.ts';
+export type { PruneOptions } from './prune.ts';
+export { EXECUTION_STATUSES, workerJobs, type ExecutionStatus, type NewWorkerJob, type StoredError, type WorkerJob } from './schema.ts';
+export { openAuditStore, type AuditDb, type AuditStore, type OpenStoreOptions, type StoreHealth } from './store.ts';
+export { DEFAULT_LIMITS, type TruncatedJson, type TruncationLimits } from './to-row.ts';
+export type { RecordMeta } from './stream-entry.ts';

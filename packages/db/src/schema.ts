@@ -1,0 +1,57 @@
+/** The `worker_jobs` audit table: one row per execution of a job. Row types are inferred from it. */
+import { sql } from 'drizzle-orm';
+import { bigserial, boolean, check, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+
+export const EXECUTION_STATUSES = ['completed', 'failed'] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+/** What the `error` column holds for a failed execution. */
+export interface StoredError {
+  name: string;
+  message: string;
+  /** The first lines of the stack, trimmed again if still oversized. */
+  stack?: string;
+}
+
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const workerJobs = pgTable(
+  'worker_jobs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** `<jobId>:<attemptsStarted>:<job timestamp>`: the same execution delivered twice is one row. */
+    executionId: text('execution_id').notNull().unique(),
+    jobId: text('job_id').notNull(),
+    type: text('type').notNull(),
+    /** Null for system jobs (schedules, chain watchers). */
+    userId: text('user_id'),
+    data: jsonb('data'),
+    result: jsonb('result'),
+    error: jsonb('error').$type<StoredError>(),
+    status: text('status', { enum: EXECUTION_STATUSES }).notNull(),
+    /** 1 for the first try, 2 for the first retry, ... */
+    attempt: integer('attempt').notNull(),
+    /** True when this failed execution will be retried. */
+    willRetry: boolean('will_retry').notNull().default(false),
+    /** `host:pid` of the worker process that ran it. */
+    worker: text('worker').notNull(),
+    queuedAt: at('queued_at').notNull(),
+    startedAt: at('started_at').notNull(),
+    completedAt: at('completed_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    /** When the row was written; lags completed_at by the audit backlog. */
+    createdAt: at('created_at').notNull().defaultNow(),
+  },
+  (table) => [
+    index('idx_worker_jobs_type').on(table.type),
+    index('idx_worker_jobs_status').on(table.status),
+    index('idx_worker_jobs_created').on(table.createdAt),
+    index('idx_worker_jobs_job_id').on(table.jobId),
+    // History pages and metric windows walk completed_at (newest first, id breaks ties).
+    index('idx_worker_jobs_completed').on(table.completedAt, table.id),
+    check('worker_jobs_status_check', sql`${table.status} in ('completed', 'failed')`),
+  ],
+);
+
+export type WorkerJob = typeof workerJobs.$inferSelect;
+export type NewWorkerJob = typeof workerJobs.$inferInsert;

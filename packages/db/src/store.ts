@@ -1,0 +1,150 @@
+/** Opens the audit store: Postgres through postgres.js when DATABASE_URL is set, else embedded PGlite. */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import type { Config } from '@sluice/config';
+import { AuditStoreBusyError } from './errors.ts';
+import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
+import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
+import { deleteExecutionsBefore, type PruneOptions } from './prune.ts';
+import { insertExecutions } from './insert-executions.ts';
+import * as schema from './schema.ts';
+
+export type AuditDb = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface StoreHealth {
+  status: 'up' | 'down';
+  latencyMs: number | null;
+  error?: string;
+}
+
+/** The raw client under drizzle, for migrations and tests. */
+export type StoreDriver = { kind: 'postgres'; client: postgres.Sql; url: string } | { kind: 'pglite'; client: PGlite };
+
+export interface AuditStore {
+  readonly kind: StoreDriver['kind'];
+  /** Password-free description for logs: a redacted URL or the PGlite directory. */
+  readonly location: string;
+  readonly db: AuditDb;
+  readonly driver: StoreDriver;
+  /** Readiness: a `select 1` that answers within `timeoutMs` (default 1000). */
+  ping(timeoutMs?: number): Promise<StoreHealth>;
+  getJobHistory(query?: HistoryQuery): Promise<HistoryPage>;
+  getJobMetrics(query: MetricsQuery): Promise<JobMetrics>;
+  getJobMetricsByType(query: Omit<MetricsQuery, 'type'>): Promise<JobMetrics[]>;
+  getHealth(query?: HealthQuery): Promise<TypeHealth[]>;
+  /** Inserts rows, skipping execution ids already present; returns the ids actually inserted. */
+  insertExecutions(rows: schema.NewWorkerJob[]): Promise<string[]>;
+  /** Deletes rows created before `cutoff` in bounded batches; returns how many went. */
+  deleteExecutionsBefore(cutoff: Date, options?: PruneOptions): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** Connections in the postgres.js pool. Default 5: the writer batches, queries are short. */
+  maxConnections?: number;
+}
+
+/** Postgres when `config.database.url` is set, else PGlite under `config.database.dataDir`/audit. */
+export async function openAuditStore(config: Pick<Config, 'database'>, options: OpenStoreOptions = {}): Promise<AuditStore> {
+  const { url, dataDir } = config.database;
+  if (url) {
+    const client = postgres(url, {
+      max: options.maxConnections ?? 5,
+      // Fail fast while Postgres is down; the audit writer retries with backoff.
+      connect_timeout: 5,
+      idle_timeout: 30,
+      onnotice: () => {},
+    });
+    const db = drizzlePostgres(client, { schema }) as unknown as AuditDb;
+    return buildStore({ kind: 'postgres', client, url }, db, redact(url), () => client.end({ timeout: 5 }));
+  }
+  const dir = resolve(dataDir, 'audit');
+  mkdirSync(dir, { recursive: true });
+  const releaseLock = takeLock(resolve(dataDir));
+  try {
+    const client = await PGlite.create(dir);
+    const db = drizzlePglite(client, { schema }) as unknown as AuditDb;
+    return buildStore({ kind: 'pglite', client }, db, dir, async () => {
+      await client.close();
+      releaseLock();
+    });
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+}
+
+function buildStore(driver: StoreDriver, db: AuditDb, location: string, close: () => Promise<void>): AuditStore {
+  let closed: Promise<void> | null = null;
+  return {
+    kind: driver.kind,
+    location,
+    db,
+    driver,
+    ping: (timeoutMs = 1000) => ping(db, timeoutMs),
+    getJobHistory: (query = {}) => getJobHistory(db, query),
+    getJobMetrics: (query) => getJobMetrics(db, query),
+    getJobMetricsByType: (query) => getJobMetricsByType(db, query),
+    getHealth: (query = {}) => getHealth(db, query),
+    insertExecutions: (rows) => insertExecutions(db, rows),
+    deleteExecutionsBefore: (cutoff, opts) => deleteExecutionsBefore(db, cutoff, opts),
+    close: () => (closed ??= close()),
+  };
+}
+
+async function ping(db: AuditDb, timeoutMs: number): Promise<StoreHealth> {
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      db.execute(sql`select 1`),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
+    ]);
+    return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };
+  } catch (error) {
+    return { status: 'down', latencyMs: null, error: (error as Error)?.message ?? String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * PGlite corrupts a data directory opened by two processes at once, so the first
+ * opener leaves its pid in a lock file; a stale lock (dead pid) is taken over.
+ */
+function takeLock(dataDir: string): () => void {
+  const lockFile = join(dataDir, 'audit.lock');
+  try {
+    const owner = Number(readFileSync(lockFile, 'utf8').trim());
+    if (owner && owner !== process.pid && isAlive(owner)) throw new AuditStoreBusyError(dataDir, owner);
+  } catch (error) {
+    if (error instanceof AuditStoreBusyError) throw error;
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return () => rmSync(lockFile, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres';
+  }
+}

@@ -1,0 +1,111 @@
+/** Every execution becomes one row: fields, retries, and a re-run after a worker is SIGKILLed (Postgres path). */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { hostname } from 'node:os';
+import { migrate, openAuditStore, type AuditStore, type WorkerJob } from '@sluice/db';
+import { jobRegistry } from '@sluice/jobs';
+import { QueueManager } from '@sluice/queue';
+import type { Supervisor } from '@sluice/supervisor';
+import { postgresDatabase, type TestDatabase } from '../helpers/db.ts';
+import { testConfig, uniquePrefix } from '../helpers/env.ts';
+import { startWorkers, startWriter, waitFor, type TestWriter } from './support.ts';
+
+let db: TestDatabase;
+let store: AuditStore;
+let queue: QueueManager<typeof jobRegistry>;
+let writer: TestWriter;
+let workers: Supervisor;
+const prefix = uniquePrefix('audit-rec');
+
+beforeAll(async () => {
+  db = await postgresDatabase('audit_recording');
+  const env = { QUEUE_PREFIX: prefix, ...db.env, WORKER_QUEUE_CONCURRENCY: '4' };
+  const config = testConfig(env);
+  store = await openAuditStore(config);
+  await migrate(store);
+  queue = await QueueManager.open({ config, registry: jobRegistry });
+  writer = await startWriter(store, config);
+  workers = await startWorkers(env);
+});
+
+afterAll(async () => {
+  await workers?.stop();
+  await writer?.stop();
+  await queue?.queue.obliterate({ force: true });
+  await queue?.close();
+  await store?.close();
+  await db?.drop();
+});
+
+const rowsOf = async (jobId: string): Promise<WorkerJob[]> =>
+  (await store.getJobHistory({ jobId, limit: 100 })).rows.sort((a, b) => a.attempt - b.attempt || a.id - b.id);
+
+describe('audit recording (Postgres path)', () => {
+  test('a completed execution is recorded with its data, result, timings and worker', async () => {
+    const { id } = await queue.submit('echo', { message: 'hello audit', sleepMs: 40 }, { userId: 'user-7' });
+    const [row] = await waitFor('the completed row', async () => {
+      const rows = await rowsOf(id);
+      return rows.length === 1 && rows;
+    });
+    const pids = workers.snapshot().map((c) => c.pid);
+    expect(row!.status).toBe('completed');
+    expect(row!.type).toBe('echo');
+    expect(row!.userId).toBe('user-7');
+    expect(row!.attempt).toBe(1);
+    expect(row!.willRetry).toBe(false);
+    expect(row!.data).toEqual({ message: 'hello audit', sleepMs: 40 });
+    expect(row!.result).toMatchObject({ message: 'hello audit' });
+    expect(row!.error).toBeNull();
+    expect(row!.durationMs).toBeGreaterThanOrEqual(40);
+    expect(row!.worker).toBe(`${hostname()}:${(row!.result as { pid: number }).pid}`);
+    expect(pids).toContain((row!.result as { pid: number }).pid);
+    expect(row!.queuedAt.getTime()).toBeLessThanOrEqual(row!.startedAt.getTime());
+    expect(row!.completedAt.getTime() - row!.startedAt.getTime()).toBe(row!.durationMs);
+    expect(row!.executionId.startsWith(`${id}:`)).toBe(true);
+  });
+
+  test('a failed execution is recorded with its error text and no retry', async () => {
+    const { id } = await queue.submit('echo', { message: 'doomed', failPermanently: true }, { attempts: 3 });
+    const [row] = await waitFor('the failed row', async () => {
+      const rows = await rowsOf(id);
+      return rows.length === 1 && rows;
+    });
+    expect(row!.status).toBe('failed');
+    expect(row!.willRetry).toBe(false);
+    expect(row!.error?.message).toBe('echo failing permanently on purpose');
+    expect(row!.error?.stack).toContain('echo failing permanently on purpose');
+    expect(row!.result).toBeNull();
+    expect(row!.worker).toMatch(new RegExp(`^${hostname()}:\\d+$`));
+  });
+
+  test('a job that fails twice then succeeds has three rows, attempts 1..3', async () => {
+    const { id } = await queue.submit('echo', { message: 'third time lucky', failTimes: 2 }, { attempts: 3 });
+    const rows = await waitFor('three rows', async () => {
+      const rows = await rowsOf(id);
+      return rows.length >= 3 && rows;
+    }, 30_000);
+    expect(rows.map((r) => [r.attempt, r.status, r.willRetry])).toEqual([
+      [1, 'failed', true],
+      [2, 'failed', true],
+      [3, 'completed', false],
+    ]);
+    expect(rows[0]!.error?.message).toContain('attempt 1 of 2 planned failures');
+    expect(new Set(rows.map((r) => r.executionId)).size).toBe(3);
+  }, 40_000);
+
+  test('a worker SIGKILLed mid-run: the run that completes after stall recovery is recorded', async () => {
+    const { id } = await queue.submit('echo', { message: 'survivor', sleepMs: 1500 });
+    const victim = await waitFor('the job to be running', async () => {
+      const job = await queue.queue.getJob(id);
+      return (await job?.getState()) === 'active' && workers.snapshot().find((c) => c.activeJobs > 0)?.pid;
+    });
+    process.kill(victim, 'SIGKILL');
+    const rows = await waitFor('the recovered run to be recorded', async () => {
+      const rows = await rowsOf(id);
+      return rows.some((r) => r.status === 'completed') && rows;
+    }, 40_000);
+    // The killed run never finished, so it has no row; the re-run has exactly one.
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.status).toBe('completed');
+    expect(rows[0]!.worker).not.toBe(`${hostname()}:${victim}`);
+  }, 60_000);
+});

@@ -1,0 +1,59 @@
+/**
+ * Audit stores for tests, isolated per file: a uniquely named database on the local
+ * Postgres (created here, dropped afterwards), or an embedded PGlite directory. Where no
+ * Postgres answers, the Postgres path falls back to PGlite and says so on stderr.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+
+/** The server the Postgres-path tests use; its database `test` must exist. */
+export const TEST_POSTGRES_URL = process.env.SLUICE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  kind: 'postgres' | 'pglite';
+  /** Env overrides that point Config (and child processes) at this store. */
+  env: { DATABASE_URL: string; DATA_DIR: string };
+  /** For a Postgres path that fell back to PGlite: why. */
+  fallbackReason?: string;
+  /** Drops the database or deletes the directory. */
+  drop(): Promise<void>;
+}
+
+export function pgliteDatabase(label: string): TestDatabase {
+  const dataDir = mkdtempSync(join(tmpdir(), `sluice-${label}-`));
+  return {
+    kind: 'pglite',
+    // An empty DATABASE_URL reads as unset: the store is PGlite under DATA_DIR.
+    env: { DATABASE_URL: '', DATA_DIR: dataDir },
+    drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+/** A fresh database on the local Postgres, or PGlite (announced on stderr) when none answers. */
+export async function postgresDatabase(label: string): Promise<TestDatabase> {
+  const admin = postgres(TEST_POSTGRES_URL, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  const name = `sluice_${label.replace(/\W/g, '_')}_${crypto.randomUUID().slice(0, 8)}`.toLowerCase();
+  try {
+    await admin.unsafe(`create database "${name}"`);
+  } catch (error) {
+    await admin.end({ timeout: 1 }).catch(() => {});
+    const reason = `no Postgres at ${TEST_POSTGRES_URL} (${(error as Error).message})`;
+    process.stderr.write(`[test-db] ${label}: ${reason}; using embedded PGlite for the Postgres-path tests\n`);
+    return { ...pgliteDatabase(label), fallbackReason: reason };
+  }
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    kind: 'postgres',
+    env: { DATABASE_URL: url.toString(), DATA_DIR: join(tmpdir(), 'sluice-unused') },
+    async drop() {
+      try {
+        await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await admin.end({ timeout: 1 });
+      }
+    },
+  };
+}
