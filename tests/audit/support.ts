@@ -10,13 +10,15 @@ import { WORKER_ENTRY } from '@sluice/worker-app';
 export const quietLog = createLogger({ level: (process.env.SLUICE_TEST_LOG_LEVEL as 'silent') ?? 'silent', pretty: false });
 
 /** Polls `probe` until it returns a truthy value; throws naming `what` at the deadline. */
-export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 50): Promise<NonNullable<T>> {
+type Falsy = false | null | undefined | 0 | '';
+
+export async function waitFor<T>(what: string, probe: () => T | Falsy | Promise<T | Falsy>, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const value = await probe();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as T;
       last = value;
     } catch (error) {
       last = error;
