@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { loadConfigOrExit } from '@sluice/config';
 import { jobRegistry } from '@sluice/jobs';
 import { createLogger } from '@sluice/observability';
-import { createJobWorker, QueueManager } from '@sluice/queue';
+import { createAuditAppender, createAuditMaintenanceClient } from '@sluice/db/worker';
+import { createJobWorker, QueueManager, sluiceKeys } from '@sluice/queue';
 import { WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
 
 const HEARTBEAT_MS = 1000;
@@ -17,7 +18,12 @@ const send = (message: ChildMessage) => process.send?.(message);
 const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: `sluice-worker-${slot}` });
 connection.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
 const queue = await QueueManager.open({ config, registry: jobRegistry, connection });
-const jobWorker = createJobWorker({ config, registry: jobRegistry, connection, log, queue });
+// Each execution record is appended to the audit stream before its job is marked finished.
+const keys = sluiceKeys(config.redis.prefix);
+const audit = config.audit.enabled
+  ? { onExecution: createAuditAppender({ redis: connection, streamKey: keys.auditStream }), services: { audit: createAuditMaintenanceClient({ redis: connection, keys }) } }
+  : {};
+const jobWorker = createJobWorker({ config, registry: jobRegistry, connection, log, queue, ...audit });
 
 let processed = 0;
 jobWorker.worker.on('completed', () => processed++);
