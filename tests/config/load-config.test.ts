@@ -1,0 +1,42 @@
+/** loadConfig: every problem in one ConfigError, typo suggestions, and a frozen result. */
+import { describe, expect, test } from 'bun:test';
+import { ConfigError, loadConfig } from '@sluice/config';
+
+describe('loadConfig', () => {
+  test('several bad values are reported together in one ConfigError', () => {
+    const error = (() => {
+      try {
+        loadConfig({ WORKER_COUNT: 'abc', REDIS_URL: 'foo', WORKER_QUEUE_CONCURRENCY: '0' });
+      } catch (e) {
+        return e;
+      }
+    })();
+
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems, message } = error as ConfigError;
+    expect(problems).toHaveLength(3);
+    expect(problems).toContain('WORKER_COUNT must be a whole number, got "abc"');
+    expect(problems).toContain('REDIS_URL must be a URL like redis://host:port, got "foo"');
+    expect(problems).toContain('WORKER_QUEUE_CONCURRENCY must be between 1 and 10000, got 0');
+    expect(message).toStartWith('Invalid configuration (3 problems):');
+    for (const problem of problems) expect(message).toContain(`  - ${problem}`);
+  });
+
+  test('a misspelt variable gets a "did you mean"', () => {
+    expect(() => loadConfig({ WORKER_QUEUE_CONCURENCY: '4' })).toThrow(
+      'WORKER_QUEUE_CONCURENCY is not a Sluice variable; did you mean WORKER_QUEUE_CONCURRENCY?',
+    );
+  });
+
+  test('a URL with the wrong scheme names the schemes it accepts', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow('REDIS_URL must use redis: or rediss:, got "http:"');
+  });
+
+  test('valid values are parsed, defaults filled in, and the result is frozen', () => {
+    const config = loadConfig({ WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '3', REDIS_URL: 'redis://127.0.0.1:6390/2' });
+    expect(config.worker).toMatchObject({ count: 2, concurrency: 3, attempts: 3, stalledIntervalMs: 30_000 });
+    expect(config.redis.url).toBe('redis://127.0.0.1:6390/2');
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.worker)).toBe(true);
+  });
+});

@@ -1,0 +1,56 @@
+/** A QueueManager (and optionally QueueEvents) on a prefix of this test file's own, torn down with its keys. */
+import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '@sluice/config';
+import { jobRegistry, type DefaultRegistry, type JobRegistry } from '@sluice/jobs';
+import { connectRedis, QUEUE_NAME, QueueManager } from '@sluice/queue';
+import { testConfig, uniquePrefix } from './env.ts';
+
+export interface TestQueue<R extends JobRegistry = DefaultRegistry> {
+  prefix: string;
+  config: Config;
+  /** Env a worker process needs to serve this queue. */
+  env: Record<string, string>;
+  manager: QueueManager<R>;
+  /** Opened on first use; `job.waitUntilFinished(await t.events())`. */
+  events(): Promise<QueueEvents>;
+  /** Removes every key under the prefix and closes all connections. */
+  close(): Promise<void>;
+}
+
+export async function openTestQueue<R extends JobRegistry = DefaultRegistry>(
+  label: string,
+  options: { env?: Record<string, string>; registry?: R } = {},
+): Promise<TestQueue<R>> {
+  const prefix = uniquePrefix(label);
+  const env = { ...options.env, QUEUE_PREFIX: prefix };
+  const config = testConfig(env);
+  const manager = await QueueManager.open({ config, registry: (options.registry ?? jobRegistry) as R });
+  let events: Promise<{ events: QueueEvents; connection: Redis }> | undefined;
+
+  return {
+    prefix,
+    config,
+    env,
+    manager,
+    async events() {
+      events ??= (async () => {
+        // QueueEvents blocks on XREAD, so it gets a blocking connection of its own.
+        const connection = await connectRedis(config.redis.url, { role: 'blocking' });
+        const queueEvents = new QueueEvents(QUEUE_NAME, { connection, prefix });
+        await queueEvents.waitUntilReady();
+        return { events: queueEvents, connection };
+      })();
+      return (await events).events;
+    },
+    async close() {
+      if (events) {
+        const { events: queueEvents, connection } = await events;
+        await queueEvents.close();
+        connection.disconnect();
+      }
+      await manager.queue.obliterate({ force: true });
+      await manager.close();
+    },
+  };
+}

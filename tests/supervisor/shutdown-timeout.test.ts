@@ -1,0 +1,59 @@
+/** Past WORKER_SHUTDOWN_TIMEOUT the worker exits 0 anyway and leaves its job for stalled recovery, not failed. */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { killIfRunning, spawnWorkerMain, type WorkerMainProcess } from '../helpers/processes.ts';
+import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { waitFor, within } from '../helpers/wait.ts';
+
+const SHUTDOWN_TIMEOUT_MS = 300;
+const JOB_SLEEP_MS = 4000;
+let queue: TestQueue;
+const workers: WorkerMainProcess[] = [];
+
+function startWorker(): WorkerMainProcess {
+  const worker = spawnWorkerMain({ ...queue.env, WORKER_COUNT: '1', WORKER_SHUTDOWN_TIMEOUT: String(SHUTDOWN_TIMEOUT_MS) });
+  workers.push(worker);
+  return worker;
+}
+
+beforeAll(async () => {
+  queue = await openTestQueue('shutdown-timeout');
+});
+afterAll(async () => {
+  for (const worker of workers) await killIfRunning(worker.proc);
+  await queue?.close();
+});
+
+test('a job longer than the shutdown timeout is left active, the process exits 0, and another worker recovers it', async () => {
+  const first = startWorker();
+  const { id } = await queue.manager.submit('echo', { message: 'too slow', sleepMs: JOB_SLEEP_MS });
+  await waitFor('the job to be active', async () => (await queue.manager.queue.getJob(id))?.processedOn !== undefined);
+
+  first.proc.kill('SIGTERM');
+  const code = await within('the worker to exit', first.exited, JOB_SLEEP_MS);
+
+  expect(code).toBe(0);
+  // The worker gave up draining by itself (not the supervisor's hard-kill backstop).
+  expect(first.stdout()).toContain('shutdown timeout reached; unfinished jobs are left for stalled-job recovery');
+  const left = (await queue.manager.queue.getJob(id))!;
+  expect(await left.getState()).toBe('active');
+  expect(left.failedReason).toBeFalsy();
+  expect(left.finishedOn).toBeUndefined();
+
+  const second = startWorker();
+  const recovered = await waitFor(
+    'another worker to recover and complete the job',
+    async () => {
+      const job = await queue.manager.queue.getJob(id);
+      const state = await job?.getState();
+      if (state === 'failed') throw new Error(`job failed: ${job!.failedReason}`);
+      return state === 'completed' && job;
+    },
+    { timeoutMs: 40_000 },
+  );
+  expect(recovered.stalledCounter).toBe(1);
+  expect(recovered.returnvalue.message).toBe('too slow');
+  expect(await queue.manager.getCounts()).toMatchObject({ active: 0, failed: 0, completed: 1 });
+
+  second.proc.kill('SIGTERM');
+  expect(await within('the second worker to exit', second.exited, 10_000)).toBe(0);
+}, 60_000);
