@@ -1,0 +1,135 @@
+/** Parses and checks `queue:add` arguments into a plan: every check that needs no Redis happens here. */
+import type { Config } from '@sluice/config';
+import { createPayloadValidator, type JobRegistry, type SubmitOptions } from '@sluice/jobs';
+import {
+  BUILTIN_SCHEDULE_PREFIX,
+  buildJobOptions,
+  checkCronPattern,
+  InvalidJobDataError,
+  resolvePriority,
+  UnknownJobTypeError,
+  type CronSpec,
+} from '@sluice/queue';
+import { UsageError } from './errors.ts';
+import { noMorePositionals, parseFlags, wholeNumber, type FlagSpec } from './flags.ts';
+
+const FLAGS = {
+  data: { type: 'string' },
+  priority: { type: 'string' },
+  delay: { type: 'string' },
+  attempts: { type: 'string' },
+  'remove-on-complete': { type: 'boolean', aliases: ['removeOnComplete'] },
+  'job-id': { type: 'string' },
+  // Seed 000 spelled the interval --repeat; BullMQ's `repeat` option itself is gone.
+  every: { type: 'string', aliases: ['repeat'] },
+  cron: { type: 'string' },
+  tz: { type: 'string' },
+  key: { type: 'string' },
+} as const satisfies Record<string, FlagSpec>;
+
+/** Queue-layer option fields, as the flag a CLI user typed. */
+const FLAG_FOR_FIELD: Record<string, string> = {
+  priority: '--priority',
+  delay: '--delay',
+  attempts: '--attempts',
+  jobId: '--job-id',
+  every: '--every',
+  cron: '--cron',
+  tz: '--tz',
+  key: '--key',
+  schedule: '--every/--cron',
+};
+
+export interface AddPlan {
+  type: string;
+  data: unknown;
+  options: SubmitOptions;
+  schedule?: { spec: CronSpec; key: string };
+}
+
+/** Turns arguments into a checked plan, or throws a usage/validation error. Never touches Redis. */
+export function planAdd(args: readonly string[], registry: JobRegistry, config: Config): AddPlan {
+  const { flags, positionals } = parseFlags(args, FLAGS);
+  const type = positionals[0];
+  if (type === undefined) throw new UsageError(`missing <type> (known types: ${Object.keys(registry).join(', ')})`, '<type>');
+  noMorePositionals(positionals, 1);
+  if (!Object.hasOwn(registry, type)) throw new UnknownJobTypeError(type, Object.keys(registry));
+
+  let data: unknown = {};
+  if (flags.data !== undefined) {
+    try {
+      data = JSON.parse(flags.data);
+    } catch (error) {
+      throw new UsageError(`--data is not valid JSON: ${(error as Error).message}`, '--data');
+    }
+  }
+  const options: SubmitOptions = {};
+  if (flags.priority !== undefined) options.priority = parsePriority(flags.priority);
+  if (flags.delay !== undefined) options.delayMs = wholeNumber('delay', flags.delay, { unit: 'milliseconds' });
+  if (flags.attempts !== undefined) options.attempts = wholeNumber('attempts', flags.attempts, { min: 1 });
+  if (flags['remove-on-complete']) options.removeOnComplete = true;
+  if (flags['job-id'] !== undefined) options.jobId = flags['job-id'];
+
+  const schedule = planSchedule(type, flags);
+  if (schedule && options.delayMs !== undefined) throw new UsageError('--delay cannot be combined with --every/--cron: a schedule runs on its own clock', '--delay');
+  if (schedule && options.jobId !== undefined) throw new UsageError('--job-id cannot be combined with --every/--cron: name a schedule with --key', '--job-id');
+
+  // The payload last, so a mistyped flag is reported as such rather than as a payload problem.
+  const problem = createPayloadValidator(registry)(type, data);
+  if (problem) throw new InvalidJobDataError(type, problem.path, problem.message);
+  try {
+    buildJobOptions(registry[type]!, options, config);
+  } catch (error) {
+    throw underFlag(error);
+  }
+  return { type, data, options, schedule };
+}
+
+function planSchedule(type: string, flags: { every?: string; cron?: string; tz?: string; key?: string }): AddPlan['schedule'] {
+  if (flags.every !== undefined && flags.cron !== undefined) throw new UsageError('--every and --cron cannot be combined; pick one', '--cron');
+  if (flags.every === undefined && flags.cron === undefined) {
+    if (flags.tz !== undefined) throw new UsageError('--tz only applies with --cron', '--tz');
+    if (flags.key !== undefined) throw new UsageError('--key names a schedule; use it with --every or --cron', '--key');
+    return undefined;
+  }
+  if (flags.tz !== undefined && flags.every !== undefined) throw new UsageError('--tz only applies with --cron', '--tz');
+  const spec: CronSpec =
+    flags.every !== undefined ? { everyMs: wholeNumber('every', flags.every, { min: 1, unit: 'milliseconds' }) } : { pattern: flags.cron!.trim(), tz: flags.tz };
+  if (spec.pattern === '') throw new UsageError('--cron needs a pattern, e.g. "0 3 * * *"', '--cron');
+  if (spec.pattern !== undefined) {
+    try {
+      checkCronPattern(spec.pattern, spec.tz);
+    } catch (error) {
+      throw underFlag(error);
+    }
+  }
+  const key = flags.key ?? defaultScheduleKey(type, spec);
+  if (key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
+    throw new UsageError(`--key must not start with "${BUILTIN_SCHEDULE_PREFIX}" (reserved for queue:scheduler setup)`, '--key');
+  }
+  return { spec, key };
+}
+
+/** `echo-every-5000`, `echo-cron-0-3-x-x-x`: stable, so adding the same schedule twice replaces it. */
+export function defaultScheduleKey(type: string, spec: CronSpec): string {
+  if (spec.everyMs !== undefined) return `${type}-every-${spec.everyMs}`;
+  const slug = (text: string) => text.replaceAll('*', 'x').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  return `${type}-cron-${slug(spec.pattern!)}${spec.tz ? `-${slug(spec.tz)}` : ''}`;
+}
+
+function parsePriority(raw: string): SubmitOptions['priority'] {
+  const value = /^\d+$/.test(raw) ? Number(raw) : raw;
+  try {
+    resolvePriority(value);
+  } catch {
+    throw new UsageError(`--priority must be critical, high, normal, low or a whole number from 1 to 2097152, got "${raw}"`, '--priority');
+  }
+  return value as SubmitOptions['priority'];
+}
+
+/** The queue layer's InvalidOptionError, re-raised under the flag the user typed. */
+export function underFlag(error: unknown): unknown {
+  if (!(error instanceof Error) || error.name !== 'InvalidOptionError') return error;
+  const flag = FLAG_FOR_FIELD[(error as Error & { field?: string }).field ?? ''] ?? 'option';
+  return new UsageError(`${flag}: ${error.message}`, flag);
+}

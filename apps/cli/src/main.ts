@@ -1,0 +1,87 @@
+#!/usr/bin/env bun
+/**
+ * The Sluice CLI (`bun run queue:add|monitor|scheduler|history`): reads config once,
+ * dispatches to one command, and maps errors to exit codes (0 ok, 1 failure, 2 usage).
+ * A producer only: it talks to Redis through QueueManager and never runs handlers.
+ */
+import { loadConfigOrExit } from '@sluice/config';
+import { jobRegistry, type JobRegistry } from '@sluice/jobs';
+import { QueueManager } from '@sluice/queue';
+import type { CliContext, Command } from './command.ts';
+import { notYet } from './commands/not-yet.ts';
+import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { write } from './output.ts';
+
+/** One line per command; each module exports `command`. Loaded on demand to keep start-up short. */
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  add: () => import('./commands/add.ts'),
+  monitor: () => import('./commands/monitor.ts'),
+  scheduler: () => import('./commands/scheduler.ts'),
+  history: async () => ({ command: notYet('history', 'past executions from the audit table') }),
+};
+
+const [name, ...args] = process.argv.slice(2);
+process.exit(await main(name, args));
+
+async function main(name: string | undefined, args: string[]): Promise<number> {
+  const registry: JobRegistry = jobRegistry;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const helpFor = name === 'help' && args[0] !== undefined && Object.hasOwn(COMMANDS, args[0]) ? args[0] : undefined;
+    if (helpFor) return printHelp((await COMMANDS[helpFor]!()).command.help(registry));
+    await printHelp(await overview());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (!Object.hasOwn(COMMANDS, name)) {
+    await write(process.stderr, `error: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
+    return EXIT.usage;
+  }
+  const { command } = await COMMANDS[name]!();
+  if (args.includes('--help') || args.includes('-h')) return printHelp(command.help(registry));
+
+  const config = loadConfigOrExit(process.env);
+  let queue: Promise<QueueManager<JobRegistry>> | undefined;
+  let interrupt: AbortController | undefined;
+  const ctx: CliContext = {
+    config,
+    registry,
+    queue: () => (queue ??= QueueManager.open({ config, registry })),
+    print: (...lines) => write(process.stdout, `${lines.join('\n')}\n`),
+    interrupted() {
+      if (!interrupt) {
+        const controller = (interrupt = new AbortController());
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => controller.abort());
+      }
+      return interrupt.signal;
+    },
+  };
+
+  try {
+    return await command.run(args, ctx);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const debug = config.log.level === 'debug' || config.log.level === 'trace';
+    await write(process.stderr, `error: ${message}\n${debug && error instanceof Error && error.stack ? `${error.stack}\n` : ''}`);
+    return exitCodeFor(error);
+  } finally {
+    const opened = await queue?.catch(() => undefined);
+    await opened?.close().catch(() => {});
+  }
+}
+
+async function printHelp(text: string): Promise<number> {
+  await write(process.stdout, `${text}\n`);
+  return EXIT.ok;
+}
+
+async function overview(): Promise<string> {
+  const lines = await Promise.all(
+    Object.entries(COMMANDS).map(async ([name, load]) => `  ${`queue:${name}`.padEnd(17)} ${(await load()).command.summary}`),
+  );
+  return `Usage: bun run queue:<command> [args]   (or: bun apps/cli/src/main.ts <command> [args])
+
+Commands:
+${lines.join('\n')}
+
+Every command takes --help. Exit codes: 0 ok, 1 runtime failure (e.g. Redis
+unreachable), 2 bad arguments or an invalid job (nothing changed).`;
+}

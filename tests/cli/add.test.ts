@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '@sluice/queue';
+import { testEnv, uniquePrefix } from '../helpers/env.ts';
+import { closedPort, deleteKeysUnder, keysUnder, runCli } from './cli.ts';
+
+let redis: Redis;
+const prefixes: string[] = [];
+
+/** A fresh prefix per test: "nothing enqueued" then means "no key under it at all". */
+function fresh() {
+  const prefix = uniquePrefix('cli-add');
+  prefixes.push(prefix);
+  return { prefix, env: testEnv({ QUEUE_PREFIX: prefix }) };
+}
+
+beforeAll(async () => {
+  redis = await connectRedis(process.env.REDIS_URL!, { role: 'producer' });
+});
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeysUnder(redis, prefix);
+  await redis.quit();
+});
+
+async function monitorJson(env: Record<string, string>) {
+  const result = await runCli(['monitor', '--json'], env);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+describe('queue:add', () => {
+  test('prints the job id, and monitor --json counts the job', async () => {
+    const { env } = fresh();
+    const added = await runCli(['add', 'echo', '--data', '{"message":"hi"}'], env);
+    expect(added.stderr).toBe('');
+    expect(added.code).toBe(0);
+    const id = added.stdout.match(/^queued echo job (\S+) \(priority normal\)\n$/)?.[1];
+    expect(id).toBeDefined();
+
+    const snapshot = await monitorJson(env);
+    expect(Object.keys(snapshot.counts).sort()).toEqual(['active', 'completed', 'delayed', 'failed', 'paused', 'prioritized', 'waiting']);
+    // Every Sluice job carries a priority, so BullMQ keeps it in the prioritized set.
+    expect(snapshot.counts.prioritized + snapshot.counts.waiting).toBe(1);
+    expect(snapshot.jobs).toEqual([expect.objectContaining({ id, type: 'echo', priority: 'normal', runAt: null })]);
+    expect(snapshot.schedules).toEqual([]);
+    expect(snapshot.paused).toBe(false);
+    expect(snapshot.redis.status).toBe('up');
+  });
+
+  test('--priority, --delay, --attempts, --remove-on-complete and --job-id reach the job', async () => {
+    const { env } = fresh();
+    const args = ['add', 'echo', '--data', '{"message":"later"}', '--priority', 'high', '--delay', '5000', '--attempts', '4', '--remove-on-complete', '--job-id', 'nightly-1'];
+    const added = await runCli(args, env);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toMatch(/^queued echo job nightly-1 \(priority high, runs at .+\)\n$/);
+
+    const [job] = (await monitorJson(env)).jobs;
+    expect(job).toMatchObject({ state: 'delayed', id: 'nightly-1', priority: 'high', priorityNumber: 10 });
+    expect(Date.parse(job.runAt) - Date.parse(job.addedAt)).toBe(5000);
+    const stored = await redis.hgetall(`${env.QUEUE_PREFIX}:jobs:nightly-1`);
+    expect(JSON.parse(stored.opts!)).toMatchObject({ attempts: 4, removeOnComplete: true, priority: 10, delay: 5000 });
+  });
+
+  test('a numeric --priority and the seed spellings --repeat and --removeOnComplete are accepted', async () => {
+    const { env } = fresh();
+    const added = await runCli(['add', 'echo', '--data', '{"message":"x"}', '--priority', '42', '--removeOnComplete'], env);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toContain('(priority 42)');
+    const scheduled = await runCli(['add', 'echo', '--data', '{"message":"x"}', '--repeat', '60000'], env);
+    expect(scheduled.code).toBe(0);
+    expect(scheduled.stdout).toStartWith('created schedule "echo-every-60000": echo every 1m, next run ');
+  });
+
+  test('the same --job-id twice queues one job', async () => {
+    const { env } = fresh();
+    const args = ['add', 'echo', '--data', '{"message":"once"}', '--job-id', 'only-once'];
+    expect((await runCli(args, env)).code).toBe(0);
+    const again = await runCli(args, env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe('job "only-once" already exists (prioritized); nothing queued\n');
+    const { counts } = await monitorJson(env);
+    expect(counts.prioritized + counts.waiting).toBe(1);
+  });
+});
+
+describe('queue:add --every / --cron', () => {
+  test('--every twice with one key leaves one scheduler', async () => {
+    const { env } = fresh();
+    const args = ['add', 'echo', '--data', '{"message":"tick"}', '--every', '60000'];
+    const first = await runCli(args, env);
+    expect(first.stdout).toStartWith('created schedule "echo-every-60000"');
+    const second = await runCli(args, env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toStartWith('updated schedule "echo-every-60000"');
+    const { schedules } = await monitorJson(env);
+    expect(schedules).toEqual([expect.objectContaining({ key: 'echo-every-60000', type: 'echo', everyMs: 60000, pattern: null })]);
+  });
+
+  test('--cron with --key replaces an --every schedule of the same key', async () => {
+    const { env } = fresh();
+    await runCli(['add', 'echo', '--data', '{"message":"a"}', '--every', '30000', '--key', 'report'], env);
+    const cron = await runCli(['add', 'echo', '--data', '{"message":"b"}', '--cron', '0 3 * * *', '--tz', 'UTC', '--key', 'report'], env);
+    expect(cron.stderr).toBe('');
+    expect(cron.stdout).toStartWith('updated schedule "report": echo cron 0 3 * * * (UTC), next run ');
+    const { schedules } = await monitorJson(env);
+    expect(schedules).toEqual([expect.objectContaining({ key: 'report', pattern: '0 3 * * *', tz: 'UTC', everyMs: null })]);
+  });
+
+  test('without --key a cron schedule gets a key derived from its pattern', async () => {
+    const { env } = fresh();
+    const added = await runCli(['add', 'echo', '--data', '{"message":"n"}', '--cron', '*/5 * * * *'], env);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toStartWith('created schedule "echo-cron-x-5-x-x-x-x": echo cron */5 * * * *');
+  });
+});
+
+describe('queue:add errors: exit 2, one line naming the problem, nothing enqueued', () => {
+  const cases: [string, string[], string | RegExp][] = [
+    ['unknown type', ['add', 'nope', '--data', '{}'], /^error: unknown job type "nope" \(known types: echo(, \w+)*\)$/],
+    ['bad JSON', ['add', 'echo', '--data', '{nope'], /^error: --data is not valid JSON: .+$/],
+    ['invalid payload', ['add', 'echo', '--data', '{"message":5}'], 'error: invalid data for "echo": /message Expected string'],
+    ['missing payload field', ['add', 'echo'], 'error: invalid data for "echo": /message Expected required property'],
+    ['unknown flag', ['add', 'echo', '--data', '{"message":"x"}', '--nope'], 'error: unknown flag --nope'],
+    ['flag missing its value at the end', ['add', 'echo', '--data'], 'error: --data needs a value'],
+    ['flag missing its value before another flag', ['add', 'echo', '--delay', '--data', '{"message":"x"}'], 'error: --delay needs a value'],
+    ['non-numeric --delay', ['add', 'echo', '--data', '{"message":"x"}', '--delay', 'soon'], 'error: --delay must be a whole number of milliseconds >= 0, got "soon"'],
+    ['both --every and --cron', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--cron', '* * * * *'], 'error: --every and --cron cannot be combined; pick one'],
+    ['--every and its alias --repeat', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--repeat', '1000'], 'error: --every and --repeat are the same flag; give it once'],
+    ['unknown --priority', ['add', 'echo', '--data', '{"message":"x"}', '--priority', 'urgent'], /^error: --priority must be critical, high, normal, low or a whole number .+, got "urgent"$/],
+    ['--attempts 0', ['add', 'echo', '--data', '{"message":"x"}', '--attempts', '0'], 'error: --attempts must be a whole number >= 1, got "0"'],
+    ['numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '123'], /^error: --job-id: jobId must be .+, got "123"$/],
+    ['--delay with --every', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--delay', '5'], /^error: --delay cannot be combined with --every\/--cron/],
+    ['--tz without --cron', ['add', 'echo', '--data', '{"message":"x"}', '--tz', 'UTC'], 'error: --tz only applies with --cron'],
+    ['unknown --tz', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * * *', '--tz', 'Mars/Base'], 'error: --tz: unknown time zone "Mars/Base"'],
+    ['invalid cron pattern', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'every day'], /^error: --cron: invalid cron pattern "every day": .+$/],
+    ['reserved --key', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'builtin-echo'], /^error: --key must not start with "builtin-"/],
+    ['missing type', ['add'], /^error: missing <type> \(known types: echo/],
+    ['extra argument', ['add', 'echo', 'more', '--data', '{"message":"x"}'], 'error: unexpected argument "more"'],
+  ];
+
+  for (const [name, args, message] of cases) {
+    test(name, async () => {
+      const { prefix, env } = fresh();
+      const result = await runCli(args, env);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.endsWith('\n')).toBe(true);
+      const line = result.stderr.slice(0, -1);
+      expect(line).not.toContain('\n');
+      if (typeof message === 'string') expect(line).toBe(message);
+      else expect(line).toMatch(message);
+      expect(await keysUnder(redis, prefix)).toEqual([]);
+    });
+  }
+});
+
+describe('queue:add with Redis down', () => {
+  test('exits 1 with the RedisUnavailableError message', async () => {
+    const port = closedPort();
+    const result = await runCli(['add', 'echo', '--data', '{"message":"x"}'], testEnv({ REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: 'unused' }));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`error: Redis at redis://127.0.0.1:${port} is not reachable (connect ECONNREFUSED 127.0.0.1:${port}). Is it running? \`bun run dev\` starts one.\n`);
+  }, 10_000);
+});
