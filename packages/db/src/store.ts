@@ -58,6 +58,9 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
       max: options.maxConnections ?? 5,
       // Fail fast while Postgres is down; the audit writer retries with backoff.
       connect_timeout: 5,
+      // postgres.js would otherwise wait up to 20 s between reconnects after an outage;
+      // the audit writer paces its own retries.
+      backoff: () => 0.25,
       idle_timeout: 30,
       onnotice: () => {},
     });
