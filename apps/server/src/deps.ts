@@ -1,0 +1,35 @@
+/** What the server's feature modules are given. Everything arrives as an argument; nothing is global. */
+import type { Config } from '@sluice/config';
+import { AuditError, type AuditStore } from '@sluice/db';
+import type { JobRegistry } from '@sluice/jobs';
+import type { Logger, Metrics } from '@sluice/observability';
+import type { QueueManager } from '@sluice/queue';
+import type { Supervisor } from '@sluice/supervisor';
+import { DependencyUnavailableError } from './http-errors.ts';
+
+export type Queue = QueueManager<JobRegistry>;
+
+/** The read side of the audit store the API uses (the writer lives in main.ts). */
+export type AuditReader = Pick<AuditStore, 'ping' | 'getJobHistory' | 'getJobMetricsByType' | 'getHealth'>;
+
+export interface ServerDeps {
+  config: Config;
+  queue: Queue;
+  /** The supervisor running in this process; /ready and health report its worker processes. */
+  supervisor?: Pick<Supervisor, 'snapshot'>;
+  /** Absent: audit-backed routes answer 503 AUDIT_UNAVAILABLE and /ready reports the database down. */
+  audit?: AuditReader;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** Runs an audit query; an outage becomes a 503 while a bad query argument stays a 400. */
+export async function readAudit<T>(audit: AuditReader | undefined, run: (audit: AuditReader) => Promise<T>): Promise<T> {
+  if (!audit) throw new DependencyUnavailableError('AUDIT_UNAVAILABLE', 'this server has no audit database');
+  try {
+    return await run(audit);
+  } catch (error) {
+    if (error instanceof AuditError) throw error;
+    throw new DependencyUnavailableError('AUDIT_UNAVAILABLE', 'the audit database did not answer; try again shortly', error);
+  }
+}

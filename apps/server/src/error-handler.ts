@@ -1,0 +1,56 @@
+/** The one boundary that turns any thrown error into `{ error: { code, message, field? } }` with its status. */
+import { Elysia, NotFoundError, ParseError, ValidationError } from 'elysia';
+import type { Logger } from '@sluice/observability';
+import { InvalidAuditQueryError } from '@sluice/db';
+import { QueueError, RedisUnavailableError } from '@sluice/queue';
+import { HttpError } from './http-errors.ts';
+import type { FieldProblem } from './routes/schemas.ts';
+
+const isFieldProblem = (value: unknown): value is FieldProblem =>
+  typeof value === 'object' && value !== null && typeof (value as FieldProblem).field === 'string' && typeof (value as FieldProblem).message === 'string';
+
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+
+export interface ErrorHandlerOptions {
+  log: Logger;
+  /** Whether the producer's Redis connection is usable: an unclassified error while it is not is a 503. */
+  redisReady: () => boolean;
+}
+
+export function describeHttpError(error: unknown, redisReady: () => boolean, url?: URL): { status: number; body: ErrorBody } {
+  const body = (code: string, message: string, field?: string): ErrorBody => ({ error: { code, message, ...(field ? { field } : {}) } });
+
+  if (error instanceof ValidationError && error.type !== 'response') {
+    const first = error.all[0] as { path?: string; summary?: string; message?: string } | undefined;
+    const custom = isFieldProblem(error.customError) ? error.customError : null;
+    const field = custom?.field ?? ((first?.path ?? error.valueError?.path ?? '').replace(/^\//, '') || undefined);
+    // Elysia reports a failed coercion of one value (a query string, or a JSON string where a
+    // number belongs) as type 'property', without saying where the value came from.
+    const where = error.type === 'property' ? (field && url?.searchParams.has(field) ? 'query' : 'body') : error.type;
+    const detail = custom?.message ?? first?.summary ?? first?.message ?? 'invalid value';
+    return { status: 400, body: body(`INVALID_${where.toUpperCase()}`, `invalid ${where}: ${detail}`, field) };
+  }
+  if (error instanceof ParseError) return { status: 400, body: body('INVALID_JSON', 'request body is not valid JSON') };
+  if (error instanceof NotFoundError) return { status: 404, body: body('NOT_FOUND', 'no such route') };
+  if (error instanceof HttpError) return { status: error.status, body: body(error.code, error.message, error.field) };
+  if (error instanceof RedisUnavailableError) return { status: 503, body: body(error.code, error.message) };
+  if (error instanceof InvalidAuditQueryError) return { status: 400, body: body(error.code, error.message, error.field) };
+  if (error instanceof QueueError) return { status: 400, body: body(error.code, error.message, error.field) };
+  // ioredis reports an outage as assorted plain errors; the connection state says what they mean.
+  if (!redisReady()) return { status: 503, body: body('REDIS_UNAVAILABLE', 'Redis is not reachable; try again shortly') };
+  return { status: 500, body: body('INTERNAL', 'internal error; see the server log') };
+}
+
+export function createErrorHandler({ log, redisReady }: ErrorHandlerOptions) {
+  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ error, request, set }) => {
+    const url = new URL(request.url);
+    const { status, body } = describeHttpError(error, redisReady, url);
+    if (status >= 500) log.error({ err: error, method: request.method, path: url.pathname, status }, 'request failed');
+    else log.debug({ method: request.method, path: url.pathname, status, code: body.error.code }, 'request rejected');
+    set.status = status;
+    set.headers['content-type'] = 'application/json';
+    return body;
+  });
+}

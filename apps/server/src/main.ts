@@ -1,0 +1,28 @@
+/** `bun run start` / `bun run dev`: the HTTP server and the worker supervisor in one process. */
+import { loadConfigOrExit } from '@sluice/config';
+import { createLogger } from '@sluice/observability';
+import { RedisUnavailableError } from '@sluice/queue';
+import { MissingAdminCredentialsError } from './auth.ts';
+import { startServerProcess } from './start.ts';
+
+const config = loadConfigOrExit(process.env);
+const log = createLogger({ level: config.log.level, pretty: config.log.pretty, bindings: { process: 'server' } });
+
+let server;
+try {
+  server = await startServerProcess(config, log);
+} catch (error) {
+  // Known start-up problems get one clear line; anything else keeps its stack.
+  const known = error instanceof MissingAdminCredentialsError || error instanceof RedisUnavailableError;
+  process.stderr.write(`sluice server: ${known ? (error as Error).message : ((error as Error)?.stack ?? String(error))}\n`);
+  process.exit(1);
+}
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    log.info({ signal }, 'signal received');
+    void server.stop();
+  });
+}
+
+process.exit(await server.done);

@@ -1,0 +1,63 @@
+/** The JSON shape the API gives a BullMQ job, free of BullMQ internals. */
+import type { Job } from 'bullmq';
+import { priorityName, type JobEnvelope } from '@sluice/queue';
+
+const iso = (ms: number | undefined | null) => (ms ? new Date(ms).toISOString() : null);
+
+export interface JobView {
+  id: string;
+  type: string;
+  state: string;
+  data: unknown;
+  userId: string | null;
+  priority: string | null;
+  progress: unknown;
+  attemptsMade: number;
+  attemptsStarted: number;
+  maxAttempts: number;
+  queuedAt: string | null;
+  runAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  result: unknown;
+  error: string | null;
+  stacktrace: string[];
+  /** Set when a Job Scheduler created this job. */
+  schedulerKey: string | null;
+}
+
+export function jobView(job: Job<JobEnvelope>, state: string): JobView {
+  return {
+    id: job.id!,
+    type: job.name,
+    state,
+    data: job.data?.data ?? null,
+    userId: job.data?.userId ?? null,
+    priority: job.opts.priority ? priorityName(job.opts.priority) : null,
+    progress: job.progress,
+    attemptsMade: job.attemptsMade,
+    attemptsStarted: job.attemptsStarted,
+    maxAttempts: job.opts.attempts ?? 1,
+    queuedAt: iso(job.timestamp),
+    runAt: iso(job.timestamp + (job.delay ?? 0)),
+    startedAt: iso(job.processedOn),
+    finishedAt: iso(job.finishedOn),
+    result: job.returnvalue ?? null,
+    error: job.failedReason || null,
+    stacktrace: job.stacktrace ?? [],
+    schedulerKey: job.repeatJobKey ?? null,
+  };
+}
+
+/** Compact form for lists (failures). */
+export function failureView(job: Job<JobEnvelope>) {
+  return {
+    id: job.id!,
+    type: job.name,
+    error: job.failedReason || null,
+    attemptsMade: job.attemptsMade,
+    maxAttempts: job.opts.attempts ?? 1,
+    data: job.data?.data ?? null,
+    failedAt: iso(job.finishedOn),
+  };
+}

@@ -1,0 +1,87 @@
+/** /api/v1/jobs: submit a job, read one (with its audit rows), retry one, remove one. */
+import { Elysia } from 'elysia';
+import type { Job } from 'bullmq';
+import type { JobEnvelope } from '@sluice/queue';
+import { readAudit, type Queue, type ServerDeps } from '../deps.ts';
+import { JobConflictError, JobNotFoundError } from '../http-errors.ts';
+import { jobView } from './job-view.ts';
+import { JobIdParams, SubmitBody } from './schemas.ts';
+
+/** Audit rows shown with one job; older ones are in /history?jobId=. */
+const AUDIT_ROWS_PER_JOB = 100;
+const RETRYABLE_STATES = new Set(['failed', 'completed']);
+
+export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' | 'audit' | 'log'>) {
+  // An assertion signature needs an explicitly typed receiver.
+  const validator: Pick<Queue, 'check'> = queue;
+  const findJob = async (id: string): Promise<Job<JobEnvelope>> => {
+    const job = (await queue.queue.getJob(id)) as Job<JobEnvelope> | undefined;
+    if (!job) throw new JobNotFoundError(id);
+    return job;
+  };
+
+  return new Elysia({ name: 'jobs', prefix: '/api/v1/jobs' })
+    .post(
+      '/',
+      async ({ body, set }) => {
+        const { type, data = {}, delay, priority, jobId, attempts } = body;
+        // Validate first so a bad payload is a 400 whether or not the id is taken.
+        validator.check(type, data);
+        // BullMQ silently keeps the existing job for a duplicate id; say so instead.
+        if (jobId !== undefined && (await queue.queue.getJobState(jobId)) !== 'unknown') {
+          throw new JobConflictError('JOB_EXISTS', `a job with id "${jobId}" already exists`, 'jobId');
+        }
+        const { id } = await queue.submit(type, data, { delayMs: delay, priority, jobId, attempts });
+        log.info({ jobId: id, type }, 'job submitted');
+        set.status = 201;
+        return { id };
+      },
+      { body: SubmitBody, detail: { summary: 'Submit a job', tags: ['jobs'] } },
+    )
+    .get(
+      '/:id',
+      async ({ params }) => {
+        const job = await findJob(params.id);
+        const [state, history] = await Promise.all([
+          job.getState(),
+          // The job itself is in Redis; an audit outage only blanks its history.
+          readAudit(audit, (a) => a.getJobHistory({ jobId: params.id, limit: AUDIT_ROWS_PER_JOB })).catch(() => null),
+        ]);
+        return { ...jobView(job, state), audit: history?.rows ?? null };
+      },
+      { params: JobIdParams, detail: { summary: 'A job: state, data, progress, attempts, result or error, and its audit rows', tags: ['jobs'] } },
+    )
+    .post(
+      '/:id/retry',
+      async ({ params }) => {
+        const job = await findJob(params.id);
+        const state = await job.getState();
+        if (!RETRYABLE_STATES.has(state)) {
+          throw new JobConflictError('JOB_NOT_RETRYABLE', `job "${params.id}" is ${state}; only failed or completed jobs can be retried`);
+        }
+        await job.retry(state as 'failed' | 'completed');
+        log.info({ jobId: params.id, from: state }, 'job retried');
+        return { id: params.id, retried: true, from: state };
+      },
+      { params: JobIdParams, detail: { summary: 'Re-run a failed (or completed) job', tags: ['jobs'] } },
+    )
+    .delete(
+      '/:id',
+      async ({ params }) => {
+        const job = await findJob(params.id);
+        if ((await job.getState()) === 'active') {
+          throw new JobConflictError('JOB_LOCKED', `job "${params.id}" is running; remove it after it finishes`);
+        }
+        try {
+          await job.remove();
+        } catch (error) {
+          // It started between the state check and the removal.
+          if (/locked/i.test(String(error))) throw new JobConflictError('JOB_LOCKED', `job "${params.id}" is running; remove it after it finishes`);
+          throw error;
+        }
+        log.info({ jobId: params.id }, 'job removed');
+        return { id: params.id, removed: true };
+      },
+      { params: JobIdParams, detail: { summary: 'Remove a job that is not running', tags: ['jobs'] } },
+    );
+}

@@ -1,0 +1,42 @@
+/** /api/v1/jobs/schedules: list, read, upsert and delete Job Schedulers (cron patterns or fixed intervals). */
+import { Elysia } from 'elysia';
+import { BUILTIN_SCHEDULE_PREFIX, InvalidOptionError } from '@sluice/queue';
+import type { ServerDeps } from '../deps.ts';
+import { ScheduleNotFoundError } from '../http-errors.ts';
+import { ScheduleBody, ScheduleKeyParams } from './schemas.ts';
+
+export function createScheduleRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 'log'>) {
+  const tags = ['schedules'];
+  const find = async (key: string) => {
+    const schedule = (await queue.listCrons()).find((s) => s.key === key);
+    if (!schedule) throw new ScheduleNotFoundError(key);
+    return schedule;
+  };
+
+  return new Elysia({ name: 'schedules', prefix: '/api/v1/jobs/schedules' })
+    .get('/', async () => ({ schedules: await queue.listCrons() }), { detail: { summary: 'Every Job Scheduler with its next run', tags } })
+    .get('/:key', ({ params }) => find(params.key), { params: ScheduleKeyParams, detail: { summary: 'One Job Scheduler', tags } })
+    .put(
+      '/:key',
+      async ({ params, body }) => {
+        // Built-in schedulers are reconciled from job definitions at start; a manual edit would be undone.
+        if (params.key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
+          throw new InvalidOptionError('key', `keys starting with "${BUILTIN_SCHEDULE_PREFIX}" belong to the job definitions' own schedules`);
+        }
+        const { type, data = {}, pattern, everyMs, tz, priority, attempts } = body;
+        const saved = await queue.scheduleCron(type, { pattern, everyMs, tz }, data, params.key, { priority, attempts });
+        log.info({ key: params.key, type, pattern, everyMs }, 'schedule saved');
+        return saved;
+      },
+      { params: ScheduleKeyParams, body: ScheduleBody, detail: { summary: 'Create or replace a Job Scheduler (exactly one of pattern or everyMs)', tags } },
+    )
+    .delete(
+      '/:key',
+      async ({ params }) => {
+        if (!(await queue.removeCron(params.key))) throw new ScheduleNotFoundError(params.key);
+        log.info({ key: params.key }, 'schedule removed');
+        return { key: params.key, removed: true };
+      },
+      { params: ScheduleKeyParams, detail: { summary: 'Remove a Job Scheduler (jobs it already queued stay)', tags } },
+    );
+}

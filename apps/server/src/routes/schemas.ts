@@ -1,0 +1,95 @@
+/** Request schemas shared by the jobs API routes. The schema is the type and the validation. */
+import { t } from 'elysia';
+import { MAX_PRIORITY } from '@sluice/queue';
+
+/**
+ * The custom error each field carries. Elysia reports some coercion failures (a query
+ * string below a minimum) without a path, so the field name travels with the message.
+ */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+const problem = (field: string, message: string) => (): FieldProblem => ({ field, message });
+
+/** Job ids: BullMQ counters are numeric strings; custom ids are free text without ':'. */
+export const JobIdParams = t.Object({
+  id: t.String({ minLength: 1, maxLength: 512, error: problem('id', 'id must be a non-empty job id') }),
+});
+
+/** Named level or a BullMQ number (smaller runs first). Literals, not UnionEnum: Elysia would default it. */
+export const Priority = t.Union(
+  [t.Literal('critical'), t.Literal('high'), t.Literal('normal'), t.Literal('low'), t.Integer({ minimum: 1, maximum: MAX_PRIORITY })],
+  { error: problem('priority', `priority must be one of critical, high, normal, low or a whole number from 1 to ${MAX_PRIORITY}`), description: 'critical | high | normal | low, or 1..2097152 (smaller runs first)' },
+);
+
+export const Attempts = t.Integer({ minimum: 1, maximum: 1000, error: problem('attempts', 'attempts must be a whole number from 1 to 1000') });
+
+export const SubmitBody = t.Object(
+  {
+    type: t.String({ minLength: 1, error: problem('type', 'type must be a job type name'), description: 'A registered job type, e.g. "echo"' }),
+    data: t.Optional(t.Unknown({ description: "The payload, validated against the type's schema. Default {}" })),
+    delay: t.Optional(t.Integer({ minimum: 0, error: problem('delay', 'delay must be a whole number of milliseconds >= 0'), description: 'Milliseconds to wait before the job may run' })),
+    priority: t.Optional(Priority),
+    jobId: t.Optional(t.String({ minLength: 1, maxLength: 512, error: problem('jobId', 'jobId must be a non-empty string'), description: 'Custom id; a second submit with the same id gets 409' })),
+    attempts: t.Optional(Attempts),
+  },
+  { additionalProperties: false },
+);
+
+export const ScheduleKeyParams = t.Object({
+  key: t.String({ minLength: 1, maxLength: 256, pattern: '^[^:]+$', error: problem('key', "key must be non-empty and without ':'") }),
+});
+
+export const ScheduleBody = t.Object(
+  {
+    type: t.String({ minLength: 1, error: problem('type', 'type must be a job type name') }),
+    data: t.Optional(t.Unknown({ description: 'Payload for every run. Default {}' })),
+    pattern: t.Optional(t.String({ minLength: 1, error: problem('pattern', 'pattern must be a cron pattern'), description: 'Cron pattern; 6 fields means seconds first' })),
+    everyMs: t.Optional(t.Integer({ minimum: 1, error: problem('everyMs', 'everyMs must be a whole number of milliseconds >= 1') })),
+    tz: t.Optional(t.String({ minLength: 1, description: 'IANA time zone for the pattern, e.g. Europe/Berlin' })),
+    priority: t.Optional(Priority),
+    attempts: t.Optional(Attempts),
+  },
+  { additionalProperties: false },
+);
+
+export const HistoryStatus = t.Union([t.Literal('completed'), t.Literal('failed')], { error: problem('status', 'status must be completed or failed') });
+
+export const HistoryQuery = t.Object(
+  {
+    type: t.Optional(t.String({ minLength: 1 })),
+    status: t.Optional(HistoryStatus),
+    jobId: t.Optional(t.String({ minLength: 1 })),
+    since: t.Optional(t.String({ format: 'date-time', error: problem('since', 'since must be an ISO 8601 date-time, e.g. 2025-01-31T00:00:00Z') })),
+    until: t.Optional(t.String({ format: 'date-time', error: problem('until', 'until must be an ISO 8601 date-time, e.g. 2025-01-31T00:00:00Z') })),
+    limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, error: problem('limit', 'limit must be a whole number from 1 to 1000') })),
+    cursor: t.Optional(t.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const FailuresQuery = t.Object(
+  {
+    type: t.Optional(t.String({ minLength: 1 })),
+    limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, error: problem('limit', 'limit must be a whole number from 1 to 500') })),
+  },
+  { additionalProperties: false },
+);
+
+/** Window for audit-derived numbers (stats, health). */
+export const WindowQuery = t.Object(
+  {
+    windowMs: t.Optional(t.Integer({ minimum: 1000, maximum: 90 * 24 * 3_600_000, error: problem('windowMs', 'windowMs must be a whole number of milliseconds from 1000 to 90 days') })),
+  },
+  { additionalProperties: false },
+);
+
+export const CleanBody = t.Object(
+  {
+    state: t.Union([t.Literal('completed'), t.Literal('failed')], { error: problem('state', 'state must be completed or failed') }),
+    olderThanMs: t.Integer({ minimum: 0, error: problem('olderThanMs', 'olderThanMs must be a whole number of milliseconds >= 0') }),
+    limit: t.Optional(t.Integer({ minimum: 1, error: problem('limit', 'limit must be a whole number >= 1 (omit to clean all)') })),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,61 @@
+/** Composes the server from its feature modules. Listening, signals and start-up order live in main.ts. */
+import { Elysia } from 'elysia';
+import { openapi } from '@elysiajs/openapi';
+import { createAdminAuth } from './auth.ts';
+import { createDashboard } from './dashboard.ts';
+import type { ServerDeps } from './deps.ts';
+import { createErrorHandler } from './error-handler.ts';
+import { createHealthRoutes } from './health.ts';
+import { createMetricsRoute } from './metrics.ts';
+import { createJobReportRoutes } from './routes/job-reports.ts';
+import { createJobRoutes } from './routes/jobs.ts';
+import { createQueueActionRoutes } from './routes/queue-actions.ts';
+import { createScheduleRoutes } from './routes/schedules.ts';
+
+export type { ServerDeps } from './deps.ts';
+
+export async function createServer(deps: ServerDeps) {
+  const { config, queue, supervisor, audit, metrics, log } = deps;
+  const dashboard = await createDashboard(queue.queue);
+
+  return (
+    // normalize: false makes `additionalProperties: false` reject unknown fields (a typo like
+    // `delayMs`) instead of silently dropping them.
+    new Elysia({ name: 'sluice-server', normalize: false })
+      // Order matters: errors and auth hooks must be in place before the routes they cover.
+      .use(createErrorHandler({ log, redisReady: () => queue.connection.status === 'ready' }))
+      .use(createAdminAuth({ config, log }))
+      .use(
+        openapi({
+          path: '/docs',
+          documentation: {
+            info: { title: 'Sluice jobs API', version: '1', description: 'Submit, inspect and control background jobs.' },
+            components: {
+              securitySchemes: { basic: { type: 'http', scheme: 'basic' }, bearer: { type: 'http', scheme: 'bearer' } },
+            },
+          },
+        }),
+      )
+      .use(
+        createHealthRoutes({
+          queue,
+          workers: supervisor ? () => supervisor.snapshot() : undefined,
+          auditEnabled: config.audit.enabled,
+          pingDatabase: audit
+            ? async () => {
+                const health = await audit.ping();
+                if (health.status !== 'up') throw new Error(health.error ?? 'database down');
+              }
+            : undefined,
+        }),
+      )
+      .use(createMetricsRoute(metrics))
+      .use(dashboard)
+      .use(createJobReportRoutes({ queue, audit, supervisor }))
+      .use(createQueueActionRoutes({ queue, log }))
+      .use(createScheduleRoutes({ queue, log }))
+      .use(createJobRoutes({ queue, audit, log }))
+  );
+}
+
+export type SluiceServer = Awaited<ReturnType<typeof createServer>>;

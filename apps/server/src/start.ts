@@ -1,0 +1,87 @@
+/**
+ * Starts the whole server process in order: queue -> audit trail (migrations, writer) ->
+ * built-in schedules -> supervisor -> HTTP. `stop()` undoes it in the order SIGTERM needs.
+ */
+import type { Config } from '@sluice/config';
+import { startAuditTrail, type AuditTrail } from '@sluice/db';
+import { jobRegistry, type JobRegistry } from '@sluice/jobs';
+import { createMetrics, type Logger } from '@sluice/observability';
+import { QueueManager, setupSchedules } from '@sluice/queue';
+import { startSupervisor } from '@sluice/worker-app';
+import { assertProductionCredentials } from './auth.ts';
+import { createServer } from './server.ts';
+
+/** How long in-flight HTTP requests get to finish once we stop listening. */
+const HTTP_DRAIN_MS = 5000;
+
+export interface RunningServer {
+  url: string;
+  /** Graceful stop: stop listening, drain the workers, flush the audit writer, close connections. */
+  stop(): Promise<void>;
+  /** Resolves with the exit code the process should use once everything has stopped. */
+  done: Promise<number>;
+}
+
+export async function startServerProcess(config: Config, log: Logger): Promise<RunningServer> {
+  assertProductionCredentials(config);
+  // Widened to JobRegistry: the HTTP layer accepts any type name and validates at run time.
+  const queue = await QueueManager.open<JobRegistry>({ config, registry: jobRegistry });
+
+  // Filled once the writer exists; metrics must exist first because the writer feeds them.
+  let trail: AuditTrail | null = null;
+  let supervisor: ReturnType<typeof startSupervisor> | null = null;
+  const metrics = createMetrics({
+    log,
+    sources: {
+      queueCounts: () => queue.getCounts(),
+      workers: () => supervisor?.snapshot() ?? [],
+      auditBacklog: async () => (trail ? trail.writer.backlog() : 0),
+    },
+  });
+
+  try {
+    if (config.audit.enabled) {
+      trail = await startAuditTrail({ config, log, onInserted: (records) => metrics.recordExecutions(records) });
+    }
+    if (config.scheduler.enabled) {
+      const { actions } = await setupSchedules(queue, jobRegistry, config, 'production');
+      for (const a of actions) if (a.action !== 'unchanged') log.info({ key: a.key, type: a.type, action: a.action }, 'built-in schedule reconciled');
+    }
+  } catch (error) {
+    await trail?.close(0).catch(() => {});
+    await queue.close();
+    throw error;
+  }
+
+  supervisor = startSupervisor(config, log);
+  const app = await createServer({ config, queue, supervisor, audit: trail?.store, metrics, log: log.child({ component: 'http' }) });
+  app.listen({ hostname: config.server.host, port: config.server.port });
+  const url = `http://${app.server!.hostname}:${app.server!.port}`;
+  log.info({ url, dashboard: `${url}/admin/queues`, workers: config.worker.count }, 'server listening');
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  let stopping: Promise<void> | null = null;
+
+  const shutdown = (code: number) =>
+    (stopping ??= (async () => {
+      log.info('server stopping: no new requests, workers drain, audit flushes');
+      // Stop accepting first, so nothing new is queued by us while the workers drain.
+      await Promise.race([app.stop(), Bun.sleep(HTTP_DRAIN_MS).then(() => app.stop(true))]).catch(() => {});
+      await supervisor!.stop();
+      await trail?.close();
+      await queue.close();
+      log.info({ code }, 'server stopped');
+      resolveDone(code);
+    })());
+
+  // A supervisor that gave up (crash loop) leaves a server with no workers: exit non-zero.
+  void supervisor.done.then((exit) => {
+    if (exit.code !== 0) {
+      log.fatal({ reason: exit.reason }, 'supervisor gave up; stopping the server');
+      void shutdown(exit.code);
+    }
+  });
+
+  return { url, stop: () => shutdown(0), done };
+}

@@ -1,0 +1,330 @@
+/** The jobs API end to end: a real server process with workers, Redis and Postgres; every route's success and bad-input paths. */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
+import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { waitUntil } from './helpers/wait.ts';
+
+// Jobs, workers and the audit writer take seconds; bun's default per-test timeout is 5 s.
+setDefaultTimeout(60_000);
+
+const TOKEN = 'api-test-token';
+let db: TestDatabase;
+let server: ServerProcess;
+
+beforeAll(async () => {
+  db = await createTestDatabase('api');
+  server = await spawnServer({
+    label: 'api',
+    authorization: `Bearer ${TOKEN}`,
+    env: { DATABASE_URL: db.url, ADMIN_TOKEN: TOKEN, WORKER_COUNT: '1', WORKER_QUEUE_CONCURRENCY: '5' },
+  });
+});
+
+afterAll(async () => {
+  if (server) expect(await server.stop()).toBe(0);
+  await deletePrefix(server?.prefix ?? 'none');
+  await db?.drop();
+});
+
+const api = (path: string, init?: Parameters<ServerProcess['request']>[1]) => server.request(`/api/v1/jobs${path}`, init);
+
+async function submit(body: Record<string, unknown>): Promise<string> {
+  const response = await api('', { method: 'POST', json: body });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { id: string }).id;
+}
+
+async function expectError(response: Response, status: number, code: string, field?: string) {
+  const body = (await response.json()) as { error: { code: string; message: string; field?: string } };
+  expect({ status: response.status, code: body.error.code }).toEqual({ status, code });
+  expect(body.error.message.length).toBeGreaterThan(0);
+  if (field !== undefined) expect(body.error.field).toBe(field);
+  return body.error;
+}
+
+async function jobState(id: string): Promise<Record<string, any>> {
+  return (await (await api(`/${id}`)).json()) as Record<string, any>;
+}
+
+const waitForState = (id: string, state: string) =>
+  waitUntil(`job ${id} to be ${state}`, async () => {
+    const job = await jobState(id);
+    return job.state === state && job;
+  });
+
+/** Audit rows arrive through the writer's batch loop, shortly after the job finishes. */
+const waitForAudit = (id: string, rows = 1) =>
+  waitUntil(`${rows} audit row(s) for job ${id}`, async () => {
+    const job = await jobState(id);
+    return job.audit?.length >= rows && job;
+  });
+
+describe('POST /api/v1/jobs', () => {
+  test('a valid job is accepted with 201 and its id, and runs', async () => {
+    const id = await submit({ type: 'echo', data: { message: 'hello' }, priority: 'high', attempts: 2 });
+    const job = await waitForAudit(id);
+    expect(job).toMatchObject({ id, type: 'echo', state: 'completed', priority: 'high', maxAttempts: 2, attemptsMade: 1, data: { message: 'hello' } });
+    expect(job.result.message).toBe('hello');
+    expect(job.audit[0]).toMatchObject({ jobId: id, type: 'echo', status: 'completed', attempt: 1 });
+  });
+
+  test('an unknown type is a 400 naming the field', async () => {
+    await expectError(await api('', { method: 'POST', json: { type: 'nope', data: {} } }), 400, 'UNKNOWN_JOB_TYPE', 'type');
+  });
+
+  test('invalid data is a 400 naming the payload field', async () => {
+    const error = await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x', sleepMs: -5 } } }), 400, 'INVALID_JOB_DATA', 'data/sleepMs');
+    expect(error.message).toContain('sleepMs');
+  });
+
+  test('body schema problems are 400s naming the field', async () => {
+    await expectError(await api('', { method: 'POST', json: { data: { message: 'x' } } }), 400, 'INVALID_BODY', 'type');
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, delayMs: 5 } }), 400, 'INVALID_BODY', 'delayMs');
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, delay: -1 } }), 400, 'INVALID_BODY', 'delay');
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, priority: 'urgent' } }), 400, 'INVALID_BODY', 'priority');
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, attempts: 0 } }), 400, 'INVALID_BODY', 'attempts');
+  });
+
+  test('a body that is not JSON is a 400', async () => {
+    await expectError(await api('', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":' }), 400, 'INVALID_JSON');
+  });
+
+  test('a jobId reserved by BullMQ (numeric) is a 400 naming jobId', async () => {
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId: '424242' } }), 400, 'INVALID_OPTION', 'jobId');
+  });
+
+  test('a second submit with the same jobId is a 409 and leaves the first job alone', async () => {
+    const jobId = `dup-${crypto.randomUUID()}`;
+    expect(await submit({ type: 'echo', data: { message: 'first' }, jobId, delay: 60_000 })).toBe(jobId);
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'second' }, jobId } }), 409, 'JOB_EXISTS', 'jobId');
+    expect((await jobState(jobId)).data).toEqual({ message: 'first' });
+  });
+
+  test('a delayed job waits in the delayed state', async () => {
+    const id = await submit({ type: 'echo', data: { message: 'later' }, delay: 60_000 });
+    const job = await jobState(id);
+    expect(job.state).toBe('delayed');
+    expect(Date.parse(job.runAt) - Date.parse(job.queuedAt)).toBe(60_000);
+  });
+});
+
+describe('GET/DELETE /api/v1/jobs/:id and POST /:id/retry', () => {
+  test('an unknown id is a 404 for read, retry and remove', async () => {
+    await expectError(await api('/no-such-job'), 404, 'JOB_NOT_FOUND', 'id');
+    await expectError(await api('/no-such-job/retry', { method: 'POST' }), 404, 'JOB_NOT_FOUND');
+    await expectError(await api('/no-such-job', { method: 'DELETE' }), 404, 'JOB_NOT_FOUND');
+  });
+
+  test('a failed job shows its error and audit row, and retry runs it again', async () => {
+    const id = await submit({ type: 'echo', data: { message: 'boom', failPermanently: true } });
+    const failed = await waitForAudit(id);
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toContain('failing permanently');
+    expect(failed.audit[0]).toMatchObject({ status: 'failed', willRetry: false });
+
+    const retried = await api(`/${id}/retry`, { method: 'POST' });
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toMatchObject({ id, retried: true, from: 'failed' });
+    // It fails again (permanently), leaving a second execution in the audit table.
+    const again = await waitForAudit(id, 2);
+    expect(again.state).toBe('failed');
+  });
+
+  test('retrying a job that has not finished is a 409', async () => {
+    const id = await submit({ type: 'echo', data: { message: 'not yet' }, delay: 60_000 });
+    await expectError(await api(`/${id}/retry`, { method: 'POST' }), 409, 'JOB_NOT_RETRYABLE');
+  });
+
+  test('a waiting job can be removed; then it is gone', async () => {
+    const id = await submit({ type: 'echo', data: { message: 'remove me' }, delay: 60_000 });
+    const removed = await api(`/${id}`, { method: 'DELETE' });
+    expect(removed.status).toBe(200);
+    expect(await removed.json()).toEqual({ id, removed: true });
+    await expectError(await api(`/${id}`), 404, 'JOB_NOT_FOUND');
+  });
+
+  test('a running job cannot be removed (409) and finishes normally', async () => {
+    const id = await submit({ type: 'echo', data: { message: 'busy', sleepMs: 1500 } });
+    await waitForState(id, 'active');
+    await expectError(await api(`/${id}`, { method: 'DELETE' }), 409, 'JOB_LOCKED');
+    await waitForState(id, 'completed');
+  });
+});
+
+describe('reports: stats, health, failures, history', () => {
+  let failedId: string;
+
+  beforeAll(async () => {
+    failedId = await submit({ type: 'echo', data: { message: 'report failure', failPermanently: true } });
+    const okId = await submit({ type: 'echo', data: { message: 'report success' } });
+    await waitForAudit(failedId);
+    await waitForAudit(okId);
+  });
+
+  test('GET /stats gives counts per state and per-type metrics from the audit table', async () => {
+    const response = await api('/stats');
+    expect(response.status).toBe(200);
+    const stats = (await response.json()) as any;
+    expect(Object.keys(stats.counts).sort()).toEqual(['active', 'completed', 'delayed', 'failed', 'paused', 'prioritized', 'waiting']);
+    expect(stats.counts.failed).toBeGreaterThanOrEqual(1);
+    const echo = stats.types.find((t: any) => t.type === 'echo');
+    expect(echo.completed).toBeGreaterThanOrEqual(1);
+    expect(echo.failed).toBeGreaterThanOrEqual(1);
+    expect(echo.successRate).toBeGreaterThan(0);
+    expect(echo.successRate).toBeLessThan(1);
+  });
+
+  test('GET /stats rejects a bad window', async () => {
+    await expectError(await api('/stats?windowMs=soon'), 400, 'INVALID_QUERY', 'windowMs');
+    await expectError(await api('/stats?windowMs=5'), 400, 'INVALID_QUERY', 'windowMs');
+  });
+
+  test('GET /health reports overall and per-type health, Redis, workers and last processed time', async () => {
+    const health = (await (await api('/health')).json()) as any;
+    expect(['ok', 'warning', 'critical']).toContain(health.status);
+    expect(health.redis.status).toBe('up');
+    expect(health.database.status).toBe('up');
+    expect(health.workers).toMatchObject({ up: 1, total: 1 });
+    expect(Date.parse(health.lastProcessedAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect(health.types.map((t: any) => t.type).sort()).toEqual(['cleanupAuditLog', 'echo']);
+    expect(['ok', 'warning', 'critical']).toContain(health.types.find((t: any) => t.type === 'echo').status);
+    await expectError(await api('/health?windowMs=-1'), 400, 'INVALID_QUERY', 'windowMs');
+  });
+
+  test('GET /failures lists recent failed jobs with their errors, filtered by type', async () => {
+    const all = (await (await api('/failures?limit=50')).json()) as any;
+    const mine = all.failures.find((f: any) => f.id === failedId);
+    expect(mine).toMatchObject({ type: 'echo', data: { message: 'report failure', failPermanently: true } });
+    expect(mine.error).toContain('failing permanently');
+    const echoOnly = (await (await api('/failures?type=echo&limit=1')).json()) as any;
+    expect(echoOnly.failures).toHaveLength(1);
+    const none = (await (await api('/failures?type=cleanupAuditLog')).json()) as any;
+    expect(none.failures).toEqual([]);
+  });
+
+  test('GET /failures rejects an unknown type and a bad limit', async () => {
+    await expectError(await api('/failures?type=nope'), 400, 'UNKNOWN_JOB_TYPE', 'type');
+    await expectError(await api('/failures?limit=0'), 400, 'INVALID_QUERY', 'limit');
+  });
+
+  test('GET /history filters audit rows and pages with a cursor', async () => {
+    const failed = (await (await api(`/history?status=failed&jobId=${failedId}`)).json()) as any;
+    expect(failed.rows).toHaveLength(1);
+    expect(failed.rows[0]).toMatchObject({ jobId: failedId, status: 'failed', type: 'echo' });
+
+    const first = (await (await api('/history?type=echo&limit=1')).json()) as any;
+    expect(first.rows).toHaveLength(1);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const second = (await (await api(`/history?type=echo&limit=1&cursor=${encodeURIComponent(first.nextCursor)}`)).json()) as any;
+    expect(second.rows).toHaveLength(1);
+    expect(second.rows[0].id).not.toBe(first.rows[0].id);
+
+    const since = new Date(Date.now() + 60_000).toISOString();
+    expect(((await (await api(`/history?since=${since}`)).json()) as any).rows).toEqual([]);
+  });
+
+  test('GET /history rejects bad filters', async () => {
+    await expectError(await api('/history?status=exploded'), 400, 'INVALID_QUERY', 'status');
+    await expectError(await api('/history?since=yesterday'), 400, 'INVALID_QUERY', 'since');
+    await expectError(await api('/history?limit=5000'), 400, 'INVALID_QUERY', 'limit');
+    await expectError(await api('/history?cursor=not-a-cursor'), 400, 'INVALID_AUDIT_QUERY', 'cursor');
+  });
+});
+
+describe('queue actions', () => {
+  test('pause and resume', async () => {
+    expect(await (await api('/queue/pause', { method: 'POST' })).json()).toEqual({ paused: true });
+    expect(((await (await api('/stats')).json()) as any).paused).toBe(true);
+    // Submitted while paused: it waits.
+    const id = await submit({ type: 'echo', data: { message: 'after pause' } });
+    // Every Sluice job carries a priority, so BullMQ holds it as `prioritized` rather than `waiting`.
+    expect(['waiting', 'prioritized']).toContain((await jobState(id)).state);
+    expect(await (await api('/queue/resume', { method: 'POST' })).json()).toEqual({ paused: false });
+    await waitForState(id, 'completed');
+  });
+
+  test('retry-failed moves every failed job back to run', async () => {
+    const id = await submit({ type: 'echo', data: { message: 'retry all', failPermanently: true } });
+    await waitForState(id, 'failed');
+    const body = (await (await api('/queue/retry-failed', { method: 'POST' })).json()) as any;
+    expect(body.retried).toBeGreaterThanOrEqual(1);
+    await waitForAudit(id, 2);
+  });
+
+  test('clean removes finished jobs older than the grace period', async () => {
+    const id = await submit({ type: 'echo', data: { message: 'clean me' } });
+    await waitForState(id, 'completed');
+    const response = await api('/queue/clean', { method: 'POST', json: { state: 'completed', olderThanMs: 0 } });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as any;
+    expect(body.state).toBe('completed');
+    expect(body.removed).toBeGreaterThanOrEqual(1);
+    await expectError(await api(`/${id}`), 404, 'JOB_NOT_FOUND');
+  });
+
+  test('clean rejects a bad state or a missing age', async () => {
+    await expectError(await api('/queue/clean', { method: 'POST', json: { state: 'active', olderThanMs: 0 } }), 400, 'INVALID_BODY', 'state');
+    await expectError(await api('/queue/clean', { method: 'POST', json: { state: 'failed' } }), 400, 'INVALID_BODY', 'olderThanMs');
+  });
+});
+
+describe('schedules', () => {
+  const key = 'api-test-every-minute';
+
+  test('upsert, read, list and delete a schedule', async () => {
+    const saved = await api(`/schedules/${key}`, { method: 'PUT', json: { type: 'echo', data: { message: 'tick' }, everyMs: 60_000 } });
+    expect(saved.status).toBe(200);
+    const body = (await saved.json()) as any;
+    expect(body).toMatchObject({ key, type: 'echo', everyMs: 60_000, data: { message: 'tick' } });
+    expect(Date.parse(body.next)).toBeGreaterThan(Date.now() - 1000);
+
+    const cron = await api(`/schedules/${key}`, { method: 'PUT', json: { type: 'echo', data: { message: 'cron' }, pattern: '0 3 * * *', tz: 'UTC' } });
+    expect(((await cron.json()) as any).pattern).toBe('0 3 * * *');
+    expect(((await (await api(`/schedules/${key}`)).json()) as any).data).toEqual({ message: 'cron' });
+    const list = (await (await api('/schedules')).json()) as any;
+    expect(list.schedules.map((s: any) => s.key)).toContain(key);
+
+    expect(await (await api(`/schedules/${key}`, { method: 'DELETE' })).json()).toEqual({ key, removed: true });
+    await expectError(await api(`/schedules/${key}`, { method: 'DELETE' }), 404, 'SCHEDULE_NOT_FOUND');
+    await expectError(await api(`/schedules/${key}`), 404, 'SCHEDULE_NOT_FOUND', 'key');
+  });
+
+  test('bad schedules are 400s naming the field', async () => {
+    const put = (body: unknown, k = key) => api(`/schedules/${k}`, { method: 'PUT', json: body });
+    await expectError(await put({ type: 'echo', data: { message: 'x' }, pattern: 'every tuesday' }), 400, 'INVALID_OPTION', 'cron');
+    await expectError(await put({ type: 'echo', data: { message: 'x' } }), 400, 'INVALID_OPTION', 'schedule');
+    await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000, pattern: '* * * * *' }), 400, 'INVALID_OPTION', 'schedule');
+    await expectError(await put({ type: 'nope', everyMs: 1000 }), 400, 'UNKNOWN_JOB_TYPE', 'type');
+    await expectError(await put({ type: 'echo', data: { nope: 1 }, everyMs: 1000 }), 400, 'INVALID_JOB_DATA');
+    await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 0 }), 400, 'INVALID_BODY', 'everyMs');
+    await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'builtin-echo'), 400, 'INVALID_OPTION', 'key');
+    await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'a:b'), 400, 'INVALID_PARAMS', 'key');
+  });
+});
+
+describe('the rest of the HTTP surface', () => {
+  test('an unknown route is a JSON 404', async () => {
+    await expectError(await server.request('/api/v1/nothing-here'), 404, 'NOT_FOUND');
+  });
+
+  test('mutating routes need the token; reads do not (ADMIN_GUARD_READS=false)', async () => {
+    const anonymous = (path: string, init?: RequestInit) => fetch(`${server.url}${path}`, init);
+    const denied = await anonymous('/api/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"echo","data":{"message":"x"}}' });
+    await expectError(denied, 401, 'UNAUTHORIZED');
+    expect(denied.headers.get('www-authenticate')).toContain('Bearer');
+    expect((await anonymous('/api/v1/jobs/queue/pause', { method: 'POST' })).status).toBe(401);
+    expect((await anonymous('/api/v1/jobs/stats')).status).toBe(200);
+    expect((await anonymous('/metrics')).status).toBe(200);
+    expect((await anonymous('/admin/queues')).status).toBe(401);
+  });
+
+  test('the OpenAPI document describes the jobs API', async () => {
+    const response = await server.request('/docs/json');
+    expect(response.status).toBe(200);
+    const doc = (await response.json()) as { paths: Record<string, unknown> };
+    for (const path of ['/api/v1/jobs/', '/api/v1/jobs/{id}', '/api/v1/jobs/{id}/retry', '/api/v1/jobs/stats', '/api/v1/jobs/history', '/api/v1/jobs/queue/clean', '/api/v1/jobs/schedules/{key}', '/ready']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+    expect((await server.request('/docs')).headers.get('content-type')).toContain('text/html');
+  });
+});
