@@ -1,0 +1,129 @@
+/** History filters and pagination, metrics math, health thresholds and retention, on both stores. */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { InvalidAuditQueryError, migrate, openAuditStore, type AuditStore, type NewWorkerJob } from '@sluice/db';
+import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
+import { testConfig } from '../helpers/env.ts';
+
+const NOW = Date.parse('2030-06-01T12:00:00Z');
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+let seq = 0;
+
+/** A row that completed `agoMs` before NOW, took `durationMs`. */
+function row(type: string, status: 'completed' | 'failed', durationMs: number, agoMs: number, extra: Partial<NewWorkerJob> = {}): NewWorkerJob {
+  const completedAt = new Date(NOW - agoMs);
+  const jobId = extra.jobId ?? `${type}-${++seq}`;
+  return {
+    executionId: `${jobId}:${++seq}:1`, jobId, type, userId: null, data: {}, result: null, error: status === 'failed' ? { name: 'Error', message: 'boom' } : null,
+    status, attempt: 1, willRetry: false, worker: 'h:1', queuedAt: new Date(completedAt.getTime() - durationMs - 5),
+    startedAt: new Date(completedAt.getTime() - durationMs), completedAt, durationMs, ...extra,
+  };
+}
+
+for (const path of ['postgres', 'pglite'] as const) {
+  describe(`audit queries (${path})`, () => {
+    let db: TestDatabase;
+    let store: AuditStore;
+
+    beforeAll(async () => {
+      db = path === 'postgres' ? await postgresDatabase('audit_queries') : pgliteDatabase('audit-queries');
+      store = await openAuditStore(testConfig(db.env));
+      await migrate(store);
+      // `timed`: durations 10, 20, ..., 100 ms, all completed, one per minute.
+      await store.insertExecutions(Array.from({ length: 10 }, (_, i) => row('timed', 'completed', (i + 1) * 10, (i + 1) * MINUTE)));
+      // Health: critical 4/10, warning 7/10, ok 9/10, boundaries exactly 50% and 80%.
+      for (const [type, good] of [['critical', 4], ['warning', 7], ['healthy', 9], ['half', 5], ['eighty', 8]] as const) {
+        await store.insertExecutions(Array.from({ length: 10 }, (_, i) => row(type, i < good ? 'completed' : 'failed', 5, 2 * MINUTE)));
+      }
+      // `retrying`: two retried failures then a success, plus one final failure: 1 of 2 jobs succeeded.
+      await store.insertExecutions([
+        row('retrying', 'failed', 5, 3 * MINUTE, { jobId: 'r1', attempt: 1, willRetry: true }),
+        row('retrying', 'failed', 5, 2 * MINUTE, { jobId: 'r1', attempt: 2, willRetry: true }),
+        row('retrying', 'completed', 5, MINUTE, { jobId: 'r1', attempt: 3 }),
+        row('retrying', 'failed', 5, MINUTE, { jobId: 'r2', attempt: 1, willRetry: false }),
+      ]);
+      // Old rows, outside any window: 40 days old.
+      await store.insertExecutions(Array.from({ length: 7 }, () => row('ancient', 'completed', 1, 40 * DAY)));
+    }, 30_000);
+
+    afterAll(async () => {
+      await store?.close();
+      await db?.drop();
+    });
+
+    test('metrics: count, success rate and p50/p95/max against known durations', async () => {
+      const m = await store.getJobMetrics({ type: 'timed', windowMs: 3600_000, now: new Date(NOW) });
+      expect(m).toMatchObject({ type: 'timed', count: 10, completed: 10, failed: 0, retried: 0, successRate: 1, maxDurationMs: 100 });
+      // percentile_cont interpolates: p50 of 10..100 is 55; p95 sits at position 0.95 * 9 = 8.55,
+      // 90 + 0.55 * 10 = 95.5 exactly, 95.4999... in float8, so 95 once rounded to whole ms.
+      expect(m.p50DurationMs).toBe(55);
+      expect(m.p95DurationMs).toBe(95);
+      expect(m.lastRunAt?.getTime()).toBe(NOW - MINUTE);
+      // The window counts only executions that completed inside it: the last 5 minutes hold 10..50 ms.
+      const recent = await store.getJobMetrics({ type: 'timed', windowMs: 5 * MINUTE, now: new Date(NOW) });
+      expect(recent).toMatchObject({ count: 5, maxDurationMs: 50, p50DurationMs: 30 });
+    });
+
+    test('metrics: retried attempts count as failures but not as lost jobs', async () => {
+      const m = await store.getJobMetrics({ type: 'retrying', windowMs: 3600_000, now: new Date(NOW) });
+      expect(m).toMatchObject({ count: 4, completed: 1, failed: 3, retried: 2, successRate: 0.5 });
+    });
+
+    test('metrics: an empty window and all types together', async () => {
+      expect(await store.getJobMetrics({ type: 'nope', windowMs: 60_000, now: new Date(NOW) })).toMatchObject({ count: 0, successRate: null, p95DurationMs: null, lastRunAt: null });
+      const all = await store.getJobMetrics({ windowMs: 3600_000, now: new Date(NOW) });
+      expect(all.type).toBeNull();
+      expect(all.count).toBe(10 + 50 + 4);
+      const byType = await store.getJobMetricsByType({ windowMs: 3600_000, now: new Date(NOW) });
+      expect(byType.map((m) => m.type)).toEqual(['critical', 'eighty', 'half', 'healthy', 'retrying', 'timed', 'warning']);
+      await expect(store.getJobMetrics({ windowMs: 0 })).rejects.toBeInstanceOf(InvalidAuditQueryError);
+    });
+
+    test('health: critical below 50% success, warning below 80%, ok otherwise', async () => {
+      const health = Object.fromEntries((await store.getHealth({ windowMs: 3600_000, now: new Date(NOW) })).map((h) => [h.type, h.status]));
+      expect(health).toEqual({ critical: 'critical', half: 'warning', warning: 'warning', eighty: 'ok', healthy: 'ok', retrying: 'warning', timed: 'ok' });
+    });
+
+    test('history: filters by type, status, job id and completion time', async () => {
+      expect((await store.getJobHistory({ type: 'critical', status: 'failed', limit: 100 })).rows).toHaveLength(6);
+      expect((await store.getJobHistory({ jobId: 'r1' })).rows.map((r) => r.attempt)).toEqual([3, 2, 1]);
+      const window = await store.getJobHistory({ type: 'timed', since: new Date(NOW - 3 * MINUTE), until: new Date(NOW - 2 * MINUTE) });
+      expect(window.rows.map((r) => r.durationMs)).toEqual([20, 30]);
+    });
+
+    test('history: cursor pages are stable while new rows arrive', async () => {
+      const first = await store.getJobHistory({ type: 'timed', limit: 4 });
+      expect(first.rows.map((r) => r.durationMs)).toEqual([10, 20, 30, 40]);
+      // A late row (an audit backlog draining) lands between two pages, newer than all of them.
+      await store.insertExecutions([row('timed', 'completed', 1, 0)]);
+      const second = await store.getJobHistory({ type: 'timed', limit: 4, cursor: first.nextCursor });
+      const third = await store.getJobHistory({ type: 'timed', limit: 4, cursor: second.nextCursor });
+      expect(second.rows.map((r) => r.durationMs)).toEqual([50, 60, 70, 80]);
+      expect(third.rows.map((r) => r.durationMs)).toEqual([90, 100]);
+      expect(third.nextCursor).toBeNull();
+    });
+
+    test('history: bad arguments name the field', async () => {
+      for (const [query, field] of [[{ limit: 0 }, 'limit'], [{ limit: 5000 }, 'limit'], [{ cursor: 'garbage!' }, 'cursor'], [{ status: 'lost' as never }, 'status'], [{ since: new Date('x') }, 'since']] as const) {
+        const error = await store.getJobHistory(query).catch((e) => e);
+        expect(error).toBeInstanceOf(InvalidAuditQueryError);
+        expect(error.field).toBe(field);
+      }
+    });
+
+    test('retention: deletes only rows older than the cutoff, in bounded batches', async () => {
+      const old = await store.insertExecutions(Array.from({ length: 5 }, () => row('stale', 'completed', 1, 0)));
+      expect(old).toHaveLength(5);
+      // created_at defaults to now(); backdate these to 31 days ago.
+      const { sql, workerJobs } = await import('@sluice/db');
+      await store.db.update(workerJobs).set({ createdAt: sql`now() - interval '31 days'` }).where(sql`${workerJobs.type} = 'stale'`);
+      const before = (await store.getJobHistory({ limit: 1000 })).rows.length;
+      const deleted = await store.deleteExecutionsBefore(new Date(Date.now() - 30 * DAY), { batchSize: 2 });
+      expect(deleted).toBe(5);
+      const after = await store.getJobHistory({ limit: 1000 });
+      expect(after.rows.length).toBe(before - 5);
+      expect(after.rows.some((r) => r.type === 'stale')).toBe(false);
+      expect(after.rows.some((r) => r.type === 'ancient')).toBe(true); // completed long ago, but recorded recently
+    });
+  });
+}

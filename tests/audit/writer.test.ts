@@ -1,0 +1,110 @@
+/** The writer on both stores: truncation, parking, exactly-once callbacks, backlog, migrations, readiness. */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { Redis } from 'ioredis';
+import { createAuditAppender, createAuditWriter, migrate, openAuditStore, type AuditStore, type TruncatedJson } from '@sluice/db';
+import { connectRedis, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
+import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
+import { testConfig, uniquePrefix } from '../helpers/env.ts';
+import { quietLog, startWriter, waitFor, type TestWriter } from './support.ts';
+
+let seq = 0;
+function record(overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
+  const now = Date.now();
+  const jobId = `w-${++seq}`;
+  return {
+    executionId: `${jobId}:1:${now}`, jobId, type: 'echo', userId: null, data: { message: jobId }, result: { ok: true },
+    status: 'completed', attempt: 1, willRetry: false, worker: 'host:1', queuedAt: now - 10, startedAt: now - 5, completedAt: now,
+    durationMs: 5, ...overrides,
+  };
+}
+
+for (const path of ['postgres', 'pglite'] as const) {
+  describe(`audit writer (${path})`, () => {
+    const prefix = uniquePrefix(`audit-writer-${path}`);
+    const keys = sluiceKeys(prefix);
+    let db: TestDatabase;
+    let store: AuditStore;
+    let redis: Redis;
+    let writer: TestWriter;
+    const inserted: string[] = [];
+    let append: (record: ExecutionRecord) => Promise<void>;
+
+    beforeAll(async () => {
+      db = path === 'postgres' ? await postgresDatabase('audit_writer') : pgliteDatabase('audit-writer');
+      const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
+      store = await openAuditStore(config);
+      await migrate(store);
+      await migrate(store); // idempotent: a second start applies nothing
+      redis = await connectRedis(config.redis.url, { role: 'producer' });
+      append = createAuditAppender({ redis, streamKey: keys.auditStream });
+      writer = await startWriter(store, config, { onInserted: (records) => inserted.push(...records.map((r) => r.executionId)) });
+    }, 30_000);
+
+    afterAll(async () => {
+      await writer?.stop();
+      await redis?.del(keys.auditStream, keys.auditParked);
+      redis?.disconnect();
+      await store?.close();
+      await db?.drop();
+    });
+
+    const rowOf = async (jobId: string) => (await store.getJobHistory({ jobId })).rows[0];
+    const drained = () => waitFor('the backlog to drain', async () => (await writer.writer.backlog()) === 0, 20_000);
+
+    test('ping answers while the store is up', async () => {
+      expect((await store.ping()).status).toBe('up');
+    });
+
+    test('oversized data, result and error are stored truncated, with a marker', async () => {
+      const big = 'x'.repeat(100_000);
+      const r = record({ data: { blob: big }, result: { blob: big }, status: 'failed', error: { name: 'Error', message: big, stack: big } });
+      await append(r);
+      const row = await waitFor('the truncated row', () => rowOf(r.jobId));
+      const data = row.data as TruncatedJson;
+      expect(data._truncated).toBe(true);
+      expect(data.originalBytes).toBeGreaterThan(100_000);
+      expect(data.preview.startsWith('{"blob":"xxx')).toBe(true);
+      expect((row.result as TruncatedJson)._truncated).toBe(true);
+      expect(row.error!.message.length).toBeLessThan(5000);
+      expect(row.error!.message).toMatch(/… \[truncated \d+ chars\]$/);
+      expect(row.error!.stack!.length).toBeLessThan(9000);
+    });
+
+    test('records Postgres rejects are parked and reported; the rest of the batch lands', async () => {
+      const good = record();
+      const nul = record({ result: { text: 'a\u0000b' } }); // jsonb cannot hold \u0000
+      const parkedBefore = writer.writer.stats().parked;
+      // Several entries in one XADD pipeline, so they arrive in one batch.
+      await Promise.all([append(good), append(nul)]);
+      await redis.xadd(keys.auditStream, '*', 'm', '{not json');
+      await drained();
+      expect(await rowOf(good.jobId)).toBeDefined();
+      expect(await rowOf(nul.jobId)).toBeUndefined();
+      expect(writer.writer.stats().parked - parkedBefore).toBe(2);
+      expect(await writer.writer.parked()).toBeGreaterThanOrEqual(2);
+      const parked = (await redis.xrange(keys.auditParked, '-', '+')).map(([, fields]) => fields);
+      const reasons = parked.map((fields) => fields[fields.indexOf('parkedReason') + 1]);
+      expect(reasons.some((reason) => /not valid JSON/.test(reason!))).toBe(true);
+      expect(reasons.some((reason) => /unicode|\\u0000/i.test(reason!))).toBe(true);
+    });
+
+    test('a record delivered twice is one row, and onInserted hears of it once', async () => {
+      const r = record();
+      await append(r);
+      await append(r);
+      await drained();
+      expect((await store.getJobHistory({ jobId: r.jobId })).rows).toHaveLength(1);
+      expect(inserted.filter((id) => id === r.executionId)).toHaveLength(1);
+    });
+
+    test('backlog is the number of records waiting in Redis', async () => {
+      await writer.stop();
+      await Promise.all([append(record()), append(record()), append(record())]);
+      const idle = createAuditWriter({ store, redis, keys, log: quietLog });
+      expect(await idle.backlog()).toBe(3);
+      writer = await startWriter(store, testConfig({ QUEUE_PREFIX: prefix, ...db.env }));
+      await drained();
+      expect(await writer.writer.backlog()).toBe(0);
+    });
+  });
+}
