@@ -1,3 +1,4 @@
+export * from './cron-pattern.ts';
 export * from './errors.ts';
 export * from './execution-record.ts';
 export * from './job-options.ts';

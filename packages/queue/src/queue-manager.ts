@@ -10,6 +10,7 @@ import {
   type JobType,
   type SubmitOptions,
 } from '@sluice/jobs';
+import { checkCronPattern } from './cron-pattern.ts';
 import { InvalidJobDataError, InvalidOptionError, UnknownJobTypeError } from './errors.ts';
 import { buildJobOptions, type JobEnvelope } from './job-options.ts';
 import { QUEUE_NAME } from './queue-keys.ts';
@@ -113,8 +114,8 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     }
     if (!key || key.includes(':')) throw new InvalidOptionError('key', `schedule key must be non-empty and without ':', got "${key}"`);
     const { delay: _delay, jobId: _jobId, ...opts } = buildJobOptions(this.registry[type]!, options, this.config);
+    if (spec.pattern !== undefined) checkCronPattern(spec.pattern, spec.tz);
     const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.everyMs, tz: spec.tz };
-    if (spec.pattern !== undefined) assertCronPattern(spec.pattern, spec.tz);
     await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: options.userId ?? null }, opts });
     const saved = (await this.listCrons()).find((s) => s.key === key);
     return saved!;

@@ -36,7 +36,10 @@ function optionsFor({ role, db, connectTimeoutMs = 3000, connectionName }: Conne
 export async function connectRedis(url: string, options: ConnectOptions): Promise<Redis> {
   const redis = new Redis(url, optionsFor(options));
   let lastError: unknown;
-  const onError = (error: unknown) => (lastError = error);
+  // ioredis also reports the commands it refused while offline; those say nothing about why.
+  const onError = (error: Error) => {
+    if (!error.message.includes('enableOfflineQueue')) lastError = error;
+  };
   redis.on('error', onError);
   const timeoutMs = options.connectTimeoutMs ?? 3000;
   try {

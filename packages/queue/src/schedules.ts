@@ -3,9 +3,9 @@
  * `builtin-<type>`, and removes the ones no definition asks for any more. Used by
  * `queue:scheduler` and by the server at start; free of CLI and HTTP concerns.
  */
-import { defaultRepeatStrategy } from 'bullmq';
 import type { Config } from '@sluice/config';
 import type { JobDefinition, JobRegistry } from '@sluice/jobs';
+import { checkCronPattern } from './cron-pattern.ts';
 import { InvalidOptionError } from './errors.ts';
 import type { CronSpec, QueueManager, ScheduleInfo } from './queue-manager.ts';
 
@@ -33,25 +33,6 @@ export type ScheduleAction =
 export interface ScheduleSetupResult {
   mode: ScheduleMode;
   actions: ScheduleAction[];
-}
-
-/**
- * Checks a cron pattern and time zone with BullMQ's own parser, without touching Redis
- * (BullMQ only rejects a bad pattern after it has written the queue's meta key).
- */
-export function checkCronPattern(pattern: string, tz?: string): void {
-  if (tz !== undefined) {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: tz });
-    } catch {
-      throw new InvalidOptionError('tz', `unknown time zone "${tz}"`);
-    }
-  }
-  try {
-    defaultRepeatStrategy(Date.now(), { pattern, tz });
-  } catch (error) {
-    throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": ${error instanceof Error ? error.message : String(error)}`);
-  }
 }
 
 /** The spec a definition's schedule gets in `mode`. Throws InvalidOptionError for a malformed schedule. */
