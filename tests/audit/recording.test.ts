@@ -1,7 +1,7 @@
 /** Every execution becomes one row: fields, retries, and a re-run after a worker is SIGKILLed (Postgres path). */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { hostname } from 'node:os';
-import { migrate, openAuditStore, type AuditStore, type WorkerJob } from '@sluice/db';
+import { migrate, openAuditStore, sql, workerJobs, type AuditStore, type WorkerJob } from '@sluice/db';
 import { jobRegistry } from '@sluice/jobs';
 import { QueueManager } from '@sluice/queue';
 import type { Supervisor } from '@sluice/supervisor';
@@ -108,4 +108,20 @@ describe('audit recording (Postgres path)', () => {
     expect(rows[0]!.status).toBe('completed');
     expect(rows[0]!.worker).not.toBe(`${hostname()}:${victim}`);
   }, 60_000);
+
+  test('cleanupAuditLog deletes only rows past the retention', async () => {
+    const at = new Date();
+    const seed = (jobId: string) => ({ executionId: `${jobId}:1:1`, jobId, type: 'echo', status: 'completed' as const, attempt: 1, worker: 'seed:1', queuedAt: at, startedAt: at, completedAt: at, durationMs: 1 });
+    await store.insertExecutions([seed('old-a'), seed('old-b'), seed('young')]);
+    await store.db.update(workerJobs).set({ createdAt: sql`now() - interval '31 days'` }).where(sql`${workerJobs.jobId} in ('old-a', 'old-b')`);
+    await store.db.update(workerJobs).set({ createdAt: sql`now() - interval '29 days'` }).where(sql`${workerJobs.jobId} = 'young'`);
+
+    const { id } = await queue.submit('cleanupAuditLog', { retentionDays: 30, batchSize: 1 });
+    const job = await queue.queue.getJob(id);
+    await waitFor('cleanupAuditLog to finish', async () => (await job!.getState()) === 'completed');
+    expect((await queue.queue.getJob(id))!.returnvalue).toMatchObject({ deleted: 2, retentionDays: 30 });
+    expect((await rowsOf('old-a')).length + (await rowsOf('old-b')).length).toBe(0);
+    expect(await rowsOf('young')).toHaveLength(1);
+    expect(await waitFor('the cleanup run itself to be recorded', async () => (await rowsOf(id)).length === 1)).toBe(true);
+  });
 });
