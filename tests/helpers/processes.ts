@@ -1,5 +1,7 @@
 /** Real worker processes for tests: a Supervisor over the worker entry, or `bun apps/worker/src/main.ts`. */
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
 import { createLogger } from '@sluice/observability';
 import { Supervisor, type RestartPolicy } from '@sluice/supervisor';
@@ -60,11 +62,16 @@ export interface WorkerMainProcess {
   exited: Promise<number>;
 }
 
-/** Runs `bun apps/worker/src/main.ts` (what `bun run worker` runs) with the test env plus `overrides`. */
+/**
+ * Runs `bun apps/worker/src/main.ts` (what `bun run worker` runs) with the test env plus
+ * `overrides`. Unless told otherwise it gets a DATA_DIR of its own (removed after exit),
+ * so its embedded audit store never meets another run's.
+ */
 export function spawnWorkerMain(overrides: Record<string, string>): WorkerMainProcess {
+  const dataDir = overrides.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'sluice-worker-data-'));
   const proc = Bun.spawn([process.execPath, WORKER_MAIN], {
     cwd: REPO_ROOT,
-    env: testEnv(overrides),
+    env: testEnv({ ...(dataDir ? { DATA_DIR: dataDir } : {}), ...overrides }),
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
@@ -80,7 +87,10 @@ export function spawnWorkerMain(overrides: Record<string, string>): WorkerMainPr
     proc,
     stdout: () => out.stdout,
     stderr: () => out.stderr,
-    exited: Promise.all([proc.exited, drained]).then(([code]) => code),
+    exited: Promise.all([proc.exited, drained]).then(([code]) => {
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    }),
   };
 }
 

@@ -13,11 +13,11 @@ beforeAll(async () => {
   supervisor = startTestSupervisor({ env: queue.env });
   // An idle worker is already waiting, so only the delay can hold the job back.
   await waitForChildrenReady(supervisor);
-});
+}, 30_000);
 afterAll(async () => {
   await stopSupervisor(supervisor);
   await queue?.close();
-});
+}, 30_000);
 
 test('a job submitted with delayMs starts no earlier than its timestamp plus the delay', async () => {
   const { id } = await queue.manager.submit('echo', { message: 'later' }, { delayMs: DELAY_MS });
@@ -29,4 +29,4 @@ test('a job submitted with delayMs starts no earlier than its timestamp plus the
   const done = (await queue.manager.queue.getJob(id))!;
   expect(done.opts.delay).toBe(DELAY_MS);
   expect(done.processedOn!).toBeGreaterThanOrEqual(done.timestamp + DELAY_MS);
-});
+}, 30_000);

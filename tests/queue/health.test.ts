@@ -16,11 +16,11 @@ beforeAll(async () => {
   queue = await openTestQueue('health');
   supervisor = startTestSupervisor({ env: queue.env });
   await waitForChildrenReady(supervisor);
-});
+}, 30_000);
 afterAll(async () => {
   await stopSupervisor(supervisor);
   await queue?.close();
-});
+}, 30_000);
 
 test('getHealth reports counts per state, Redis up with its latency, and when a job last finished', async () => {
   const before = await queue.manager.getHealth();
@@ -42,7 +42,7 @@ test('getHealth reports counts per state, Redis up with its latency, and when a 
   expect(health.redis.latencyMs!).toBeGreaterThanOrEqual(0);
   const lastFinished = Math.max(...(await Promise.all([id, failing.id].map((j) => queue.manager.queue.getJob(j)))).map((j) => j!.finishedOn!));
   expect(health.lastProcessedAt?.getTime()).toBe(lastFinished);
-});
+}, 30_000);
 
 test('a paused queue reports its held jobs as paused', async () => {
   await queue.manager.pause();
@@ -51,7 +51,7 @@ test('a paused queue reports its held jobs as paused', async () => {
   await queue.manager.resume();
   expect(health.paused).toBe(true);
   expect(health.counts.paused).toBe(1);
-});
+}, 30_000);
 
 test('opening a producer against a closed port rejects quickly with RedisUnavailableError', async () => {
   const port = await closedPort();
@@ -63,4 +63,4 @@ test('opening a producer against a closed port rejects quickly with RedisUnavail
   expect(error.code).toBe('REDIS_UNAVAILABLE');
   expect(error.message).toContain(`Redis at redis://127.0.0.1:${port}`);
   expect(error.message).toContain('not reachable');
-});
+}, 30_000);

@@ -12,11 +12,11 @@ beforeAll(async () => {
   queue = await openTestQueue('permanent');
   supervisor = startTestSupervisor({ env: queue.env });
   await waitForChildrenReady(supervisor);
-});
+}, 30_000);
 afterAll(async () => {
   await stopSupervisor(supervisor);
   await queue?.close();
-});
+}, 30_000);
 
 test('a permanent error is not retried', async () => {
   const { id } = await queue.manager.submit('echo', { message: 'no hope', failPermanently: true }, { attempts: 5 });
@@ -30,4 +30,4 @@ test('a permanent error is not retried', async () => {
   expect(job.opts.attempts).toBe(5);
   expect(job.failedReason).toBe('echo failing permanently on purpose');
   expect((await queue.manager.getCounts()).delayed).toBe(0);
-});
+}, 30_000);

@@ -14,11 +14,11 @@ beforeAll(async () => {
   queue = await openTestQueue('priority', { env: { WORKER_COUNT: '1', WORKER_QUEUE_CONCURRENCY: '1' } });
   supervisor = startTestSupervisor({ env: queue.env });
   await waitForChildrenReady(supervisor);
-});
+}, 30_000);
 afterAll(async () => {
   await stopSupervisor(supervisor);
   await queue?.close();
-});
+}, 30_000);
 
 test('on a paused queue, a high job submitted after 50 low ones starts first once resumed', async () => {
   const { manager } = queue;
@@ -40,4 +40,4 @@ test('on a paused queue, a high job submitted after 50 low ones starts first onc
   expect(highJob.processedOn!).toBeLessThan(firstLowStart);
   // The worker's own clock says the same: the high job finished before any low one began.
   expect(highJob.returnvalue.finishedAt).toBeLessThanOrEqual(Math.min(...lowJobs.map((job) => job!.returnvalue.startedAt)));
-});
+}, 30_000);

@@ -11,11 +11,11 @@ beforeAll(async () => {
   queue = await openTestQueue('process');
   supervisor = startTestSupervisor({ env: queue.env });
   await waitForChildrenReady(supervisor);
-});
+}, 30_000);
 afterAll(async () => {
   await stopSupervisor(supervisor);
   await queue?.close();
-});
+}, 30_000);
 
 test('a submitted echo job is processed by a worker subprocess and its result is readable', async () => {
   const { id } = await queue.manager.submit('echo', { message: 'hello from the test' });
@@ -30,4 +30,4 @@ test('a submitted echo job is processed by a worker subprocess and its result is
   expect(await finished.getState()).toBe('completed');
   expect(finished.returnvalue).toEqual(result);
   expect(finished.attemptsMade).toBe(1);
-});
+}, 30_000);

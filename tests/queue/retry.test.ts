@@ -22,11 +22,11 @@ beforeAll(async () => {
   // Both submitted up front so their backoff waits overlap instead of adding up.
   doomed = await queue.manager.submit('echo', { message: 'doomed', failTimes: 5 }, { attempts: 3 });
   persistent = await queue.manager.submit('echo', { message: 'persistent', failTimes: 1 }, { attempts: 3 });
-});
+}, 30_000);
 afterAll(async () => {
   await stopSupervisor(supervisor);
   await queue?.close();
-});
+}, 30_000);
 
 function settled(id: string) {
   return waitFor(`job ${id} to complete or fail for good`, async () => {
@@ -58,5 +58,5 @@ describe('echo with failTimes', () => {
     expect(job.attemptsMade).toBe(2);
     expect(job.returnvalue.message).toBe('persistent');
     expect(attemptStarts.get(persistent.id)).toHaveLength(2);
-  });
+  }, 30_000);
 });

@@ -43,12 +43,12 @@ beforeAll(async () => {
     queue: queue.manager,
     onExecution: (record) => void records.push(record),
   });
-});
+}, 30_000);
 afterAll(async () => {
   await worker?.stop(5000);
   connection?.disconnect();
   await queue?.close();
-});
+}, 30_000);
 
 test('an attempt running past timeoutMs fails with a timeout error and its signal is aborted', async () => {
   const { id } = await queue.manager.submit('hang', {}, { attempts: 1 });
@@ -65,4 +65,4 @@ test('an attempt running past timeoutMs fails with a timeout error and its signa
   expect((abortReasons[0] as Error).name).toBe('JobTimeoutError');
   expect(records).toHaveLength(1);
   expect(records[0]).toMatchObject({ jobId: id, status: 'failed', willRetry: false, error: { name: 'JobTimeoutError' } });
-});
+}, 30_000);

@@ -11,11 +11,11 @@ beforeAll(async () => {
   queue = await openTestQueue('concurrency', { env: { WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '3' } });
   supervisor = startTestSupervisor({ env: queue.env, count: queue.config.worker.count });
   await waitForChildrenReady(supervisor);
-});
+}, 30_000);
 afterAll(async () => {
   await stopSupervisor(supervisor);
   await queue?.close();
-});
+}, 30_000);
 
 test('six sleepMs jobs run with overlapping execution windows in two distinct pids', async () => {
   const children = supervisor.snapshot();
@@ -37,4 +37,4 @@ test('six sleepMs jobs run with overlapping execution windows in two distinct pi
   const lastStart = Math.max(...results.map((r) => r.startedAt));
   const firstFinish = Math.min(...results.map((r) => r.finishedAt));
   expect(lastStart).toBeLessThan(firstFinish);
-});
+}, 30_000);

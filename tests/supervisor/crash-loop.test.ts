@@ -14,11 +14,11 @@ let supervisor: Supervisor | undefined;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-crash-loop-'));
   writeFileSync(join(dir, 'crash.ts'), "process.stderr.write('boom: cannot start\\n');\nprocess.exit(3);\n");
-});
+}, 30_000);
 afterAll(async () => {
   await stopSupervisor(supervisor);
   rmSync(dir, { recursive: true, force: true });
-});
+}, 30_000);
 
 test('a crash-looping child ends the supervisor with code 1 and a reason naming the crashes', async () => {
   const exits: (number | null)[] = [];
@@ -39,4 +39,4 @@ test('a crash-looping child ends the supervisor with code 1 and a reason naming 
   expect(exits).toEqual(Array(MAX_CRASHES + 1).fill(3));
   const [child] = supervisor.snapshot();
   expect(child).toMatchObject({ state: 'stopped', pid: null, restarts: MAX_CRASHES });
-});
+}, 30_000);

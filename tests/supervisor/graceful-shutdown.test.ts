@@ -9,11 +9,11 @@ let worker: WorkerMainProcess | undefined;
 
 beforeAll(async () => {
   queue = await openTestQueue('sigterm');
-});
+}, 30_000);
 afterAll(async () => {
   await killIfRunning(worker?.proc);
   await queue?.close();
-});
+}, 30_000);
 
 test('SIGTERM while a job runs lets it complete, and the process exits 0', async () => {
   worker = spawnWorkerMain({ ...queue.env, WORKER_COUNT: '1', WORKER_SHUTDOWN_TIMEOUT: '20000' });

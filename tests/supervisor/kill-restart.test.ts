@@ -13,11 +13,11 @@ beforeAll(async () => {
   queue = await openTestQueue('kill');
   supervisor = startTestSupervisor({ env: queue.env });
   await waitForChildrenReady(supervisor);
-});
+}, 30_000);
 afterAll(async () => {
   await stopSupervisor(supervisor);
   await queue?.close();
-});
+}, 30_000);
 
 test('SIGKILL during a job: the process is restarted with a new pid and the job still completes', async () => {
   const [before] = supervisor.snapshot();
