@@ -37,7 +37,10 @@ export async function openTestQueue<R extends JobRegistry = DefaultRegistry>(
       events ??= (async () => {
         // QueueEvents blocks on XREAD, so it gets a blocking connection of its own.
         const connection = await connectRedis(config.redis.url, { role: 'blocking' });
-        const queueEvents = new QueueEvents(QUEUE_NAME, { connection, prefix });
+        // Read the prefix's event stream from its start, not from '$': an event written before
+        // the first XREAD is issued is then replayed instead of missed. The prefix is this
+        // file's alone, so every event seen belongs to it.
+        const queueEvents = new QueueEvents(QUEUE_NAME, { connection, prefix, lastEventId: '0-0' });
         await queueEvents.waitUntilReady();
         return { events: queueEvents, connection };
       })();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { jobRegistry } from '@sluice/jobs';
-import { InvalidJobDataError, QueueManager, UnknownJobTypeError } from '@sluice/queue';
+import { InvalidJobDataError, InvalidOptionError, QueueManager, UnknownJobTypeError } from '@sluice/queue';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 
 const config = testConfig({ QUEUE_PREFIX: uniquePrefix('submit') });
@@ -44,5 +44,37 @@ describe('QueueManager.submit validation', () => {
     expect(job?.opts.priority).toBe(100);
     expect(job?.opts.attempts).toBe(4);
     expect(job?.data).toEqual({ data: { message: 'hello' }, userId: null });
+  });
+
+  test('bad options are rejected, naming the option, and nothing is enqueued', async () => {
+    const before = await queue.queue.count();
+    const cases = [
+      [{ priority: 'urgent' as never }, 'priority'],
+      [{ delayMs: -1 }, 'delay'],
+      [{ attempts: 0 }, 'attempts'],
+      [{ jobId: '42' }, 'jobId'],
+    ] as const;
+    for (const [options, field] of cases) {
+      const error = await queue.submit('echo', { message: 'x' }, options).catch((e) => e);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error.field).toBe(field);
+    }
+    expect(await queue.queue.count()).toBe(before);
+  });
+
+  test('a jobId deduplicates: submitting it twice keeps one job', async () => {
+    const first = await queue.submit('echo', { message: 'once' }, { jobId: 'dedup-me' });
+    const second = await queue.submit('echo', { message: 'twice' }, { jobId: 'dedup-me' });
+    expect(second.id).toBe(first.id);
+    const job = await queue.queue.getJob('dedup-me');
+    expect(job?.data.data).toEqual({ message: 'once' });
+  });
+
+  test('priority levels map to BullMQ numbers where higher levels run first', async () => {
+    const ids = await queue.submitBulk(
+      (['critical', 'high', 'normal', 'low'] as const).map((priority) => ({ type: 'echo', data: { message: priority }, options: { priority } })),
+    );
+    const numbers = await Promise.all(ids.map(async ({ id }) => (await queue.queue.getJob(id))!.opts.priority));
+    expect(numbers).toEqual([1, 10, 100, 1000]);
   });
 });
