@@ -26,7 +26,7 @@ export { classifyHealth, DEFAULT_HEALTH_WINDOW_MS, type HealthQuery, type Health
 export { migrate, MIGRATIONS_DIR } from './migrate.ts';
 export type { PruneOptions } from './prune.ts';
 export { EXECUTION_STATUSES, workerJobs, type ExecutionStatus, type NewWorkerJob, type StoredError, type WorkerJob } from './schema.ts';
-export { openAuditStore, type AuditDb, type AuditStore, type OpenStoreOptions, type StoreHealth } from './store.ts';
+export { embeddedStoreDir, openAuditStore, type AuditDb, type AuditStore, type OpenStoreOptions, type StoreHealth } from './store.ts';
 export { DEFAULT_LIMITS, type TruncatedJson, type TruncationLimits } from './to-row.ts';
 export type { RecordMeta } from './stream-entry.ts';
 /** drizzle's `sql` tag, for ad-hoc queries against `store.db` without a second drizzle copy. */

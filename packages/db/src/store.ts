@@ -50,6 +50,11 @@ export interface OpenStoreOptions {
   maxConnections?: number;
 }
 
+/** Where the embedded store lives, or null when `config.database.url` selects Postgres. */
+export function embeddedStoreDir(config: Pick<Config, 'database'>): string | null {
+  return config.database.url ? null : resolve(config.database.dataDir, 'audit');
+}
+
 /** Postgres when `config.database.url` is set, else PGlite under `config.database.dataDir`/audit. */
 export async function openAuditStore(config: Pick<Config, 'database'>, options: OpenStoreOptions = {}): Promise<AuditStore> {
   const { url, dataDir } = config.database;
@@ -67,7 +72,7 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
     const db = drizzlePostgres(client, { schema }) as unknown as AuditDb;
     return buildStore({ kind: 'postgres', client, url }, db, redact(url), () => client.end({ timeout: 5 }));
   }
-  const dir = resolve(dataDir, 'audit');
+  const dir = embeddedStoreDir(config)!;
   mkdirSync(dir, { recursive: true });
   const releaseLock = takeLock(resolve(dataDir));
   try {
@@ -123,14 +128,20 @@ async function ping(db: AuditDb, timeoutMs: number): Promise<StoreHealth> {
  */
 function takeLock(dataDir: string): () => void {
   const lockFile = join(dataDir, 'audit.lock');
-  try {
+  for (let tries = 0; ; tries++) {
+    try {
+      // 'wx' creates the file only if absent: two processes cannot both win.
+      writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) throw error;
+    }
     const owner = Number(readFileSync(lockFile, 'utf8').trim());
-    if (owner && owner !== process.pid && isAlive(owner)) throw new AuditStoreBusyError(dataDir, owner);
-  } catch (error) {
-    if (error instanceof AuditStoreBusyError) throw error;
+    // An empty file is another opener between creating and writing it.
+    if (!owner || (owner !== process.pid && isAlive(owner))) throw new AuditStoreBusyError(dataDir, owner);
+    // Left by a process that died (or by this one): take it over.
+    rmSync(lockFile, { force: true });
   }
-  writeFileSync(lockFile, String(process.pid));
-  return () => rmSync(lockFile, { force: true });
 }
 
 function isAlive(pid: number): boolean {

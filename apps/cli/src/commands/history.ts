@@ -1,0 +1,101 @@
+/** `queue:history`: recent executions from the audit table (`worker_jobs`), newest first. */
+import { existsSync } from 'node:fs';
+import { embeddedStoreDir, EXECUTION_STATUSES, HISTORY_MAX_LIMIT, migrate, openAuditStore, type ExecutionStatus, type WorkerJob } from '@sluice/db';
+import type { Command } from '../command.ts';
+import { UsageError } from '../errors.ts';
+import { noMorePositionals, parseFlags, wholeNumber } from '../flags.ts';
+import { formatDuration, formatTime, table } from '../format.ts';
+
+const FLAGS = {
+  type: { type: 'string' },
+  status: { type: 'string' },
+  'job-id': { type: 'string', aliases: ['jobId'] },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+const ERROR_WIDTH = 60;
+
+export const command: Command = {
+  summary: 'recent executions from the audit table (worker_jobs)',
+  help: (registry) => `Usage: bun run queue:history [flags]
+
+Prints recent executions, newest first: one row per attempt, from the audit
+table (DATABASE_URL, or the embedded store under DATA_DIR). Job types:
+${Object.keys(registry).join(', ')}.
+
+Flags:
+  --type TYPE        only this job type
+  --status STATUS    completed or failed
+  --job-id ID        every execution of one job (alias --jobId)
+  --limit N          rows to print, 1..${HISTORY_MAX_LIMIT} (default 20)
+  --cursor C         continue after the last page (printed as "next page: --cursor C")
+  --json             print { rows, nextCursor } as JSON
+  -h, --help         show this help
+
+Examples:
+  bun run queue:history
+  bun run queue:history --type echo --status failed --limit 50
+  bun run queue:history --job-id 42 --json
+
+Exit codes: 0 printed, 1 audit store unreachable (or the embedded store is open
+in a running server: set DATABASE_URL to share one Postgres), 2 bad arguments.`,
+
+  async run(args, ctx) {
+    const { flags, positionals } = parseFlags(args, FLAGS);
+    noMorePositionals(positionals, 0);
+    const status = flags.status;
+    if (status !== undefined && !EXECUTION_STATUSES.includes(status as ExecutionStatus)) {
+      throw new UsageError(`--status must be one of ${EXECUTION_STATUSES.join(', ')}, got "${status}"`, '--status');
+    }
+    const limit = flags.limit === undefined ? 20 : wholeNumber('limit', flags.limit, { min: 1 });
+    if (limit > HISTORY_MAX_LIMIT) throw new UsageError(`--limit must be at most ${HISTORY_MAX_LIMIT}, got ${limit}`, '--limit');
+
+    // Reading must not create an embedded store where none was ever written.
+    const embedded = embeddedStoreDir(ctx.config);
+    if (embedded && !existsSync(embedded)) {
+      await ctx.print(flags.json ? JSON.stringify({ rows: [], nextCursor: null }, null, 2) : `no executions recorded yet (no audit store in ${embedded})`);
+      return 0;
+    }
+    const store = await openAuditStore(ctx.config, { maxConnections: 1 });
+    try {
+      // An embedded directory may predate the latest migration; Postgres is migrated by the server.
+      if (store.kind === 'pglite') await migrate(store);
+      const page = await store
+        .getJobHistory({ type: flags.type, status: status as ExecutionStatus | undefined, jobId: flags['job-id'], limit, cursor: flags.cursor })
+        .catch((error) => {
+          if (error?.name === 'InvalidAuditQueryError') throw new UsageError(error.message, `--${error.field}`);
+          throw error;
+        });
+      if (flags.json) {
+        await ctx.print(JSON.stringify(page, null, 2));
+        return 0;
+      }
+      if (page.rows.length === 0) {
+        await ctx.print('no executions recorded that match');
+        return 0;
+      }
+      await ctx.print(...table(['FINISHED', 'JOB', 'TYPE', 'TRY', 'STATUS', 'TOOK', 'WORKER', 'ERROR'], page.rows.map(cells)));
+      if (page.nextCursor) await ctx.print(`next page: --cursor ${page.nextCursor}`);
+      return 0;
+    } finally {
+      await store.close();
+    }
+  },
+};
+
+function cells(row: WorkerJob): string[] {
+  const status = row.status === 'failed' && row.willRetry ? 'failed (retrying)' : row.status;
+  const error = row.error ? `${row.error.name}: ${row.error.message}`.replace(/\s+/g, ' ') : '';
+  return [
+    formatTime(row.completedAt),
+    row.jobId,
+    row.type,
+    String(row.attempt),
+    status,
+    formatDuration(row.durationMs),
+    row.worker,
+    error.length > ERROR_WIDTH ? `${error.slice(0, ERROR_WIDTH - 1)}…` : error,
+  ];
+}
