@@ -8,7 +8,6 @@ import { loadConfigOrExit } from '@sluice/config';
 import { jobRegistry, type JobRegistry } from '@sluice/jobs';
 import { QueueManager } from '@sluice/queue';
 import type { CliContext, Command } from './command.ts';
-import { notYet } from './commands/not-yet.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { write } from './output.ts';
 
@@ -17,7 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   add: () => import('./commands/add.ts'),
   monitor: () => import('./commands/monitor.ts'),
   scheduler: () => import('./commands/scheduler.ts'),
-  history: async () => ({ command: notYet('history', 'past executions from the audit table') }),
+  history: () => import('./commands/history.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

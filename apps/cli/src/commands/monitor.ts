@@ -1,9 +1,10 @@
 /** `queue:monitor`: counts, next jobs and schedules, once or redrawn every second with --watch. */
 import type { Command } from '../command.ts';
 import { noMorePositionals, parseFlags, wholeNumber, type FlagSpec } from '../flags.ts';
+import { createAuditStats, renderAuditStats, type AuditStats } from '../monitor/audit-stats.ts';
 import { renderSnapshot } from '../monitor/render.ts';
 import { createScreen } from '../monitor/screen.ts';
-import { collectSnapshot } from '../monitor/snapshot.ts';
+import { collectSnapshot, type MonitorSnapshot } from '../monitor/snapshot.ts';
 
 const FLAGS = {
   watch: { type: 'boolean' },
@@ -20,7 +21,8 @@ export const command: Command = {
 
 Shows the queue: jobs per state (waiting, prioritized, active, delayed, completed,
 failed, paused), the next active/waiting/prioritized/delayed jobs with type, id,
-priority, added-at and run-at, and the schedules with their next run.
+priority, added-at and run-at, the schedules with their next run, and per job
+type over the last hour (from the audit table): runs, success rate, p95 duration.
 
 Flags:
   --watch      redraw in place every second until Ctrl+C (exits 0)
@@ -41,11 +43,16 @@ Exit codes: 0 ok, 1 Redis unreachable, 2 bad arguments.`,
     noMorePositionals(positionals, 0);
     const limit = flags.limit === undefined ? DEFAULT_LIMIT : wholeNumber('limit', flags.limit);
     const queue = await ctx.queue();
-    const snapshot = () => collectSnapshot(queue, ctx.config, limit);
+    const audit = createAuditStats(ctx.config);
+    const snapshot = async (): Promise<MonitorSnapshot & { audit: AuditStats }> => {
+      const [s, stats] = await Promise.all([collectSnapshot(queue, ctx.config, limit), audit.collect()]);
+      return { ...s, audit: stats };
+    };
+    const render = (s: MonitorSnapshot & { audit: AuditStats }) => [...renderSnapshot(s), '', ...renderAuditStats(s.audit)];
 
     if (!flags.watch) {
-      const s = await snapshot();
-      await ctx.print(...(flags.json ? [JSON.stringify(s, null, 2)] : renderSnapshot(s)));
+      const s = await snapshot().finally(() => audit.close());
+      await ctx.print(...(flags.json ? [JSON.stringify(s, null, 2)] : render(s)));
       return 0;
     }
 
@@ -54,7 +61,7 @@ Exit codes: 0 ok, 1 Redis unreachable, 2 bad arguments.`,
     while (!stop.aborted) {
       try {
         const s = await snapshot();
-        if (screen) await screen.draw([...renderSnapshot(s), '', `refreshing every ${REFRESH_MS / 1000}s; Ctrl+C to stop`]);
+        if (screen) await screen.draw([...render(s), '', `refreshing every ${REFRESH_MS / 1000}s; Ctrl+C to stop`]);
         else await ctx.print(JSON.stringify(s));
       } catch (error) {
         // A blip (Redis restarting) should not end a watch; the next tick retries.
@@ -65,6 +72,7 @@ Exit codes: 0 ok, 1 Redis unreachable, 2 bad arguments.`,
       await sleep(REFRESH_MS, stop);
     }
     await screen?.close();
+    await audit.close();
     return 0;
   },
 };

@@ -1,0 +1,74 @@
+/** The monitor's audit section: per-type success rate and p95 duration over the last hour, from worker_jobs. */
+import type { Config } from '@sluice/config';
+import { existsSync } from 'node:fs';
+import { DEFAULT_HEALTH_WINDOW_MS, embeddedStoreDir, migrate, openAuditStore, type AuditStore, type TypeHealth } from '@sluice/db';
+import { formatDuration, relative, table } from '../format.ts';
+
+export interface AuditTypeRow {
+  type: string;
+  runs: number;
+  failed: number;
+  /** 0..1 over finished jobs (retried attempts excluded); null with none finished. */
+  successRate: number | null;
+  p95DurationMs: number | null;
+  health: TypeHealth['status'];
+  lastRunAt: string | null;
+}
+
+export type AuditStats = { windowMs: number; types: AuditTypeRow[] } | { windowMs: number; error: string };
+
+/** The store stays open across --watch redraws; a failed open is retried on the next one. */
+const QUERY_TIMEOUT_MS = 3000;
+
+export function createAuditStats(config: Config) {
+  let store: AuditStore | null = null;
+  const windowMs = DEFAULT_HEALTH_WINDOW_MS;
+  return {
+    async collect(): Promise<AuditStats> {
+      try {
+        // Reading must not create an embedded store where none was ever written.
+        const embedded = embeddedStoreDir(config);
+        if (embedded && !existsSync(embedded)) return { windowMs, types: [] };
+        if (!store) {
+          store = await openAuditStore(config, { maxConnections: 1 });
+          if (store.kind === 'pglite') await migrate(store);
+        }
+        const health = await withTimeout(store.getHealth({ windowMs }), QUERY_TIMEOUT_MS);
+        return {
+          windowMs,
+          types: health.map((h) => ({
+            type: h.type, runs: h.count, failed: h.failed, successRate: h.successRate, p95DurationMs: h.p95DurationMs,
+            health: h.status, lastRunAt: h.lastRunAt?.toISOString() ?? null,
+          })),
+        };
+      } catch (error) {
+        return { windowMs, error: error instanceof Error ? error.message : String(error) };
+      }
+    },
+    async close(): Promise<void> {
+      await store?.close().catch(() => {});
+    },
+  };
+}
+
+export function renderAuditStats(stats: AuditStats, now = Date.now()): string[] {
+  const title = `Executions in the last ${formatDuration(stats.windowMs)} (audit table)`;
+  if ('error' in stats) return [title, `  unavailable: ${stats.error}`];
+  if (stats.types.length === 0) return [title, '  none recorded'];
+  const rows = stats.types.map((t) => [
+    t.type,
+    String(t.runs),
+    String(t.failed),
+    t.successRate === null ? '-' : `${(t.successRate * 100).toFixed(1)}%`,
+    t.p95DurationMs === null ? '-' : formatDuration(t.p95DurationMs),
+    t.health,
+    t.lastRunAt ? relative(new Date(t.lastRunAt), now) : '-',
+  ]);
+  return [title, ...table(['TYPE', 'RUNS', 'FAILED', 'SUCCESS', 'P95', 'HEALTH', 'LAST RUN'], rows).map((row) => `  ${row}`)];
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`audit store gave no answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
