@@ -1,0 +1,107 @@
+/** Bull Board in a real headless Chromium: assets load, the `jobs` queue is listed, a failed job shows its error, schedulers show. */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
+import { deletePrefix, REPO_ROOT, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { waitUntil } from './helpers/wait.ts';
+
+setDefaultTimeout(90_000);
+
+const chromiumBinary = Bun.which('chromium') ?? Bun.which('chromium-browser');
+if (!chromiumBinary) process.stderr.write('[dashboard.test] SKIP: no chromium binary (apt-get install chromium; .ci/run installs it)\n');
+
+const OUTPUT_DIR = resolve(REPO_ROOT, 'tests/output');
+const USER = 'admin';
+const PASSWORD = 'dashboard-pass-7d1e';
+const authorization = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+
+let db: TestDatabase;
+let server: ServerProcess;
+let context: BrowserContext;
+let failedJobId: string;
+const profileDir = mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
+
+beforeAll(async () => {
+  if (!chromiumBinary) return;
+  db = await createTestDatabase('dashboard');
+  server = await spawnServer({ label: 'dashboard', authorization, env: { DATABASE_URL: db.url, WORKER_COUNT: '1', ADMIN_USER: USER, ADMIN_PASSWORD: PASSWORD } });
+
+  const submit = async (data: unknown) => {
+    const response = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data, attempts: 1 } });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { id: string }).id;
+  };
+  await submit({ message: 'this one works' });
+  failedJobId = await submit({ message: 'this one breaks', failPermanently: true });
+  const schedule = await server.request('/api/v1/jobs/schedules/nightly-echo', { method: 'PUT', json: { type: 'echo', data: { message: 'nightly' }, pattern: '0 3 * * *' } });
+  expect(schedule.status).toBe(200);
+  await waitUntil('the failing job to fail', async () => ((await (await server.request(`/api/v1/jobs/${failedJobId}`)).json()) as any).state === 'failed');
+
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: chromiumBinary,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    httpCredentials: { username: USER, password: PASSWORD },
+    viewport: { width: 1400, height: 900 },
+  });
+});
+
+afterAll(async () => {
+  await context?.close();
+  if (server) {
+    await server.stop();
+    await deletePrefix(server.prefix);
+  }
+  await db?.drop();
+  rmSync(profileDir, { recursive: true, force: true });
+});
+
+/** Same-origin responses the page made, to prove its scripts and styles loaded. */
+function recordResponses(page: Page, origin: string) {
+  const seen: { url: string; status: number; type: string }[] = [];
+  page.on('response', (response) => {
+    if (response.url().startsWith(origin)) seen.push({ url: response.url(), status: response.status(), type: response.request().resourceType() });
+  });
+  return seen;
+}
+
+test.skipIf(!chromiumBinary)('the dashboard is guarded: without credentials the page is a 401', async () => {
+  const response = await fetch(`${server.url}/admin/queues`);
+  expect(response.status).toBe(401);
+  expect(response.headers.get('www-authenticate')).toStartWith('Basic');
+});
+
+test.skipIf(!chromiumBinary)('loads its scripts and styles and lists the jobs queue', async () => {
+  const page = await context.newPage();
+  const responses = recordResponses(page, server.url);
+  await page.goto(`${server.url}/admin/queues`);
+  await page.getByRole('link', { name: /^jobs/ }).first().waitFor({ timeout: 20_000 });
+
+  const assets = responses.filter((r) => r.type === 'script' || r.type === 'stylesheet');
+  expect(assets.filter((r) => r.type === 'script').length).toBeGreaterThanOrEqual(1);
+  expect(assets.filter((r) => r.type === 'stylesheet').length).toBeGreaterThanOrEqual(1);
+  expect(assets.filter((r) => r.status !== 200)).toEqual([]);
+  // Its API calls went through with the browser's basic-auth credentials.
+  expect(responses.filter((r) => r.url.includes('/admin/queues/api/') && r.status !== 200)).toEqual([]);
+  await page.close();
+});
+
+test.skipIf(!chromiumBinary)("shows a failed job's error", async () => {
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/admin/queues/queue/jobs?status=failed`);
+  await page.getByText('echo failing permanently on purpose').first().waitFor({ timeout: 20_000 });
+  await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-failed-job.png'), fullPage: true });
+  await page.close();
+});
+
+test.skipIf(!chromiumBinary)('shows the Job Schedulers of the queue', async () => {
+  const page = await context.newPage();
+  await page.goto(`${server.url}/admin/queues/job-schedulers?queueName=jobs`);
+  await page.getByText('nightly-echo').first().waitFor({ timeout: 20_000 });
+  await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-job-schedulers.png'), fullPage: true });
+  await page.close();
+});

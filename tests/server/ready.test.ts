@@ -1,0 +1,123 @@
+/** /ready follows Redis, the database and the worker processes; /health stays 200 throughout. */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jobRegistry, type JobRegistry } from '@sluice/jobs';
+import { QueueManager } from '@sluice/queue';
+import { checkReadiness } from '@sluice/server-app';
+import { ensureRedis, type RedisHandle } from '../../scripts/infra/redis.ts';
+import { testConfig, uniquePrefix } from '../helpers/env.ts';
+import { freePort } from './helpers/ports.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
+import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { waitUntil } from './helpers/wait.ts';
+
+setDefaultTimeout(60_000);
+
+describe('a real server whose Redis goes away and comes back', () => {
+  // Its own redis-server, so stopping it cannot disturb the shared test Redis.
+  const stateDir = mkdtempSync(join(tmpdir(), 'sluice-ready-'));
+  let port: number;
+  let redis: RedisHandle;
+  let db: TestDatabase;
+  let server: ServerProcess;
+
+  const startRedis = () => ensureRedis({ port, name: `sluice-ready-redis-${port}`, mode: 'exclusive', stateDir });
+  const ready = async () => {
+    const response = await server.request('/ready');
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    redis = await startRedis();
+    db = await createTestDatabase('ready');
+    server = await spawnServer({ label: 'ready', env: { REDIS_URL: redis.url, DATABASE_URL: db.url, WORKER_COUNT: '1' } });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await redis?.stop();
+    await db?.drop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  test('ready with every dependency up', async () => {
+    const { status, body } = await ready();
+    expect(status).toBe(200);
+    expect(body.status).toBe('ready');
+    expect(body.checks.redis.status).toBe('up');
+    expect(body.checks.database.status).toBe('up');
+    expect(body.checks.workers).toEqual({ status: 'up', up: 1, total: 1 });
+  });
+
+  test('503 with Redis stopped, while /health stays 200; 200 again once Redis is back', async () => {
+    await redis.stop();
+    const down = await waitUntil('/ready to report 503', async () => {
+      const result = await ready();
+      return result.status === 503 && result;
+    });
+    expect(down.body.status).toBe('not_ready');
+    expect(down.body.checks.redis.status).toBe('down');
+    expect(down.body.checks.redis.error).toEqual(expect.any(String));
+    expect((await server.request('/health')).status).toBe(200);
+    // API calls that need Redis say so instead of failing with a 500.
+    const submit = await server.request('/api/v1/jobs/stats');
+    expect(submit.status).toBe(503);
+    expect(((await submit.json()) as any).error.code).toBe('REDIS_UNAVAILABLE');
+
+    redis = await startRedis();
+    await waitUntil('/ready to report 200 again', async () => (await ready()).status === 200);
+    expect((await server.request('/health')).status).toBe(200);
+  });
+
+  test('503 when the audit database is gone; 200 once it exists again', async () => {
+    const name = new URL(db.url).pathname.slice(1);
+    await db.sql.close();
+    const { SQL } = await import('bun');
+    const admin = new SQL('postgres://postgres@127.0.0.1:5432/test');
+    await admin.unsafe(`drop database ${name} with (force)`);
+    const down = await waitUntil('/ready to report the database down', async () => {
+      const result = await ready();
+      return result.status === 503 && result;
+    });
+    expect(down.body.checks.database.status).toBe('down');
+    expect(down.body.checks.redis.status).toBe('up');
+    expect((await server.request('/health')).status).toBe(200);
+
+    await admin.unsafe(`create database ${name}`);
+    await admin.close();
+    db.sql = new SQL(db.url);
+    await waitUntil('/ready to report 200 with the database back', async () => (await ready()).status === 200);
+  });
+});
+
+describe('checkReadiness and worker processes', () => {
+  const prefix = uniquePrefix('ready-workers');
+  let queue: QueueManager<JobRegistry>;
+
+  beforeAll(async () => {
+    queue = await QueueManager.open<JobRegistry>({ config: testConfig({ QUEUE_PREFIX: prefix }), registry: jobRegistry });
+  });
+  afterAll(() => queue.close());
+
+  const check = (states: string[]) =>
+    checkReadiness({ queue, auditEnabled: false, workers: () => states.map((state) => ({ state, restarts: 0 })) });
+
+  test('not ready until at least one worker process is ready', async () => {
+    expect((await check([])).ready).toBe(false);
+    expect((await check(['starting', 'backoff'])).ready).toBe(false);
+    const one = await check(['backoff', 'ready']);
+    expect(one.ready).toBe(true);
+    expect(one.checks.workers).toEqual({ status: 'up', up: 1, total: 2 });
+    // Auditing switched off: the database is not a readiness condition.
+    expect(one.checks.database.status).toBe('disabled');
+  });
+
+  test('a server without a supervisor in its process is not ready', async () => {
+    const result = await checkReadiness({ queue, auditEnabled: false });
+    expect(result.ready).toBe(false);
+    expect(result.checks.workers).toEqual({ status: 'down', up: 0, total: 0 });
+  });
+});
