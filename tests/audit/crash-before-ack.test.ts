@@ -19,6 +19,8 @@ beforeAll(async () => {
   db = await postgresDatabase('audit_crash');
   store = await openAuditStore(testConfig({ QUEUE_PREFIX: prefix, ...db.env }));
   await migrate(store);
+  // The writer subprocess must be able to open the store (PGlite allows one process at a time).
+  await store.close();
   redis = await connectRedis(process.env.REDIS_URL!, { role: 'producer' });
 });
 
@@ -53,6 +55,7 @@ test('killed between commit and ack: re-delivery inserts nothing twice and the s
   await doomed.exited;
   expect(doomed.signalCode).toBe('SIGKILL');
   expect(await new Response(doomed.stdout).text()).toBe(`inserted ${RECORDS}\n`);
+  store = await openAuditStore(testConfig({ QUEUE_PREFIX: prefix, ...db.env }));
 
   // The rows committed, but every entry is still in the stream, pending for the dead consumer.
   expect(await tableCounts()).toEqual({ rows: RECORDS, distinct: RECORDS });

@@ -35,7 +35,7 @@ beforeAll(async () => {
     target.port = String(proxy.port);
     viaProxy = await openAuditStore(testConfig({ ...env, DATABASE_URL: target.toString() }));
   } else {
-    process.stderr.write('[audit-outage] PGlite fallback: the outage is simulated by pausing nothing; the test checks exactly-once only\n');
+    process.stderr.write('[audit-outage] PGlite fallback: no server to cut off, so this run checks exactly-once delivery only\n');
     viaProxy = direct;
   }
   queue = await QueueManager.open({ config, registry: jobRegistry });
