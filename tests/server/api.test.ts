@@ -205,6 +205,7 @@ describe('reports: stats, health, failures, history', () => {
   test('GET /failures rejects an unknown type and a bad limit', async () => {
     await expectError(await api('/failures?type=nope'), 400, 'UNKNOWN_JOB_TYPE', 'type');
     await expectError(await api('/failures?limit=0'), 400, 'INVALID_QUERY', 'limit');
+    await expectError(await api('/failures?limt=5'), 400, 'INVALID_QUERY', 'limt');
   });
 
   test('GET /history filters audit rows and pages with a cursor', async () => {

@@ -79,6 +79,11 @@ test.skipIf(!chromiumBinary)('loads its scripts and styles and lists the jobs qu
   const responses = recordResponses(page, server.url);
   await page.goto(`${server.url}/admin/queues`);
   await page.getByRole('link', { name: /^jobs/ }).first().waitFor({ timeout: 20_000 });
+  // The overview card of the queue, with its job total, once the queue API has answered.
+  await page.locator('main').getByText(/\d+ Jobs/).first().waitFor({ timeout: 20_000 });
+  expect(await page.locator('main').innerText()).toContain('jobs');
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-overview.png'), fullPage: true });
 
   const assets = responses.filter((r) => r.type === 'script' || r.type === 'stylesheet');
   expect(assets.filter((r) => r.type === 'script').length).toBeGreaterThanOrEqual(1);

@@ -1,5 +1,6 @@
 /** `bun run start` / `bun run dev`: the HTTP server and the worker supervisor in one process. */
 import { loadConfigOrExit } from '@sluice/config';
+import { AuditError } from '@sluice/db';
 import { createLogger } from '@sluice/observability';
 import { RedisUnavailableError } from '@sluice/queue';
 import { MissingAdminCredentialsError } from './auth.ts';
@@ -13,7 +14,7 @@ try {
   server = await startServerProcess(config, log);
 } catch (error) {
   // Known start-up problems get one clear line; anything else keeps its stack.
-  const known = error instanceof MissingAdminCredentialsError || error instanceof RedisUnavailableError;
+  const known = error instanceof MissingAdminCredentialsError || error instanceof RedisUnavailableError || error instanceof AuditError;
   process.stderr.write(`sluice server: ${known ? (error as Error).message : ((error as Error)?.stack ?? String(error))}\n`);
   process.exit(1);
 }
