@@ -33,6 +33,8 @@ const scrape = async () => {
 
 describe('execution counters', () => {
   test(`${N} jobs on 2 worker processes: sluice_jobs_total sums to exactly ${N}`, async () => {
+    // /ready needs only one worker process; this test needs both taking jobs.
+    await waitUntil('both worker processes to be ready', async () => sumOf(parseSamples((await scrape()).text), 'sluice_worker_processes', { state: 'ready' }) === 2);
     const submits = [];
     for (let i = 0; i < N; i++) {
       // A short sleep spreads the jobs over both processes; one attempt so each job is one execution.
