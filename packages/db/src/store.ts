@@ -12,7 +12,8 @@ import { AuditStoreBusyError } from './errors.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
 import { deleteExecutionsBefore, type PruneOptions } from './prune.ts';
-import { insertExecutions } from './insert-executions.ts';
+import { insertAuditRows, insertExecutions } from './insert-executions.ts';
+import type { AuditRow } from './to-row.ts';
 import * as schema from './schema.ts';
 
 export type AuditDb = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -40,6 +41,8 @@ export interface AuditStore {
   getHealth(query?: HealthQuery): Promise<TypeHealth[]>;
   /** Inserts rows, skipping execution ids already present; returns the ids actually inserted. */
   insertExecutions(rows: schema.NewWorkerJob[]): Promise<string[]>;
+  /** The audit writer's batch insert (one json parameter per batch); same rules. */
+  insertAuditRows(rows: AuditRow[]): Promise<string[]>;
   /** Deletes rows created before `cutoff` in bounded batches; returns how many went. */
   deleteExecutionsBefore(cutoff: Date, options?: PruneOptions): Promise<number>;
   close(): Promise<void>;
@@ -101,6 +104,7 @@ function buildStore(driver: StoreDriver, db: AuditDb, location: string, close: (
     getJobMetricsByType: (query) => getJobMetricsByType(db, query),
     getHealth: (query = {}) => getHealth(db, query),
     insertExecutions: (rows) => insertExecutions(db, rows),
+    insertAuditRows: (rows) => insertAuditRows(db, rows),
     deleteExecutionsBefore: (cutoff, opts) => deleteExecutionsBefore(db, cutoff, opts),
     close: () => (closed ??= close()),
   };

@@ -1,7 +1,25 @@
 /** Turns a stream record into a `worker_jobs` row, truncating oversized payloads with a marker. */
-import { sql, type SQL } from 'drizzle-orm';
-import type { NewWorkerJob, StoredError } from './schema.ts';
+import type { ExecutionStatus, StoredError } from './schema.ts';
 import type { DecodedRecord } from './stream-entry.ts';
+
+/** A row as the audit writer inserts it: payloads stay JSON text, cast to jsonb by Postgres. */
+export interface AuditRow {
+  execution_id: string;
+  job_id: string;
+  type: string;
+  user_id: string | null;
+  data: string | null;
+  result: string | null;
+  error: StoredError | null;
+  status: ExecutionStatus;
+  attempt: number;
+  will_retry: boolean;
+  worker: string;
+  queued_at: string;
+  started_at: string;
+  completed_at: string;
+  duration_ms: number;
+}
 
 export interface TruncationLimits {
   /** Largest `data` or `result` stored as is, in bytes of JSON. Default 64 KiB. */
@@ -23,35 +41,35 @@ export interface TruncatedJson {
   preview: string;
 }
 
-export function toRow(record: DecodedRecord, limits: TruncationLimits = DEFAULT_LIMITS): NewWorkerJob {
+export function toRow(record: DecodedRecord, limits: TruncationLimits = DEFAULT_LIMITS): AuditRow {
   return {
-    executionId: record.executionId,
-    jobId: record.jobId,
+    execution_id: record.executionId,
+    job_id: record.jobId,
     type: record.type,
-    userId: record.userId ?? null,
-    // Raw JSON text cast in SQL: no parse/stringify round trip, and invalid JSON fails
-    // as a data error (22P02) that parks just this record.
-    data: jsonb(record.dataJson, limits),
-    result: jsonb(record.resultJson, limits),
+    user_id: record.userId ?? null,
+    // Raw JSON text, cast in SQL: no parse/stringify round trip here, and invalid JSON
+    // fails as a data error (22P02) that parks just this record.
+    data: fitJson(record.dataJson, limits),
+    result: fitJson(record.resultJson, limits),
     error: record.error ? trimError(record.error, limits) : null,
     status: record.status,
     attempt: record.attempt,
-    willRetry: record.willRetry === true,
+    will_retry: record.willRetry === true,
     worker: record.worker,
-    queuedAt: new Date(record.queuedAt),
-    startedAt: new Date(record.startedAt),
-    completedAt: new Date(record.completedAt),
-    durationMs: Math.max(0, Math.round(record.durationMs)),
+    queued_at: new Date(record.queuedAt).toISOString(),
+    started_at: new Date(record.startedAt).toISOString(),
+    completed_at: new Date(record.completedAt).toISOString(),
+    duration_ms: Math.max(0, Math.round(record.durationMs)),
   };
 }
 
-function jsonb(text: string | null, limits: TruncationLimits): SQL | null {
+function fitJson(text: string | null, limits: TruncationLimits): string | null {
   if (text === null) return null;
   // Every UTF-16 unit is at most 3 UTF-8 bytes, so short strings skip the byte count.
   const bytes = text.length * 3 <= limits.jsonBytes ? text.length : Buffer.byteLength(text);
-  if (bytes <= limits.jsonBytes) return sql`${text}::jsonb`;
+  if (bytes <= limits.jsonBytes) return text;
   const marker: TruncatedJson = { _truncated: true, originalBytes: bytes, preview: cut(text, limits.previewChars) };
-  return sql`${JSON.stringify(marker)}::jsonb`;
+  return JSON.stringify(marker);
 }
 
 function trimError(error: StoredError, limits: TruncationLimits): StoredError {

@@ -1,0 +1,132 @@
+/**
+ * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--batch N] [--linger MS]`: what
+ * auditing costs. Runs N echo jobs (sleepMs 0) through real worker processes with auditing
+ * off, append-only (workers write the stream, no writer runs: the hot-path cost alone) and
+ * on (writer running), alternating rounds in one run, and reports jobs/s for each plus the
+ * audit lag (handler finished -> row committed) p50/p99. Starts its own Redis; audits into a fresh database on DATABASE_URL's
+ * server (default: the local Postgres when it answers), else into a fresh PGlite directory.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { loadConfig } from '@sluice/config';
+import { startAuditTrail } from '@sluice/db';
+import { jobRegistry } from '@sluice/jobs';
+import { createLogger } from '@sluice/observability';
+import { QueueManager } from '@sluice/queue';
+import { Supervisor } from '@sluice/supervisor';
+import { WORKER_ENTRY } from '@sluice/worker-app';
+import { ensureRedis } from './infra/redis.ts';
+
+const { values } = parseArgs({
+  options: { jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' } },
+});
+const JOBS = Number(values.jobs);
+const ROUNDS = Number(values.rounds);
+const WORKERS = { WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '50' };
+const MODES = ['off', 'append-only', 'on'] as const;
+type Mode = (typeof MODES)[number];
+const say = (line: string) => process.stderr.write(`[audit-throughput] ${line}\n`);
+const log = createLogger({ level: 'warn', pretty: false });
+
+const redis = await ensureRedis({ port: 6397, name: 'sluice-audit-throughput-redis', mode: 'exclusive', stateDir: resolve(import.meta.dir, '../.data'), log: say });
+const database = await openDatabase();
+try {
+  const results: { mode: Mode; jobsPerSec: number; lagsMs: number[] }[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const mode of MODES) {
+      const result = await runRound(mode, round);
+      say(`round ${round} audit ${mode}: ${result.jobsPerSec.toFixed(0)} jobs/s${mode === 'on' ? `, lag p50 ${pct(result.lagsMs, 50)} ms p99 ${pct(result.lagsMs, 99)} ms` : ''}`);
+      results.push(result);
+    }
+  }
+  const mean = (mode: Mode) => avg(results.filter((r) => r.mode === mode).map((r) => r.jobsPerSec));
+  const lags = results.flatMap((r) => r.lagsMs);
+  const summary = {
+    jobs: JOBS, rounds: ROUNDS, store: database.kind, workers: WORKERS,
+    offJobsPerSec: Math.round(mean('off')), appendOnlyJobsPerSec: Math.round(mean('append-only')), onJobsPerSec: Math.round(mean('on')),
+    appendOnlyRatio: Number((mean('append-only') / mean('off')).toFixed(3)), ratio: Number((mean('on') / mean('off')).toFixed(3)),
+    lagP50Ms: pct(lags, 50), lagP99Ms: pct(lags, 99), lagMaxMs: pct(lags, 100),
+  };
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+} finally {
+  await database.drop();
+  await redis.stop();
+}
+
+async function runRound(mode: Mode, round: number) {
+  const env = { ...process.env, ...database.env, ...WORKERS, REDIS_URL: redis.url, QUEUE_PREFIX: `tp-${mode}-${round}-${process.pid}`, AUDIT_ENABLED: String(mode !== 'off'), LOG_LEVEL: 'warn' } as Record<string, string>;
+  const config = loadConfig(env);
+  const queue = await QueueManager.open({ config, registry: jobRegistry });
+  const lagsMs: number[] = [];
+  // In production the writer runs in the server process beside the supervisor; so here.
+  const tuning = { ...(values.batch ? { batchSize: Number(values.batch) } : {}), ...(values.linger ? { lingerMs: Number(values.linger) } : {}) };
+  const audit = mode === 'on' ? await startAuditTrail({ config, log, ...tuning, onInserted: (records) => {
+    const now = Date.now();
+    for (const record of records) lagsMs.push(now - record.completedAt);
+  } }) : null;
+  await audit?.ready;
+  await queue.pause();
+  const supervisor = new Supervisor({ entry: WORKER_ENTRY, count: Number(WORKERS.WORKER_COUNT), env, shutdownTimeoutMs: 10_000, log });
+  supervisor.start();
+  await until(() => supervisor.snapshot().every((c) => c.state === 'ready'));
+  for (let i = 0; i < JOBS; i += 1000) {
+    await queue.submitBulk(Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => ({ type: 'echo', data: { message: `m${i + k}`, sleepMs: 0 }, options: { removeOnComplete: false } })));
+  }
+  const started = performance.now();
+  await queue.resume();
+  await until(async () => (await queue.getCounts()).completed >= JOBS);
+  const jobsPerSec = JOBS / ((performance.now() - started) / 1000);
+  if (audit) await until(async () => lagsMs.length >= JOBS, 120_000);
+  await supervisor.stop();
+  await audit?.close();
+  await queue.queue.obliterate({ force: true });
+  await queue.close();
+  return { mode, jobsPerSec, lagsMs };
+}
+
+async function openDatabase(): Promise<{ kind: string; env: Record<string, string>; drop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-tp-'));
+  const server = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+  const admin = postgres(server, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  const name = `sluice_tp_${process.pid}`;
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } catch (error) {
+    await admin.end();
+    say(`no Postgres at ${server} (${(error as Error).message}); auditing into PGlite at ${dataDir}`);
+    return { kind: 'pglite', env: { DATABASE_URL: '', DATA_DIR: dataDir }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  }
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  say(`auditing into Postgres database ${name} on ${url.host}`);
+  return {
+    kind: 'postgres',
+    env: { DATABASE_URL: url.toString(), DATA_DIR: dataDir },
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function until(probe: () => boolean | Promise<boolean>, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await Bun.sleep(20);
+  }
+}
+
+function avg(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return 0;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
