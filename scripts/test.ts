@@ -1,4 +1,8 @@
-/** `bun run test`: typecheck, then the whole suite (`bun test`, which starts its own Redis). */
+/**
+ * `bun run test`: typecheck, then the whole suite (`bun test`, which starts its own Redis).
+ * package.json runs this with --no-env-file: values Bun loaded from .env here would be
+ * inherited by `bun test` and shadow .env.test (Bun never overrides a variable already set).
+ */
 export {};
 const args = process.argv.slice(2);
 
