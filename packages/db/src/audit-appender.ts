@@ -1,7 +1,7 @@
 /**
  * Worker side of the audit trail: appends execution records to the audit stream.
- * Records of jobs finishing in the same event-loop turn share one pipelined round trip
- * (group commit), while each caller still waits for its own record's XADD reply.
+ * Records of jobs finishing in the same event-loop turn share one stream entry and one
+ * round trip (group commit), while each caller still waits for that XADD's reply.
  * Light on purpose: worker processes import this without drizzle or a database driver.
  */
 import type { Redis } from 'ioredis';
@@ -13,34 +13,39 @@ export interface AuditAppenderOptions {
   redis: Redis;
   /** `sluiceKeys(prefix).auditStream`. */
   streamKey: string;
-  /** Most XADDs in one pipeline. Default 1000. */
+  /** Most records in one stream entry. Default 100. */
   maxBatch?: number;
 }
 
 export type AuditAppender = (record: ExecutionRecord) => Promise<void>;
 
 interface Waiting {
-  fields: string[];
+  record: ExecutionRecord;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
 
-export function createAuditAppender({ redis, streamKey, maxBatch = 1000 }: AuditAppenderOptions): AuditAppender {
+export function createAuditAppender({ redis, streamKey, maxBatch = 100 }: AuditAppenderOptions): AuditAppender {
   const waiting: Waiting[] = [];
   let scheduled = false;
 
   const flush = () => {
     scheduled = false;
     while (waiting.length > 0) {
-      const batch = waiting.splice(0, maxBatch);
-      const pipeline = redis.pipeline();
-      for (const item of batch) pipeline.xadd(streamKey, '*', ...item.fields);
-      pipeline.exec().then(
-        (replies) => batch.forEach((item, i) => {
-          const error = replies?.[i]?.[0];
-          if (error) item.reject(error);
-          else item.resolve();
-        }),
+      const batch: Waiting[] = [];
+      const fields: string[] = [];
+      for (const item of waiting.splice(0, maxBatch)) {
+        try {
+          encodeRecord(item.record, batch.length, fields);
+          batch.push(item);
+        } catch (error) {
+          // Not serialisable (a BigInt, a cycle): fail this job's record alone.
+          item.reject(error);
+        }
+      }
+      if (batch.length === 0) continue;
+      redis.xadd(streamKey, '*', ...fields).then(
+        () => batch.forEach((item) => item.resolve()),
         (error) => batch.forEach((item) => item.reject(error)),
       );
     }
@@ -48,7 +53,7 @@ export function createAuditAppender({ redis, streamKey, maxBatch = 1000 }: Audit
 
   return (record) =>
     new Promise<void>((resolve, reject) => {
-      waiting.push({ fields: encodeRecord(record), resolve, reject });
+      waiting.push({ record, resolve, reject });
       if (!scheduled) {
         scheduled = true;
         setImmediate(flush);

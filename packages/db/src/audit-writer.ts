@@ -24,7 +24,7 @@ export interface AuditWriterOptions {
   group?: string;
   /** This writer's consumer name. Default `<host>:<pid>`. */
   consumer?: string;
-  /** Most records per read and per INSERT. Default 500. */
+  /** Most stream entries per read (each holds the records of one worker's event-loop turn, up to 100). Default 200. */
   batchSize?: number;
   /** How long one read waits for new records. Default 1000 ms. */
   blockMs?: number;
@@ -59,7 +59,11 @@ export interface AuditWriterStats {
 export interface AuditWriter {
   /** Starts the read loop in the background. */
   start(): void;
-  /** Records waiting in Redis (read or not): the stream length, since written entries are deleted. */
+  /**
+   * Stream entries waiting in Redis (read or not): the stream length, since written entries
+   * are deleted. An entry holds the records one worker finished in one event-loop turn
+   * (1..100), so 0 means nothing waits and growth means the writer is behind.
+   */
   backlog(): Promise<number>;
   /** Records moved to the parked stream because Postgres rejected them. */
   parked(): Promise<number>;
@@ -83,7 +87,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const { store, redis, keys, log } = options;
   const group = options.group ?? 'audit-writers';
   const consumer = options.consumer ?? `${hostname()}:${process.pid}`;
-  const batchSize = options.batchSize ?? 500;
+  const batchSize = options.batchSize ?? 200;
   const blockMs = options.blockMs ?? 1000;
   const lingerMs = options.lingerMs ?? 100;
   const claimIdleMs = options.claimIdleMs ?? 30_000;
@@ -178,9 +182,15 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     const prunes: PruneRequest[] = [];
     for (const [id, fields] of entries) {
       const decoded = decodeEntry(fields);
-      if (decoded.kind === 'record') {
-        const { dataJson: _d, resultJson: _r, ...meta } = decoded.record;
-        records.push({ id, meta, row: toRow(decoded.record, limits), fields: fields! });
+      if (decoded.kind === 'records') {
+        for (const item of decoded.records) {
+          if (!item.ok) {
+            toPark.push({ id, fields: item.fields, reason: item.reason });
+            continue;
+          }
+          const { dataJson: _d, resultJson: _r, ...meta } = item.record;
+          records.push({ id, meta, row: toRow(item.record, limits), fields: item.fields });
+        }
       } else if (decoded.kind === 'prune') {
         prunes.push(decoded.request);
       } else {

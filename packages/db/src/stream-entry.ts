@@ -1,7 +1,8 @@
 /**
- * The wire format of the audit stream. A record entry carries its payloads as separate
- * JSON fields so the writer can size and insert them without parsing them:
- *   m: every ExecutionRecord field but data/result (JSON)   d: data (JSON)   r: result (JSON, absent when none)
+ * The wire format of the audit stream. One entry carries the records of every job a worker
+ * finished in the same event-loop turn (group commit), record i as fields suffixed `i`,
+ * payloads as separate JSON text so the writer can size and insert them without parsing:
+ *   m<i>: every ExecutionRecord field but data/result (JSON)   d<i>: data   r<i>: result (absent when none)
  * A control entry (`op`) asks the writer, which owns the store, to do maintenance.
  */
 import type { ExecutionRecord } from '@sluice/queue';
@@ -20,17 +21,20 @@ export interface PruneRequest {
   replyTo: string;
 }
 
+/** One record of an entry: decoded, or why not, with its own fields (for parking). */
+export type EntryRecord = { ok: true; record: DecodedRecord; fields: string[] } | { ok: false; reason: string; fields: string[] };
+
 export type DecodedEntry =
-  | { kind: 'record'; record: DecodedRecord }
+  | { kind: 'records'; records: EntryRecord[] }
   | { kind: 'prune'; request: PruneRequest }
   | { kind: 'invalid'; reason: string };
 
-export function encodeRecord(record: ExecutionRecord): string[] {
+/** Appends record `i`'s fields to `fields`. */
+export function encodeRecord(record: ExecutionRecord, i: number, fields: string[]): void {
   const { data, result, ...meta } = record;
-  const fields = ['m', JSON.stringify(meta), 'd', JSON.stringify(data ?? null)];
+  fields.push(`m${i}`, JSON.stringify(meta), `d${i}`, JSON.stringify(data ?? null));
   const resultJson = result === undefined ? undefined : JSON.stringify(result);
-  if (resultJson !== undefined) fields.push('r', resultJson);
-  return fields;
+  if (resultJson !== undefined) fields.push(`r${i}`, resultJson);
 }
 
 export function encodePrune(request: PruneRequest): string[] {
@@ -39,9 +43,25 @@ export function encodePrune(request: PruneRequest): string[] {
 
 export function decodeEntry(flat: string[] | null): DecodedEntry {
   if (!flat) return { kind: 'invalid', reason: 'entry has no fields' };
+  if (flat[0] === 'op') return decodeControl(flat);
+  // Group fields by record suffix: m0 d0 r0 m1 d1 ...
+  const byRecord = new Map<string, { m?: string; d?: string; r?: string }>();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    const kind = name[0] as 'm' | 'd' | 'r';
+    if (kind !== 'm' && kind !== 'd' && kind !== 'r') return { kind: 'invalid', reason: `unknown field "${name}"` };
+    const suffix = name.slice(1);
+    let parts = byRecord.get(suffix);
+    if (!parts) byRecord.set(suffix, (parts = {}));
+    parts[kind] = flat[i + 1]!;
+  }
+  if (byRecord.size === 0) return { kind: 'invalid', reason: 'entry has no records' };
+  return { kind: 'records', records: [...byRecord.values()].map(decodeRecord) };
+}
+
+function decodeControl(flat: string[]): DecodedEntry {
   const fields = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!);
-
   if (fields.get('op') === 'prune') {
     const cutoff = Number(fields.get('cutoff'));
     const batchSize = Number(fields.get('batch'));
@@ -51,18 +71,21 @@ export function decodeEntry(flat: string[] | null): DecodedEntry {
     }
     return { kind: 'prune', request: { cutoff: new Date(cutoff), batchSize, replyTo } };
   }
+  return { kind: 'invalid', reason: `unknown operation "${fields.get('op')}"` };
+}
 
-  const metaJson = fields.get('m');
-  if (metaJson === undefined) return { kind: 'invalid', reason: 'entry has no "m" (record) field' };
+function decodeRecord(parts: { m?: string; d?: string; r?: string }): EntryRecord {
+  const fields = ['m', parts.m ?? '', 'd', parts.d ?? 'null', ...(parts.r === undefined ? [] : ['r', parts.r])];
+  if (parts.m === undefined) return { ok: false, reason: 'record has no "m" (metadata) field', fields };
   let meta: RecordMeta;
   try {
-    meta = JSON.parse(metaJson);
+    meta = JSON.parse(parts.m);
   } catch (error) {
-    return { kind: 'invalid', reason: `record is not valid JSON: ${(error as Error).message}` };
+    return { ok: false, reason: `record is not valid JSON: ${(error as Error).message}`, fields };
   }
   const problem = checkMeta(meta);
-  if (problem) return { kind: 'invalid', reason: problem };
-  return { kind: 'record', record: { ...meta, dataJson: fields.get('d') ?? null, resultJson: fields.get('r') ?? null } };
+  if (problem) return { ok: false, reason: problem, fields };
+  return { ok: true, record: { ...meta, dataJson: parts.d ?? null, resultJson: parts.r ?? null }, fields };
 }
 
 function checkMeta(meta: unknown): string | null {
