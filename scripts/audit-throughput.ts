@@ -1,5 +1,5 @@
 /**
- * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--batch N] [--linger MS]`: what
+ * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--concurrency N] [--batch N] [--linger MS]`: what
  * auditing costs. Runs N echo jobs (sleepMs 0) through real worker processes with auditing
  * off, append-only (workers write the stream, no writer runs: the hot-path cost alone) and
  * on (writer running), alternating rounds in one run, and reports jobs/s for each plus the
@@ -21,11 +21,12 @@ import { WORKER_ENTRY } from '@sluice/worker-app';
 import { ensureRedis } from './infra/redis.ts';
 
 const { values } = parseArgs({
-  options: { jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' } },
+  options: { jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' },
+    concurrency: { type: 'string', default: '50' } },
 });
 const JOBS = Number(values.jobs);
 const ROUNDS = Number(values.rounds);
-const WORKERS = { WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '50' };
+const WORKERS = { WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: values.concurrency! };
 const MODES = ['off', 'append-only', 'on'] as const;
 type Mode = (typeof MODES)[number];
 const say = (line: string) => process.stderr.write(`[audit-throughput] ${line}\n`);
