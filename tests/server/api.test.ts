@@ -52,11 +52,14 @@ const waitForState = (id: string, state: string) =>
     return job.state === state && job;
   });
 
-/** Audit rows arrive through the writer's batch loop, shortly after the job finishes. */
+/**
+ * Audit rows arrive through the writer's batch loop. The record is appended before BullMQ
+ * marks the job finished, so a row can be visible while the job is still `active`: wait for both.
+ */
 const waitForAudit = (id: string, rows = 1) =>
-  waitUntil(`${rows} audit row(s) for job ${id}`, async () => {
+  waitUntil(`${rows} audit row(s) for job ${id}, and the job finished`, async () => {
     const job = await jobState(id);
-    return job.audit?.length >= rows && job;
+    return job.audit?.length >= rows && job.state !== 'active' && job;
   });
 
 describe('POST /api/v1/jobs', () => {
