@@ -67,7 +67,10 @@ export async function startServerProcess(config: Config, log: Logger): Promise<R
     (stopping ??= (async () => {
       log.info('server stopping: no new requests, workers drain, audit flushes');
       // Stop accepting first, so nothing new is queued by us while the workers drain.
-      await Promise.race([app.stop(), Bun.sleep(HTTP_DRAIN_MS).then(() => app.stop(true))]).catch(() => {});
+      const drained = app.stop().then(() => true, () => true);
+      // Only force-close when the graceful stop did not finish in time: a second stop on a
+      // stopped server throws.
+      if (!(await Promise.race([drained, Bun.sleep(HTTP_DRAIN_MS).then(() => false)]))) await app.stop(true).catch(() => {});
       await supervisor!.stop();
       await trail?.close();
       await queue.close();
