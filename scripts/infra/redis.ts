@@ -67,7 +67,9 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   if (!binary) throw new Error(INSTALL_HINT);
   const proc = Bun.spawn(
     [binary, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
-    { stdout: 'ignore', stderr: 'inherit' },
+    // Own process group: Ctrl+C in the terminal must not kill Redis before the app has
+    // drained its jobs and flushed its audit records; stop() ends it afterwards.
+    { stdout: 'ignore', stderr: 'inherit', detached: true },
   );
   mkdirSync(options.stateDir, { recursive: true });
   writeFileSync(pidFile, String(proc.pid));
