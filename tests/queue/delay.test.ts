@@ -1,25 +1,13 @@
 /** A delayed job waits in `delayed` and is not started before its delay has passed. */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Supervisor } from '@sluice/supervisor';
-import { startTestSupervisor, stopSupervisor, waitForChildrenReady } from '../helpers/processes.ts';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { expect, test } from 'bun:test';
+import { useSupervisedQueue } from '../helpers/supervised-queue.ts';
 
 const DELAY_MS = 1500;
-let queue: TestQueue;
-let supervisor: Supervisor;
-
-beforeAll(async () => {
-  queue = await openTestQueue('delay');
-  supervisor = startTestSupervisor({ env: queue.env });
-  // An idle worker is already waiting, so only the delay can hold the job back.
-  await waitForChildrenReady(supervisor);
-}, 30_000);
-afterAll(async () => {
-  await stopSupervisor(supervisor);
-  await queue?.close();
-}, 30_000);
+// An idle worker is already waiting, so only the delay can hold the job back.
+const fixture = useSupervisedQueue('delay');
 
 test('a job submitted with delayMs starts no earlier than its timestamp plus the delay', async () => {
+  const { queue } = fixture;
   const { id } = await queue.manager.submit('echo', { message: 'later' }, { delayMs: DELAY_MS });
   const job = (await queue.manager.queue.getJob(id))!;
   expect(await job.getState()).toBe('delayed');

@@ -1,28 +1,16 @@
 /** QueueManager health: counts, Redis status and latency, last processed time; a dead Redis fails fast. */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Supervisor } from '@sluice/supervisor';
+import { expect, test } from 'bun:test';
 import { QueueManager, RedisUnavailableError } from '@sluice/queue';
 import { jobRegistry } from '@sluice/jobs';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { closedPort } from '../helpers/ports.ts';
-import { startTestSupervisor, stopSupervisor, waitForChildrenReady } from '../helpers/processes.ts';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { useSupervisedQueue } from '../helpers/supervised-queue.ts';
 import { within } from '../helpers/wait.ts';
 
-let queue: TestQueue;
-let supervisor: Supervisor;
-
-beforeAll(async () => {
-  queue = await openTestQueue('health');
-  supervisor = startTestSupervisor({ env: queue.env });
-  await waitForChildrenReady(supervisor);
-}, 30_000);
-afterAll(async () => {
-  await stopSupervisor(supervisor);
-  await queue?.close();
-}, 30_000);
+const fixture = useSupervisedQueue('health');
 
 test('getHealth reports counts per state, Redis up with its latency, and when a job last finished', async () => {
+  const { queue } = fixture;
   const before = await queue.manager.getHealth();
   expect(before.redis.status).toBe('up');
   expect(before.lastProcessedAt).toBeNull();
@@ -45,6 +33,7 @@ test('getHealth reports counts per state, Redis up with its latency, and when a 
 }, 30_000);
 
 test('a paused queue reports its held jobs as paused', async () => {
+  const { queue } = fixture;
   await queue.manager.pause();
   await queue.manager.submit('echo', { message: 'held' });
   const health = await queue.manager.getHealth();

@@ -1,24 +1,12 @@
 /** A PermanentError from a handler fails the job at once, whatever attempts remain. */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Supervisor } from '@sluice/supervisor';
-import { startTestSupervisor, stopSupervisor, waitForChildrenReady } from '../helpers/processes.ts';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { expect, test } from 'bun:test';
+import { useSupervisedQueue } from '../helpers/supervised-queue.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-let queue: TestQueue;
-let supervisor: Supervisor;
-
-beforeAll(async () => {
-  queue = await openTestQueue('permanent');
-  supervisor = startTestSupervisor({ env: queue.env });
-  await waitForChildrenReady(supervisor);
-}, 30_000);
-afterAll(async () => {
-  await stopSupervisor(supervisor);
-  await queue?.close();
-}, 30_000);
+const fixture = useSupervisedQueue('permanent');
 
 test('a permanent error is not retried', async () => {
+  const { queue } = fixture;
   const { id } = await queue.manager.submit('echo', { message: 'no hope', failPermanently: true }, { attempts: 5 });
 
   const job = await waitFor('the job to fail', async () => {

@@ -1,26 +1,14 @@
 /** Priority routing: a `high` job submitted after many `low` ones starts before all of them. */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Supervisor } from '@sluice/supervisor';
-import { startTestSupervisor, stopSupervisor, waitForChildrenReady } from '../helpers/processes.ts';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { expect, test } from 'bun:test';
+import { useSupervisedQueue } from '../helpers/supervised-queue.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const LOW_JOBS = 50;
-let queue: TestQueue;
-let supervisor: Supervisor;
-
-beforeAll(async () => {
-  // One process with concurrency 1 runs jobs strictly one after another, so start order is total.
-  queue = await openTestQueue('priority', { env: { WORKER_COUNT: '1', WORKER_QUEUE_CONCURRENCY: '1' } });
-  supervisor = startTestSupervisor({ env: queue.env });
-  await waitForChildrenReady(supervisor);
-}, 30_000);
-afterAll(async () => {
-  await stopSupervisor(supervisor);
-  await queue?.close();
-}, 30_000);
+// One process with concurrency 1 runs jobs strictly one after another, so start order is total.
+const fixture = useSupervisedQueue('priority', { WORKER_COUNT: '1', WORKER_QUEUE_CONCURRENCY: '1' });
 
 test('on a paused queue, a high job submitted after 50 low ones starts first once resumed', async () => {
+  const { queue } = fixture;
   const { manager } = queue;
   await manager.pause();
   // sleepMs 2: each job outlasts a millisecond, so no two start times can tie.

@@ -1,23 +1,11 @@
 /** Submit -> a supervisor-managed worker subprocess runs it -> the result is readable by the producer. */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Supervisor } from '@sluice/supervisor';
-import { startTestSupervisor, stopSupervisor, waitForChildrenReady } from '../helpers/processes.ts';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { expect, test } from 'bun:test';
+import { useSupervisedQueue } from '../helpers/supervised-queue.ts';
 
-let queue: TestQueue;
-let supervisor: Supervisor;
-
-beforeAll(async () => {
-  queue = await openTestQueue('process');
-  supervisor = startTestSupervisor({ env: queue.env });
-  await waitForChildrenReady(supervisor);
-}, 30_000);
-afterAll(async () => {
-  await stopSupervisor(supervisor);
-  await queue?.close();
-}, 30_000);
+const fixture = useSupervisedQueue('process');
 
 test('a submitted echo job is processed by a worker subprocess and its result is readable', async () => {
+  const { queue, supervisor } = fixture;
   const { id } = await queue.manager.submit('echo', { message: 'hello from the test' });
   const job = (await queue.manager.queue.getJob(id))!;
 

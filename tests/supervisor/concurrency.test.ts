@@ -1,23 +1,11 @@
 /** 2 worker processes x concurrency 3: six sleeping jobs all run at once, spread over both pids. */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Supervisor } from '@sluice/supervisor';
-import { startTestSupervisor, stopSupervisor, waitForChildrenReady } from '../helpers/processes.ts';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { expect, test } from 'bun:test';
+import { useSupervisedQueue } from '../helpers/supervised-queue.ts';
 
-let queue: TestQueue;
-let supervisor: Supervisor;
-
-beforeAll(async () => {
-  queue = await openTestQueue('concurrency', { env: { WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '3' } });
-  supervisor = startTestSupervisor({ env: queue.env, count: queue.config.worker.count });
-  await waitForChildrenReady(supervisor);
-}, 30_000);
-afterAll(async () => {
-  await stopSupervisor(supervisor);
-  await queue?.close();
-}, 30_000);
+const fixture = useSupervisedQueue('concurrency', { WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '3' });
 
 test('six sleepMs jobs run with overlapping execution windows in two distinct pids', async () => {
+  const { queue, supervisor } = fixture;
   const children = supervisor.snapshot();
   expect(children).toHaveLength(2);
 

@@ -1,25 +1,13 @@
 /** A worker process SIGKILLed mid-job is restarted by the supervisor, and stall recovery finishes the job. */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Supervisor } from '@sluice/supervisor';
-import { startTestSupervisor, stopSupervisor, waitForChildrenReady } from '../helpers/processes.ts';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { expect, test } from 'bun:test';
+import { useSupervisedQueue } from '../helpers/supervised-queue.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-let queue: TestQueue;
-let supervisor: Supervisor;
-
-beforeAll(async () => {
-  // .env.test keeps the lock duration and stalled interval at 5 s so recovery is quick.
-  queue = await openTestQueue('kill');
-  supervisor = startTestSupervisor({ env: queue.env });
-  await waitForChildrenReady(supervisor);
-}, 30_000);
-afterAll(async () => {
-  await stopSupervisor(supervisor);
-  await queue?.close();
-}, 30_000);
+// .env.test keeps the lock duration and stalled interval at 5 s so recovery is quick.
+const fixture = useSupervisedQueue('kill');
 
 test('SIGKILL during a job: the process is restarted with a new pid and the job still completes', async () => {
+  const { queue, supervisor } = fixture;
   const [before] = supervisor.snapshot();
   const { id } = await queue.manager.submit('echo', { message: 'survivor', sleepMs: 3000 });
   await waitFor('the job to be active', async () => (await queue.manager.queue.getJob(id))?.processedOn !== undefined);
