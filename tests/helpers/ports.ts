@@ -1,14 +1,17 @@
-/** Ports for negative tests: one nothing listens on, and one that records who connects. */
+/** Ports for tests: a free one for servers the tests start (nothing listens on it yet), and one that records who connects. */
 import { createServer, type Server, type Socket } from 'node:net';
 
 /** A port that was free a moment ago and has nothing listening on it now. */
-export async function closedPort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** The same thing, named for negative tests: connecting to it is refused. */
+export const closedPort = freePort;
 
 export interface ConnectionRecorder {
   port: number;

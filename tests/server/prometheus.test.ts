@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { freePort } from './helpers/ports.ts';
+import { freePort } from '../helpers/ports.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
 import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';

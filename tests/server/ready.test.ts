@@ -8,7 +8,7 @@ import { QueueManager } from '@sluice/queue';
 import { checkReadiness } from '@sluice/server-app';
 import { ensureRedis, type RedisHandle } from '../../scripts/infra/redis.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort } from '../helpers/ports.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
 import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Subprocess } from 'bun';
 import { Redis } from 'ioredis';
 import { testEnv, uniquePrefix } from '../../helpers/env.ts';
-import { freePort } from './ports.ts';
+import { freePort } from '../../helpers/ports.ts';
 import { waitUntil } from './wait.ts';
 
 export const REPO_ROOT = resolve(import.meta.dir, '../../..');
