@@ -1,27 +1,40 @@
 /** `bun run worker`: the supervisor, plus the audit writer that moves its execution records into worker_jobs. */
 import { loadConfigOrExit } from '@sluice/config';
-import { startAuditTrail } from '@sluice/db';
-import { createLogger } from '@sluice/observability';
+import { startAuditTrail, type AuditTrail } from '@sluice/db';
+import { createLogger, createMetrics } from '@sluice/observability';
+import type { Supervisor } from '@sluice/supervisor';
+import { serveMetrics } from './metrics-endpoint.ts';
 import { startSupervisor } from './start-supervisor.ts';
 
 const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.log.level, pretty: config.log.pretty, bindings: { process: 'supervisor' } });
+
+let supervisor: Supervisor | null = null;
+let audit: AuditTrail | null = null;
+// Queue depth is left to the server: every host reporting it would double it in a sum.
+const metrics = createMetrics({
+  log,
+  sources: { workers: () => supervisor?.snapshot() ?? [], auditBacklog: async () => audit?.writer.backlog() ?? 0 },
+});
 // Opened before the workers so a busy embedded store fails the start, not a later write.
-const audit = config.audit.enabled
-  ? await startAuditTrail({ config, log }).catch((error: Error) => {
-      process.stderr.write(`sluice worker: ${error.message}\n`);
-      process.exit(1);
-    })
-  : null;
-const supervisor = startSupervisor(config, log);
+if (config.audit.enabled) {
+  audit = await startAuditTrail({ config, log, onInserted: (records) => metrics.recordExecutions(records) }).catch((error: Error) => {
+    process.stderr.write(`sluice worker: ${error.message}\n`);
+    process.exit(1);
+  });
+}
+supervisor = startSupervisor(config, log);
+const endpoint = config.server.metricsPort === undefined ? null : serveMetrics(metrics, config.server.host, config.server.metricsPort);
+if (endpoint) log.info({ url: `http://${endpoint.hostname}:${endpoint.port}/metrics` }, 'metrics endpoint listening');
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => void supervisor.stop());
+  process.on(signal, () => void supervisor!.stop());
 }
 
 const exit = await supervisor.done;
 if (exit.code !== 0) process.stderr.write(`sluice worker: ${exit.reason}\n`);
 // Workers have stopped, so every record they will write is in the stream: write it out.
 await audit?.close();
+await endpoint?.stop();
 log.info({ code: exit.code }, 'supervisor exited');
 process.exit(exit.code);

@@ -14,7 +14,12 @@ export interface Config {
   readonly redis: { readonly url: string; readonly prefix: string };
   /** `url` unset means the embedded PGlite store under `dataDir`. */
   readonly database: { readonly url: string | undefined; readonly dataDir: string };
-  readonly server: { readonly host: string; readonly port: number };
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    /** `bun run worker` serves /metrics on this port when set (the server uses `port`). */
+    readonly metricsPort: number | undefined;
+  };
   readonly worker: {
     /** Resolved process count (`cpus` already turned into a number). */
     readonly count: number;
@@ -56,6 +61,7 @@ export const VARIABLES = {
   DATA_DIR: { parse: str, default: '.data' },
   HOST: { parse: str, default: '127.0.0.1' },
   PORT: { parse: int(0, 65535), default: '3000' },
+  METRICS_PORT: { parse: int(0, 65535), default: undefined },
   WORKER_COUNT: { parse: countOrCpus, default: 'cpus' },
   WORKER_QUEUE_CONCURRENCY: { parse: int(1, 10_000), default: '5' },
   WORKER_QUEUE_JOB_ATTEMPTS: { parse: int(1, 1000), default: '3' },
@@ -81,7 +87,7 @@ type Parsed<N extends VariableName> = ReturnType<(typeof VARIABLES)[N]['parse']>
 type Value<N extends VariableName> = (typeof VARIABLES)[N]['default'] extends string ? Parsed<N> : Parsed<N> | undefined;
 
 /** Prefixes we own: an unknown variable under one of them is almost certainly a typo. */
-const OWNED_PREFIXES = ['WORKER_', 'AUDIT_', 'ADMIN_', 'CHAIN_', 'QUEUE_', 'REDIS_', 'LOG_'];
+const OWNED_PREFIXES = ['WORKER_', 'AUDIT_', 'ADMIN_', 'CHAIN_', 'QUEUE_', 'REDIS_', 'LOG_', 'METRICS_'];
 
 /**
  * Parses `env` into a frozen Config. Throws one ConfigError listing every problem,
@@ -128,7 +134,7 @@ export function loadConfig(env: Env): Config {
     env: nodeEnv,
     redis: { url: read('REDIS_URL'), prefix: read('QUEUE_PREFIX') },
     database: { url: read('DATABASE_URL'), dataDir: read('DATA_DIR') },
-    server: { host: read('HOST'), port: read('PORT') },
+    server: { host: read('HOST'), port: read('PORT'), metricsPort: read('METRICS_PORT') },
     worker: {
       count: workerCount === 'cpus' ? cpus().length : workerCount,
       concurrency: read('WORKER_QUEUE_CONCURRENCY'),

@@ -1,0 +1,52 @@
+/** `bun run worker` with METRICS_PORT serves /metrics counting the executions its own audit writer wrote. */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { freePort } from '../helpers/ports.ts';
+import { killIfRunning, spawnWorkerMain, type WorkerMainProcess } from '../helpers/processes.ts';
+import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { waitFor, within } from '../helpers/wait.ts';
+
+let queue: TestQueue;
+let worker: WorkerMainProcess | undefined;
+
+beforeAll(async () => {
+  queue = await openTestQueue('worker-metrics');
+}, 30_000);
+afterAll(async () => {
+  await killIfRunning(worker?.proc);
+  await queue?.close();
+}, 30_000);
+
+/** Sum of every `sluice_jobs_total` sample, by status. */
+function jobsTotal(text: string): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const match of text.matchAll(/^sluice_jobs_total\{[^}]*status="(\w+)"[^}]*\} (\d+)$/gm)) {
+    totals[match[1]!] = (totals[match[1]!] ?? 0) + Number(match[2]);
+  }
+  return totals;
+}
+
+test('two worker processes, 12 jobs: the host endpoint counts each execution once', async () => {
+  const port = await freePort();
+  worker = spawnWorkerMain({ ...queue.env, WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '3', METRICS_PORT: String(port) });
+  const url = `http://127.0.0.1:${port}/metrics`;
+  await waitFor('the metrics endpoint', async () => (await fetch(url).catch(() => null))?.ok === true, { timeoutMs: 30_000 });
+
+  await queue.manager.submitBulk([
+    ...Array.from({ length: 9 }, (_, i) => ({ type: 'echo', data: { message: `ok ${i}`, sleepMs: 20 } })),
+    ...Array.from({ length: 3 }, (_, i) => ({ type: 'echo', data: { message: `bad ${i}`, failPermanently: true } })),
+  ]);
+
+  const totals = await waitFor('12 executions in the metrics', async () => {
+    const counted = jobsTotal(await (await fetch(url)).text());
+    return (counted.completed ?? 0) + (counted.failed ?? 0) >= 12 && counted;
+  }, { timeoutMs: 30_000 });
+  expect(totals).toEqual({ completed: 9, failed: 3 });
+
+  const text = await (await fetch(url)).text();
+  expect(text).toMatch(/^sluice_worker_processes\{state="ready"\} 2$/m);
+  expect(text).not.toContain('sluice_queue_jobs{');
+  expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+
+  worker.proc.kill('SIGTERM');
+  expect(await within('the worker to exit', worker.exited, 30_000)).toBe(0);
+}, 90_000);
