@@ -37,7 +37,9 @@ export function createProcessor({ config, registry, log, queue, services = {}, o
       queuedAt: new Date(job.timestamp),
       userId: job.data?.userId ?? null,
     };
-    const jobLog = log.child({ jobId: info.id, type: info.type, attempt: info.attempt });
+    const bindings = { jobId: info.id, type: info.type, attempt: info.attempt };
+    // Created on first use: a pino child costs more than a no-op job, and most handlers never log.
+    let jobLog: Logger | undefined;
     const report = async (outcome: Pick<ExecutionRecord, 'status' | 'result' | 'error' | 'willRetry'>) => {
       const completedAt = Date.now();
       await onExecution?.({
@@ -62,23 +64,26 @@ export function createProcessor({ config, registry, log, queue, services = {}, o
       const problem = validate(job.name, job.data?.data);
       if (problem) throw new UnrecoverableError(`invalid data for "${job.name}": ${problem.path} ${problem.message}`.trim());
 
-      jobLog.debug('job started');
+      log.debug(bindings, 'job started');
       const controller = new AbortController();
       const running = definition.run({
         data: job.data.data,
         job: info,
-        log: jobLog,
+        get log() {
+          return (jobLog ??= log.child(bindings));
+        },
         ctx: { config, queue, services, signal: controller.signal, progress: (value) => job.updateProgress(value) },
       });
       const result = await withTimeout(running, definition.timeoutMs, controller);
       await report({ status: 'completed', result, willRetry: false });
-      jobLog.info({ durationMs: Date.now() - startedAt }, 'job completed');
+      // Same fields as a child logger's line, without building one per job.
+      if (log.isLevelEnabled('info')) log.info({ ...bindings, durationMs: Date.now() - startedAt }, 'job completed');
       return result;
     } catch (error) {
       const permanent = isPermanentError(error);
       const willRetry = !permanent && info.attempt < info.maxAttempts;
       await report({ status: 'failed', error: describeError(error), willRetry });
-      jobLog[willRetry ? 'warn' : 'error']({ err: error, willRetry }, 'job failed');
+      log[willRetry ? 'warn' : 'error']({ ...bindings, err: error, willRetry }, 'job failed');
       if (permanent && !(error instanceof UnrecoverableError)) {
         throw Object.assign(new UnrecoverableError((error as Error).message), { cause: error });
       }
