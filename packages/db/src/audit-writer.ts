@@ -38,6 +38,7 @@ export interface AuditWriterOptions {
   claimIdleMs?: number;
   /** Backoff while the store is unreachable: doubles from `initialMs` up to `maxMs`. Default 200..5000 ms. */
   retry?: { initialMs?: number; maxMs?: number };
+  /** Error text limits for every record; payload limits for first-format entries (workers fit payloads themselves). */
   limits?: Partial<TruncationLimits>;
   /**
    * Called with exactly the records this writer newly inserted, after their rows committed
@@ -177,19 +178,15 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   }
 
   async function processBatch(entries: StreamEntry[]): Promise<void> {
-    const records: { id: string; meta: RecordMeta; row: AuditRow; fields: string[] }[] = [];
+    const records: { id: string; row: AuditRow; fields: () => string[] }[] = [];
     const toPark: { id: string; fields: string[]; reason: string }[] = [];
     const prunes: PruneRequest[] = [];
     for (const [id, fields] of entries) {
-      const decoded = decodeEntry(fields);
+      const decoded = decodeEntry(fields, limits);
       if (decoded.kind === 'records') {
         for (const item of decoded.records) {
-          if (!item.ok) {
-            toPark.push({ id, fields: item.fields, reason: item.reason });
-            continue;
-          }
-          const { dataJson: _d, resultJson: _r, ...meta } = item.record;
-          records.push({ id, meta, row: toRow(item.record, limits), fields: item.fields });
+          if (item.ok) records.push({ id, row: toRow(item.record, limits), fields: item.fields });
+          else toPark.push({ id, fields: item.fields(), reason: item.reason });
         }
       } else if (decoded.kind === 'prune') {
         prunes.push(decoded.request);
@@ -204,7 +201,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     stats.duplicates += records.length - inserted.length - rejected.size;
     if (inserted.length > 0 && options.onInserted) {
       // One record per inserted id, even when a batch carried the same execution twice.
-      const fresh = records.filter((r) => insertedIds.delete(r.meta.executionId)).map((r) => r.meta);
+      const fresh: RecordMeta[] = records.filter((r) => insertedIds.delete(r.row.executionId)).map((r) => r.row);
       try {
         options.onInserted(fresh);
       } catch (error) {
@@ -212,8 +209,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       }
     }
     for (const r of records) {
-      const reason = rejected.get(r.meta.executionId);
-      if (reason) toPark.push({ id: r.id, fields: r.fields, reason });
+      const reason = rejected.get(r.row.executionId);
+      if (reason) toPark.push({ id: r.id, fields: r.fields(), reason });
     }
     if (toPark.length > 0) await park(toPark);
     for (const request of prunes) await prune(request);
@@ -237,7 +234,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         inserted.push(...(await untilStoreAnswers(() => store.insertAuditRows([row]))));
       } catch (error) {
         if (!isRecordError(error)) throw error;
-        rejected.set(row.execution_id, errorMessage(error));
+        rejected.set(row.executionId, errorMessage(error));
       }
     }
     return { inserted, rejected };

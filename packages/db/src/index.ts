@@ -28,6 +28,6 @@ export type { PruneOptions } from './prune.ts';
 export { EXECUTION_STATUSES, workerJobs, type ExecutionStatus, type NewWorkerJob, type StoredError, type WorkerJob } from './schema.ts';
 export { embeddedStoreDir, openAuditStore, type AuditDb, type AuditStore, type OpenStoreOptions, type StoreHealth } from './store.ts';
 export { DEFAULT_LIMITS, type TruncatedJson, type TruncationLimits } from './to-row.ts';
-export type { RecordMeta } from './stream-entry.ts';
+export { countRecords, type RecordMeta } from './stream-entry.ts';
 /** drizzle's `sql` tag, for ad-hoc queries against `store.db` without a second drizzle copy. */
 export { sql } from 'drizzle-orm';

@@ -5,19 +5,20 @@ import { workerJobs, type NewWorkerJob } from './schema.ts';
 import type { AuditRow } from './to-row.ts';
 
 /**
- * The writer's hot path: the whole batch travels as ONE json parameter and Postgres
- * unpacks it (json_to_recordset), instead of 15 bind parameters per row built by the
- * query builder. Payloads arrive as JSON text and are cast to jsonb in SQL. Executions
- * already recorded are skipped; returns the execution ids this call inserted.
+ * The writer's hot path: the whole batch travels as ONE json parameter, the records as the
+ * workers wrote them (camelCase, epoch-ms times, payloads as JSON values), and Postgres
+ * unpacks it (json_to_recordset) instead of 15 bind parameters per row built by the query
+ * builder. Executions already recorded are skipped; returns the execution ids this call inserted.
  */
 export async function insertAuditRows(db: AuditDb, rows: AuditRow[]): Promise<string[]> {
   if (rows.length === 0) return [];
   const result = await db.execute<{ execution_id: string }>(sql`
     insert into worker_jobs (execution_id, job_id, type, user_id, data, result, error, status, attempt, will_retry, worker, queued_at, started_at, completed_at, duration_ms)
-    select execution_id, job_id, type, user_id, data::jsonb, result::jsonb, error, status, attempt, will_retry, worker, queued_at, started_at, completed_at, duration_ms
+    select "executionId", "jobId", type, "userId", data, result, error, status, attempt, coalesce("willRetry", false), worker,
+      to_timestamp("queuedAt" / 1000), to_timestamp("startedAt" / 1000), to_timestamp("completedAt" / 1000), greatest(0, round("durationMs"))::integer
     from json_to_recordset(${JSON.stringify(rows)}::json) as r(
-      execution_id text, job_id text, type text, user_id text, data text, result text, error jsonb, status text,
-      attempt integer, will_retry boolean, worker text, queued_at timestamptz, started_at timestamptz, completed_at timestamptz, duration_ms integer)
+      "executionId" text, "jobId" text, type text, "userId" text, data jsonb, result jsonb, error jsonb, status text,
+      attempt integer, "willRetry" boolean, worker text, "queuedAt" float8, "startedAt" float8, "completedAt" float8, "durationMs" float8)
     on conflict (execution_id) do nothing
     returning execution_id`);
   // postgres.js returns the rows as an array; PGlite wraps them in `{ rows }`.

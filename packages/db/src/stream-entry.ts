@@ -1,18 +1,19 @@
 /**
  * The wire format of the audit stream. One entry carries the records of every job a worker
- * finished in the same event-loop turn (group commit), record i as fields suffixed `i`,
- * payloads as separate JSON text so the writer can size and insert them without parsing:
- *   m<i>: every ExecutionRecord field but data/result (JSON)   d<i>: data   r<i>: result (absent when none)
+ * finished in the same event-loop turn (group commit) in ONE field:
+ *   x: JSON array of ExecutionRecords, `data`/`result` already fitted to the size limits by the worker
+ * One bulk string per entry keeps the XADD and, above all, the writer's XREADGROUP reply
+ * cheap (ioredis parses every field as its own string), and the writer decodes an entry
+ * with one JSON.parse. Entries of the first format (m<i>/d<i>/r<i> fields: metadata, data
+ * and result as separate JSON) are still read, so records left in Redis by an older worker land.
  * A control entry (`op`) asks the writer, which owns the store, to do maintenance.
  */
 import type { ExecutionRecord } from '@sluice/queue';
+import { DEFAULT_LIMITS, fitValue, oversizedMarker, surelyFits, type TruncationLimits } from './to-row.ts';
 
 export type RecordMeta = Omit<ExecutionRecord, 'data' | 'result'>;
 
-export interface DecodedRecord extends RecordMeta {
-  dataJson: string | null;
-  resultJson: string | null;
-}
+export const RECORDS_FIELD = 'x';
 
 export interface PruneRequest {
   cutoff: Date;
@@ -21,30 +22,63 @@ export interface PruneRequest {
   replyTo: string;
 }
 
-/** One record of an entry: decoded, or why not, with its own fields (for parking). */
-export type EntryRecord = { ok: true; record: DecodedRecord; fields: string[] } | { ok: false; reason: string; fields: string[] };
+/** One record of an entry: decoded, or why not; `fields()` renders it alone, for parking. */
+export type EntryRecord =
+  | { ok: true; record: ExecutionRecord; fields: () => string[] }
+  | { ok: false; reason: string; fields: () => string[] };
 
 export type DecodedEntry =
   | { kind: 'records'; records: EntryRecord[] }
   | { kind: 'prune'; request: PruneRequest }
   | { kind: 'invalid'; reason: string };
 
-/** Appends record `i`'s fields to `fields`. */
-export function encodeRecord(record: ExecutionRecord, i: number, fields: string[]): void {
-  const { data, result, ...meta } = record;
-  fields.push(`m${i}`, JSON.stringify(meta), `d${i}`, JSON.stringify(data ?? null));
-  const resultJson = result === undefined ? undefined : JSON.stringify(result);
-  if (resultJson !== undefined) fields.push(`r${i}`, resultJson);
+/** One record's JSON for an entry, with oversized `data`/`result` replaced by a marker. Throws when not serialisable. */
+export function encodeRecord(record: ExecutionRecord, limits: TruncationLimits = DEFAULT_LIMITS): string {
+  const json = JSON.stringify(record);
+  // The common case: the whole record is too short to hold an oversized payload.
+  if (surelyFits(json, limits)) return json;
+  const fitted: ExecutionRecord = { ...record, data: fitValue(record.data ?? null, limits) };
+  if (record.result !== undefined) fitted.result = fitValue(record.result, limits);
+  return JSON.stringify(fitted);
+}
+
+/** The fields of one entry holding the records `encodeRecord` produced. */
+export function encodeEntry(recordJsons: readonly string[]): string[] {
+  return [RECORDS_FIELD, `[${recordJsons.join(',')}]`];
 }
 
 export function encodePrune(request: PruneRequest): string[] {
   return ['op', 'prune', 'cutoff', String(request.cutoff.getTime()), 'batch', String(request.batchSize), 'reply', request.replyTo];
 }
 
-export function decodeEntry(flat: string[] | null): DecodedEntry {
+export function decodeEntry(flat: string[] | null, limits: TruncationLimits = DEFAULT_LIMITS): DecodedEntry {
   if (!flat) return { kind: 'invalid', reason: 'entry has no fields' };
   if (flat[0] === 'op') return decodeControl(flat);
-  // Group fields by record suffix: m0 d0 r0 m1 d1 ...
+  if (flat[0] === RECORDS_FIELD) return decodeRecords(flat);
+  return decodeFirstFormat(flat, limits);
+}
+
+function decodeRecords(flat: string[]): DecodedEntry {
+  if (flat.length !== 2) return { kind: 'invalid', reason: `a "${RECORDS_FIELD}" entry has exactly one field` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(flat[1]!);
+  } catch (error) {
+    return { kind: 'invalid', reason: `records are not valid JSON: ${(error as Error).message}` };
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) return { kind: 'invalid', reason: 'records are not a non-empty JSON array' };
+  return {
+    kind: 'records',
+    records: parsed.map((record: unknown): EntryRecord => {
+      const fields = () => [RECORDS_FIELD, JSON.stringify([record])];
+      const problem = checkRecord(record);
+      return problem ? { ok: false, reason: problem, fields } : { ok: true, record: record as ExecutionRecord, fields };
+    }),
+  };
+}
+
+/** The first format: record i as fields m<i> (metadata JSON), d<i> (data JSON), r<i> (result JSON, optional). */
+function decodeFirstFormat(flat: string[], limits: TruncationLimits): DecodedEntry {
   const byRecord = new Map<string, { m?: string; d?: string; r?: string }>();
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = flat[i]!;
@@ -56,8 +90,27 @@ export function decodeEntry(flat: string[] | null): DecodedEntry {
     parts[kind] = flat[i + 1]!;
   }
   if (byRecord.size === 0) return { kind: 'invalid', reason: 'entry has no records' };
-  return { kind: 'records', records: [...byRecord.values()].map(decodeRecord) };
+  return { kind: 'records', records: [...byRecord.values()].map((parts) => decodeFirstFormatRecord(parts, limits)) };
 }
+
+function decodeFirstFormatRecord(parts: { m?: string; d?: string; r?: string }, limits: TruncationLimits): EntryRecord {
+  const flat = ['m', parts.m ?? '', 'd', parts.d ?? 'null', ...(parts.r === undefined ? [] : ['r', parts.r])];
+  const fields = () => flat;
+  if (parts.m === undefined) return { ok: false, reason: 'record has no "m" (metadata) field', fields };
+  let record: ExecutionRecord;
+  try {
+    record = JSON.parse(parts.m);
+    const problem = checkRecord(record);
+    if (problem) return { ok: false, reason: problem, fields };
+    record.data = parseFitted(parts.d ?? 'null', limits);
+    if (parts.r !== undefined) record.result = parseFitted(parts.r, limits);
+  } catch (error) {
+    return { ok: false, reason: `record is not valid JSON: ${(error as Error).message}`, fields };
+  }
+  return { ok: true, record, fields };
+}
+
+const parseFitted = (json: string, limits: TruncationLimits): unknown => oversizedMarker(json, limits) ?? JSON.parse(json);
 
 function decodeControl(flat: string[]): DecodedEntry {
   const fields = new Map<string, string>();
@@ -74,23 +127,9 @@ function decodeControl(flat: string[]): DecodedEntry {
   return { kind: 'invalid', reason: `unknown operation "${fields.get('op')}"` };
 }
 
-function decodeRecord(parts: { m?: string; d?: string; r?: string }): EntryRecord {
-  const fields = ['m', parts.m ?? '', 'd', parts.d ?? 'null', ...(parts.r === undefined ? [] : ['r', parts.r])];
-  if (parts.m === undefined) return { ok: false, reason: 'record has no "m" (metadata) field', fields };
-  let meta: RecordMeta;
-  try {
-    meta = JSON.parse(parts.m);
-  } catch (error) {
-    return { ok: false, reason: `record is not valid JSON: ${(error as Error).message}`, fields };
-  }
-  const problem = checkMeta(meta);
-  if (problem) return { ok: false, reason: problem, fields };
-  return { ok: true, record: { ...meta, dataJson: parts.d ?? null, resultJson: parts.r ?? null }, fields };
-}
-
-function checkMeta(meta: unknown): string | null {
-  if (typeof meta !== 'object' || meta === null) return 'record is not an object';
-  const m = meta as Record<string, unknown>;
+function checkRecord(record: unknown): string | null {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return 'record is not an object';
+  const m = record as Record<string, unknown>;
   for (const key of ['executionId', 'jobId', 'type', 'worker'] as const) {
     if (typeof m[key] !== 'string' || m[key] === '') return `record field "${key}" must be a non-empty string`;
   }
@@ -99,5 +138,12 @@ function checkMeta(meta: unknown): string | null {
     if (typeof m[key] !== 'number' || !Number.isFinite(m[key])) return `record field "${key}" must be a number`;
   }
   if (m.userId !== null && m.userId !== undefined && typeof m.userId !== 'string') return 'record field "userId" must be a string or null';
+  if (m.error !== undefined && m.error !== null && (typeof m.error !== 'object' || Array.isArray(m.error))) return 'record field "error" must be an object';
   return null;
+}
+
+/** How many execution records a stream entry carries (0 for control entries), whatever its format. */
+export function countRecords(flat: string[] | null): number {
+  const decoded = decodeEntry(flat);
+  return decoded.kind === 'records' ? decoded.records.length : 0;
 }

@@ -1,25 +1,12 @@
-/** Turns a stream record into a `worker_jobs` row, truncating oversized payloads with a marker. */
-import type { ExecutionStatus, StoredError } from './schema.ts';
-import type { DecodedRecord } from './stream-entry.ts';
+/** Fits an execution record for `worker_jobs`: oversized payloads become a marker, long errors are cut. */
+import type { ExecutionRecord } from '@sluice/queue';
+import type { StoredError } from './schema.ts';
 
-/** A row as the audit writer inserts it: payloads stay JSON text, cast to jsonb by Postgres. */
-export interface AuditRow {
-  execution_id: string;
-  job_id: string;
-  type: string;
-  user_id: string | null;
-  data: string | null;
-  result: string | null;
-  error: StoredError | null;
-  status: ExecutionStatus;
-  attempt: number;
-  will_retry: boolean;
-  worker: string;
-  queued_at: string;
-  started_at: string;
-  completed_at: string;
-  duration_ms: number;
-}
+/**
+ * A record as the audit writer inserts it: an ExecutionRecord whose payloads and error
+ * already fit. Postgres unpacks the batch's JSON into columns (see insert-executions.ts).
+ */
+export type AuditRow = ExecutionRecord;
 
 export interface TruncationLimits {
   /** Largest `data` or `result` stored as is, in bytes of JSON. Default 64 KiB. */
@@ -41,35 +28,27 @@ export interface TruncatedJson {
   preview: string;
 }
 
-export function toRow(record: DecodedRecord, limits: TruncationLimits = DEFAULT_LIMITS): AuditRow {
-  return {
-    execution_id: record.executionId,
-    job_id: record.jobId,
-    type: record.type,
-    user_id: record.userId ?? null,
-    // Raw JSON text, cast in SQL: no parse/stringify round trip here, and invalid JSON
-    // fails as a data error (22P02) that parks just this record.
-    data: fitJson(record.dataJson, limits),
-    result: fitJson(record.resultJson, limits),
-    error: record.error ? trimError(record.error, limits) : null,
-    status: record.status,
-    attempt: record.attempt,
-    will_retry: record.willRetry === true,
-    worker: record.worker,
-    queued_at: new Date(record.queuedAt).toISOString(),
-    started_at: new Date(record.startedAt).toISOString(),
-    completed_at: new Date(record.completedAt).toISOString(),
-    duration_ms: Math.max(0, Math.round(record.durationMs)),
-  };
+/** Every UTF-16 unit is at most 3 UTF-8 bytes, so JSON this short cannot exceed `limits.jsonBytes`. */
+export const surelyFits = (json: string, limits: TruncationLimits): boolean => json.length * 3 <= limits.jsonBytes;
+
+/** The marker for `json` when it exceeds `limits.jsonBytes`, else null. */
+export function oversizedMarker(json: string, limits: TruncationLimits): TruncatedJson | null {
+  if (surelyFits(json, limits)) return null;
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= limits.jsonBytes) return null;
+  return { _truncated: true, originalBytes: bytes, preview: cut(json, limits.previewChars) };
 }
 
-function fitJson(text: string | null, limits: TruncationLimits): string | null {
-  if (text === null) return null;
-  // Every UTF-16 unit is at most 3 UTF-8 bytes, so short strings skip the byte count.
-  const bytes = text.length * 3 <= limits.jsonBytes ? text.length : Buffer.byteLength(text);
-  if (bytes <= limits.jsonBytes) return text;
-  const marker: TruncatedJson = { _truncated: true, originalBytes: bytes, preview: cut(text, limits.previewChars) };
-  return JSON.stringify(marker);
+/** `value` itself when its JSON fits, else its marker. */
+export function fitValue(value: unknown, limits: TruncationLimits): unknown {
+  const json = JSON.stringify(value);
+  return json === undefined ? null : (oversizedMarker(json, limits) ?? value);
+}
+
+/** Cuts an oversized error in place (records are the writer's own freshly parsed objects) and returns the record. */
+export function toRow(record: ExecutionRecord, limits: TruncationLimits = DEFAULT_LIMITS): AuditRow {
+  if (record.error) record.error = trimError(record.error, limits);
+  return record;
 }
 
 function trimError(error: StoredError, limits: TruncationLimits): StoredError {
