@@ -2,7 +2,8 @@
  * The two systems the benchmark compares on one Redis: `raw` (plain BullMQ, no Sluice
  * code) and `sluice` (the app as users run it: server + supervisor + workers + audit).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -86,8 +87,7 @@ export async function openSluice({ redisUrl, prefix, env = {} }: SystemOptions):
   const config = loadConfig({ ...process.env, ...env, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix });
   const manager = await QueueManager.open({ config, registry: jobRegistry });
   let app: Bun.Subprocess | null = null;
-  const server = resolve(root, 'apps/server/src/main.ts');
-  const entry = existsSync(server) ? server : resolve(root, 'apps/worker/src/main.ts');
+  const entry = resolve(root, 'apps/server/src/main.ts');
   return {
     name: 'sluice',
     prefix,
@@ -99,6 +99,7 @@ export async function openSluice({ redisUrl, prefix, env = {} }: SystemOptions):
       return (await manager.submit('echo', item, KEEP)).id;
     },
     async startWorkers({ processes, concurrency }) {
+      const port = await freePort();
       app = Bun.spawn([process.execPath, entry], {
         env: {
           ...process.env,
@@ -106,7 +107,7 @@ export async function openSluice({ redisUrl, prefix, env = {} }: SystemOptions):
           LOG_PRETTY: 'false',
           LOG_LEVEL: 'warn',
           ENABLE_SCHEDULED_JOBS: 'false',
-          PORT: '0',
+          PORT: String(port),
           ...env,
           REDIS_URL: redisUrl,
           QUEUE_PREFIX: prefix,
@@ -116,6 +117,8 @@ export async function openSluice({ redisUrl, prefix, env = {} }: SystemOptions):
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       await waitForWorkers(manager.queue, processes);
+      // Timing starts only once the whole app is up (HTTP, audit writer), not just its workers.
+      await waitForReady(`http://127.0.0.1:${port}/ready`);
     },
     workerPeakRssMiB: () => (app ? childPids(app.pid).map(peakRssMiB) : []),
     async stopWorkers() {
@@ -138,6 +141,23 @@ async function waitForWorkers(queue: Queue, count: number, timeoutMs = 30_000): 
     await Bun.sleep(50);
   }
   throw new Error(`${count} worker process(es) did not come up within ${timeoutMs} ms`);
+}
+
+async function waitForReady(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await fetch(url).catch(() => null))?.ok) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
 }
 
 function childPids(parent: number): number[] {
