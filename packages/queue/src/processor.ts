@@ -85,7 +85,9 @@ export function createProcessor({ config, registry, log, queue, services = {}, o
       await report({ status: 'failed', error: describeError(error), willRetry });
       log[willRetry ? 'warn' : 'error']({ ...bindings, err: error, willRetry }, 'job failed');
       if (permanent && !(error instanceof UnrecoverableError)) {
-        throw Object.assign(new UnrecoverableError((error as Error).message), { cause: error });
+        // Keep the handler's stack: the dashboard and API show where it failed, not where we rethrew.
+        const stack = (error as Error).stack?.replace(/^[^\n]*/, `UnrecoverableError: ${(error as Error).message}`);
+        throw Object.assign(new UnrecoverableError((error as Error).message), { cause: error, ...(stack ? { stack } : {}) });
       }
       throw error;
     }
