@@ -19,6 +19,14 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
     if (!job) throw new JobNotFoundError(id);
     return job;
   };
+  // The hash and the state are two reads: a job that finished in between is read again,
+  // so a finished state never comes with a half-updated job (e.g. attemptsMade 0).
+  const findJobWithState = async (id: string) => {
+    const job = await findJob(id);
+    const state = await job.getState();
+    const finished = state === 'completed' || state === 'failed';
+    return { job: finished && job.finishedOn === undefined ? await findJob(id) : job, state };
+  };
 
   return new Elysia({ name: 'jobs', prefix: '/api/v1/jobs' })
     .post(
@@ -41,9 +49,8 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
     .get(
       '/:id',
       async ({ params }) => {
-        const job = await findJob(params.id);
-        const [state, history] = await Promise.all([
-          job.getState(),
+        const [{ job, state }, history] = await Promise.all([
+          findJobWithState(params.id),
           // The job itself is in Redis; an audit outage only blanks its history.
           readAudit(audit, (a) => a.getJobHistory({ jobId: params.id, limit: AUDIT_ROWS_PER_JOB })).catch(() => null),
         ]);
