@@ -1,10 +1,23 @@
 /** `queue:history`: recent executions from the audit table (`worker_jobs`), newest first. */
 import { existsSync } from 'node:fs';
-import { embeddedStoreDir, EXECUTION_STATUSES, HISTORY_MAX_LIMIT, migrate, openAuditStore, type ExecutionStatus, type WorkerJob } from '@sluice/db';
+import type { Config } from '@sluice/config';
+import {
+  embeddedStoreDir,
+  EXECUTION_STATUSES,
+  HISTORY_MAX_LIMIT,
+  migrate,
+  openAuditStore,
+  type AuditStore,
+  type ExecutionStatus,
+  type HistoryPage,
+  type HistoryQuery,
+  type WorkerJob,
+} from '@sluice/db';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { noMorePositionals, parseFlags, wholeNumber } from '../flags.ts';
 import { formatDuration, formatTime, table } from '../format.ts';
+import { historyFromServer } from '../server-history.ts';
 
 const FLAGS = {
   type: { type: 'string' },
@@ -58,32 +71,46 @@ in a running server: set DATABASE_URL to share one Postgres), 2 bad arguments.`,
       await ctx.print(flags.json ? JSON.stringify({ rows: [], nextCursor: null }, null, 2) : `no executions recorded yet (no audit store in ${embedded})`);
       return 0;
     }
-    const store = await openAuditStore(ctx.config, { maxConnections: 1 });
-    try {
-      // An embedded directory may predate the latest migration; Postgres is migrated by the server.
-      if (store.kind === 'pglite') await migrate(store);
-      const page = await store
-        .getJobHistory({ type: flags.type, status: status as ExecutionStatus | undefined, jobId: flags['job-id'], limit, cursor: flags.cursor })
-        .catch((error) => {
-          if (error?.name === 'InvalidAuditQueryError') throw new UsageError(error.message, `--${error.field}`);
-          throw error;
-        });
-      if (flags.json) {
-        await ctx.print(JSON.stringify(page, null, 2));
-        return 0;
-      }
-      if (page.rows.length === 0) {
-        await ctx.print('no executions recorded that match');
-        return 0;
-      }
-      await ctx.print(...table(['FINISHED', 'JOB', 'TYPE', 'TRY', 'STATUS', 'TOOK', 'WORKER', 'ERROR'], page.rows.map(cells)));
-      if (page.nextCursor) await ctx.print(`next page: --cursor ${page.nextCursor}`);
+    const query = { type: flags.type, status: status as ExecutionStatus | undefined, jobId: flags['job-id'], limit, cursor: flags.cursor };
+    const page = await readHistory(ctx.config, query).catch((error) => {
+      if (error?.name === 'InvalidAuditQueryError') throw new UsageError(error.message, `--${error.field}`);
+      throw error;
+    });
+    if (flags.json) {
+      await ctx.print(JSON.stringify(page, null, 2));
       return 0;
-    } finally {
-      await store.close();
     }
+    if (page.rows.length === 0) {
+      await ctx.print('no executions recorded that match');
+      return 0;
+    }
+    await ctx.print(...table(['FINISHED', 'JOB', 'TYPE', 'TRY', 'STATUS', 'TOOK', 'WORKER', 'ERROR'], page.rows.map(cells)));
+    if (page.nextCursor) await ctx.print(`next page: --cursor ${page.nextCursor}`);
+    return 0;
   },
 };
+
+/** From the store itself, or through the server when the embedded store is open there. */
+async function readHistory(config: Config, query: HistoryQuery): Promise<HistoryPage> {
+  let store: AuditStore;
+  try {
+    store = await openAuditStore(config, { maxConnections: 1 });
+  } catch (error) {
+    if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
+    const { page, url } = await historyFromServer(config, query).catch((cause: Error) => {
+      throw new Error(`${(error as Error).message} Asking the server failed too: ${cause.message}`);
+    });
+    process.stderr.write(`(read through the server at ${url}, which has the embedded audit store open)\n`);
+    return page;
+  }
+  try {
+    // An embedded directory may predate the latest migration; Postgres is migrated by the server.
+    if (store.kind === 'pglite') await migrate(store);
+    return await store.getJobHistory(query);
+  } finally {
+    await store.close();
+  }
+}
 
 function cells(row: WorkerJob): string[] {
   const status = row.status === 'failed' && row.willRetry ? 'failed (retrying)' : row.status;

@@ -1,0 +1,30 @@
+/**
+ * Reads execution history through the running server's API. Used when the embedded audit
+ * store is open in that server (PGlite has one owner), so `queue:history` still works
+ * beside `bun run dev`.
+ */
+import type { Config } from '@sluice/config';
+import type { HistoryPage, HistoryQuery } from '@sluice/db';
+
+export async function historyFromServer(config: Config, query: HistoryQuery): Promise<{ page: HistoryPage; url: string }> {
+  // A server bound to every interface still answers on loopback.
+  const host = ['0.0.0.0', '::', ''].includes(config.server.host) ? '127.0.0.1' : config.server.host;
+  const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}/api/v1/jobs/history`);
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
+  const headers: Record<string, string> = {};
+  if (config.admin.token) headers.authorization = `Bearer ${config.admin.token}`;
+  else if (config.admin.user && config.admin.password) headers.authorization = `Basic ${btoa(`${config.admin.user}:${config.admin.password}`)}`;
+
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
+  const body = (await response.json().catch(() => null)) as { rows?: unknown[]; nextCursor?: string | null; error?: { message: string } } | null;
+  if (!response.ok || !body?.rows) {
+    throw new Error(`the server at ${url.origin} answered ${response.status}: ${body?.error?.message ?? 'no history'}`);
+  }
+  // JSON carries dates as strings; the table printer wants Dates like the store returns.
+  const rows = body.rows.map((row) => {
+    const r = row as Record<string, unknown>;
+    for (const key of ['queuedAt', 'startedAt', 'completedAt', 'createdAt']) if (typeof r[key] === 'string') r[key] = new Date(r[key] as string);
+    return r;
+  });
+  return { page: { rows, nextCursor: body.nextCursor ?? null } as HistoryPage, url: url.origin };
+}

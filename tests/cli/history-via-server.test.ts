@@ -1,0 +1,52 @@
+/** `queue:history` beside a server that holds the embedded audit store: it reads through the server's API. */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { testEnv } from '../helpers/env.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { spawnServer, type ServerProcess } from '../server/helpers/server-process.ts';
+
+const CLI = resolve(import.meta.dir, '../../apps/cli/src/main.ts');
+const dataDir = mkdtempSync(join(tmpdir(), 'sluice-history-via-server-'));
+let server: ServerProcess;
+
+async function history(...args: string[]) {
+  // The CLI sees what a user's shell would: the server's HOST/PORT/prefix and the same DATA_DIR.
+  const proc = Bun.spawn([process.execPath, CLI, 'history', ...args], { env: testEnv({ ...server.env }), stdout: 'pipe', stderr: 'pipe' });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+beforeAll(async () => {
+  // Embedded PGlite store (no DATABASE_URL), owned by the server; reads need the admin token.
+  server = await spawnServer({
+    label: 'history-via-server',
+    env: { DATABASE_URL: '', DATA_DIR: dataDir, ADMIN_TOKEN: 'history-token', ADMIN_GUARD_READS: 'true' },
+    authorization: 'Bearer history-token',
+  });
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}, 30_000);
+
+test('history prints the executions the server recorded, and says where it read them', async () => {
+  const submitted = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'via the server' } } });
+  const { id } = (await submitted.json()) as { id: string };
+  await waitFor('the audit row', async () => {
+    const job = (await (await server.request(`/api/v1/jobs/${id}`)).json()) as { audit: unknown[] | null };
+    return (job.audit?.length ?? 0) >= 1;
+  }, { timeoutMs: 30_000 });
+
+  const table = await history('--type', 'echo');
+  expect(table.code).toBe(0);
+  expect(table.stderr).toContain(`read through the server at ${server.url}`);
+  expect(table.stdout).toMatch(new RegExp(`^\\S+ \\S+\\s+${id}\\s+echo\\s+1\\s+completed`, 'm'));
+
+  const json = await history('--job-id', id, '--json');
+  expect(json.code).toBe(0);
+  const page = JSON.parse(json.stdout) as { rows: { jobId: string; status: string; data: unknown }[]; nextCursor: string | null };
+  expect(page.rows).toHaveLength(1);
+  expect(page.rows[0]).toMatchObject({ jobId: id, status: 'completed', data: { message: 'via the server' } });
+}, 60_000);
