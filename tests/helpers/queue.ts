@@ -1,10 +1,11 @@
 /** A QueueManager (and optionally QueueEvents) on a prefix of this test file's own, torn down with its keys. */
-import { QueueEvents } from 'bullmq';
+import { QueueEvents, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@sluice/config';
 import { jobRegistry, type DefaultRegistry, type JobRegistry } from '@sluice/jobs';
 import { connectRedis, QUEUE_NAME, QueueManager } from '@sluice/queue';
 import { testConfig, uniquePrefix } from './env.ts';
+import { waitFor } from './wait.ts';
 
 export interface TestQueue<R extends JobRegistry = DefaultRegistry> {
   prefix: string;
@@ -56,4 +57,20 @@ export async function openTestQueue<R extends JobRegistry = DefaultRegistry>(
       await manager.close();
     },
   };
+}
+
+/**
+ * Polls until job `id` has finished for good (completed, or failed with no retry left) and
+ * returns it with that state, so a test asserts the state instead of timing out on the wrong one.
+ */
+export function waitForSettled(queue: Queue, id: string, timeoutMs = 20_000): Promise<{ job: Job; state: 'completed' | 'failed' }> {
+  return waitFor(
+    `job ${id} to complete or fail for good`,
+    async () => {
+      const job = await queue.getJob(id);
+      const state = await job?.getState();
+      return (state === 'completed' || state === 'failed') && { job: job!, state };
+    },
+    { timeoutMs },
+  );
 }

@@ -1,7 +1,7 @@
 /** A PermanentError from a handler fails the job at once, whatever attempts remain. */
 import { expect, test } from 'bun:test';
 import { useSupervisedQueue } from '../helpers/supervised-queue.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitForSettled } from '../helpers/queue.ts';
 
 const fixture = useSupervisedQueue('permanent');
 
@@ -9,10 +9,8 @@ test('a permanent error is not retried', async () => {
   const { queue } = fixture;
   const { id } = await queue.manager.submit('echo', { message: 'no hope', failPermanently: true }, { attempts: 5 });
 
-  const job = await waitFor('the job to fail', async () => {
-    const current = await queue.manager.queue.getJob(id);
-    return (await current?.getState()) === 'failed' && current;
-  });
+  const { job, state } = await waitForSettled(queue.manager.queue, id);
+  expect(state).toBe('failed');
 
   expect(job.attemptsMade).toBe(1);
   expect(job.opts.attempts).toBe(5);

@@ -2,8 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Supervisor } from '@sluice/supervisor';
 import { startTestSupervisor, stopSupervisor, waitForChildrenReady } from '../helpers/processes.ts';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { openTestQueue, waitForSettled, type TestQueue } from '../helpers/queue.ts';
 
 let queue: TestQueue;
 let supervisor: Supervisor;
@@ -28,13 +27,7 @@ afterAll(async () => {
   await queue?.close();
 }, 30_000);
 
-function settled(id: string) {
-  return waitFor(`job ${id} to complete or fail for good`, async () => {
-    const job = await queue.manager.queue.getJob(id);
-    const state = await job?.getState();
-    return (state === 'completed' || state === 'failed') && { job: job!, state };
-  });
-}
+const settled = (id: string) => waitForSettled(queue.manager.queue, id);
 
 describe('echo with failTimes', () => {
   test('more planned failures than attempts: fails for good, with growing gaps between attempts', async () => {

@@ -5,8 +5,7 @@ import { defineJob } from '@sluice/jobs';
 import { createLogger } from '@sluice/observability';
 import { connectRedis, createJobWorker, type ExecutionRecord, type JobWorker } from '@sluice/queue';
 import type { Redis } from 'ioredis';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { openTestQueue, waitForSettled, type TestQueue } from '../helpers/queue.ts';
 
 const TIMEOUT_MS = 300;
 const abortReasons: unknown[] = [];
@@ -53,10 +52,8 @@ afterAll(async () => {
 test('an attempt running past timeoutMs fails with a timeout error and its signal is aborted', async () => {
   const { id } = await queue.manager.submit('hang', {}, { attempts: 1 });
 
-  const job = await waitFor('the job to fail', async () => {
-    const current = await queue.manager.queue.getJob(id);
-    return (await current?.getState()) === 'failed' && current;
-  });
+  const { job, state } = await waitForSettled(queue.manager.queue, id);
+  expect(state).toBe('failed');
 
   expect(job.failedReason).toBe(`job timed out after ${TIMEOUT_MS} ms`);
   expect(job.attemptsMade).toBe(1);

@@ -1,6 +1,7 @@
 /** A worker process SIGKILLed mid-job is restarted by the supervisor, and stall recovery finishes the job. */
 import { expect, test } from 'bun:test';
 import { useSupervisedQueue } from '../helpers/supervised-queue.ts';
+import { waitForSettled } from '../helpers/queue.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // .env.test keeps the lock duration and stalled interval at 5 s so recovery is quick.
@@ -21,16 +22,9 @@ test('SIGKILL during a job: the process is restarted with a new pid and the job 
   expect(after!.restarts).toBe(1);
   expect(after!.pid).not.toBe(before!.pid);
 
-  const job = await waitFor(
-    'the job to complete after stall recovery',
-    async () => {
-      const current = await queue.manager.queue.getJob(id);
-      const state = await current?.getState();
-      if (state === 'failed') throw new Error(`job failed: ${current!.failedReason}`);
-      return state === 'completed' && current;
-    },
-    { timeoutMs: 40_000 },
-  );
+  // Stall recovery waits for the dead worker's lock to expire (5 s in .env.test).
+  const { job, state } = await waitForSettled(queue.manager.queue, id, 40_000);
+  expect({ state, failedReason: job.failedReason }).toMatchObject({ state: 'completed' });
   expect(job.returnvalue).toMatchObject({ message: 'survivor', pid: after!.pid });
   expect(job.stalledCounter).toBe(1);
   expect(await queue.manager.getCounts()).toMatchObject({ completed: 1, failed: 0, active: 0, waiting: 0 });

@@ -1,7 +1,7 @@
 /** Past WORKER_SHUTDOWN_TIMEOUT the worker exits 0 anyway and leaves its job for stalled recovery, not failed. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { killIfRunning, spawnWorkerMain, type WorkerMainProcess } from '../helpers/processes.ts';
-import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
+import { openTestQueue, waitForSettled, type TestQueue } from '../helpers/queue.ts';
 import { waitFor, within } from '../helpers/wait.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 300;
@@ -40,16 +40,8 @@ test('a job longer than the shutdown timeout is left active, the process exits 0
   expect(left.finishedOn).toBeUndefined();
 
   const second = startWorker();
-  const recovered = await waitFor(
-    'another worker to recover and complete the job',
-    async () => {
-      const job = await queue.manager.queue.getJob(id);
-      const state = await job?.getState();
-      if (state === 'failed') throw new Error(`job failed: ${job!.failedReason}`);
-      return state === 'completed' && job;
-    },
-    { timeoutMs: 40_000 },
-  );
+  const { job: recovered, state } = await waitForSettled(queue.manager.queue, id, 40_000);
+  expect({ state, failedReason: recovered.failedReason }).toMatchObject({ state: 'completed' });
   expect(recovered.stalledCounter).toBe(1);
   expect(recovered.returnvalue.message).toBe('too slow');
   expect(await queue.manager.getCounts()).toMatchObject({ active: 0, failed: 0, completed: 1 });
