@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { resolve } from 'node:path';
 import { countRecords, createAuditAppender, migrate, openAuditStore, sql, workerJobs, type AuditStore } from '@sluice/db';
-import { connectRedis, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
+import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
 import type { Redis } from 'ioredis';
 import { postgresDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
@@ -48,8 +48,10 @@ const tableCounts = async () =>
   (await store.db.select({ rows: sql<number>`count(*)::int`, distinct: sql<number>`count(distinct ${workerJobs.executionId})::int` }).from(workerJobs))[0];
 
 test('killed between commit and ack: re-delivery inserts nothing twice and the stream drains', async () => {
-  const append = createAuditAppender({ redis, streamKey: keys.auditStream });
+  const { append } = createAuditAppender({ send: ioredisSend(redis), streamKey: keys.auditStream });
   await Promise.all(Array.from({ length: RECORDS }, (_, i) => append(record(i))));
+  // append() resolves once the XADDs are written; a reply on the same connection means Redis ran them.
+  await redis.ping();
 
   const doomed = Bun.spawn([process.execPath, resolve(import.meta.dir, 'fixtures/writer-process.ts')], {
     env: testEnv({ QUEUE_PREFIX: prefix, ...db.env, SLUICE_TEST_DIE_AFTER_INSERT: '1' }),

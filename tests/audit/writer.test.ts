@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Redis } from 'ioredis';
 import { createAuditAppender, createAuditWriter, migrate, openAuditStore, type AuditStore, type TruncatedJson } from '@sluice/db';
-import { connectRedis, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
+import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
 import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { quietLog, startWriter, waitFor, type TestWriter } from './support.ts';
@@ -36,7 +36,7 @@ for (const path of ['postgres', 'pglite'] as const) {
       await migrate(store);
       await migrate(store); // idempotent: a second start applies nothing
       redis = await connectRedis(config.redis.url, { role: 'producer' });
-      append = createAuditAppender({ redis, streamKey: keys.auditStream });
+      append = createAuditAppender({ send: ioredisSend(redis), streamKey: keys.auditStream }).append;
       writer = await startWriter(store, config, { onInserted: (records) => inserted.push(...records.map((r) => r.executionId)) });
     }, 30_000);
 

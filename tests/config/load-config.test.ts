@@ -32,9 +32,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow('REDIS_URL must use redis: or rediss:, got "http:"');
   });
 
+  test('the worker Redis client is bun or ioredis, nothing else', () => {
+    expect(loadConfig({ WORKER_REDIS_CLIENT: 'ioredis' }).worker.redisClient).toBe('ioredis');
+    expect(() => loadConfig({ WORKER_REDIS_CLIENT: 'redis' })).toThrow('WORKER_REDIS_CLIENT must be one of');
+  });
+
   test('valid values are parsed, defaults filled in, and the result is frozen', () => {
     const config = loadConfig({ WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '3', REDIS_URL: 'redis://127.0.0.1:6390/2' });
-    expect(config.worker).toMatchObject({ count: 2, concurrency: 3, attempts: 3, stalledIntervalMs: 30_000 });
+    expect(config.worker).toMatchObject({ count: 2, concurrency: 3, attempts: 3, stalledIntervalMs: 30_000, redisClient: 'bun' });
     expect(config.redis.url).toBe('redis://127.0.0.1:6390/2');
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.worker)).toBe(true);

@@ -70,6 +70,17 @@ describe('a real server whose Redis goes away and comes back', () => {
     redis = await startRedis();
     await waitUntil('/ready to report 200 again', async () => (await ready()).status === 200);
     expect((await server.request('/health')).status).toBe(200);
+
+    // The worker processes reconnected too: a job submitted now runs and is audited.
+    const submitted = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'after the outage' } } });
+    expect(submitted.status).toBe(201);
+    const { id } = (await submitted.json()) as { id: string };
+    const job = await waitUntil(`job ${id} to complete with its audit row`, async () => {
+      const body = (await (await server.request(`/api/v1/jobs/${id}`)).json()) as any;
+      return body.state === 'completed' && body.audit?.length === 1 && body;
+    });
+    expect(job.result.message).toBe('after the outage');
+    expect(job.audit[0]).toMatchObject({ jobId: id, status: 'completed', attempt: 1 });
   });
 
   test('503 when the audit database is gone; 200 once it exists again', async () => {

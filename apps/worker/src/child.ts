@@ -4,7 +4,7 @@ import { loadConfigOrExit } from '@sluice/config';
 import { jobRegistry } from '@sluice/jobs';
 import { createLogger } from '@sluice/observability';
 import { createAuditAppender, createAuditMaintenanceClient } from '@sluice/db/worker';
-import { createJobWorker, QueueManager, sluiceKeys } from '@sluice/queue';
+import { createJobWorker, openWorkerConnection, QueueManager, sluiceKeys } from '@sluice/queue';
 import { WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
 
 const HEARTBEAT_MS = 1000;
@@ -14,16 +14,25 @@ const slot = process.env[WORKER_SLOT_ENV] ?? '0';
 const log = createLogger({ level: config.log.level, pretty: config.log.pretty, bindings: { worker: Number(slot) } });
 const send = (message: ChildMessage) => process.send?.(message);
 
-// Workers wait out Redis outages instead of failing: BullMQ needs maxRetriesPerRequest=null here.
+// Producer commands (ctx.queue) and audit housekeeping. Workers wait out Redis outages
+// instead of failing: BullMQ needs maxRetriesPerRequest=null here.
 const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: `sluice-worker-${slot}` });
 connection.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
+// The job connection: BullMQ's job commands, and the audit records that must precede them.
+const jobs = openWorkerConnection(config.redis.url, {
+  kind: config.worker.redisClient,
+  connectionName: `sluice-worker-${slot}-jobs`,
+  onError: (error) => log.warn({ err: error.message }, 'redis job connection error'),
+});
 const queue = await QueueManager.open({ config, registry: jobRegistry, connection });
-// Each execution record is appended to the audit stream before its job is marked finished.
 const keys = sluiceKeys(config.redis.prefix);
-const audit = config.audit.enabled
-  ? { onExecution: createAuditAppender({ redis: connection, streamKey: keys.auditStream }), services: { audit: createAuditMaintenanceClient({ redis: connection, keys }) } }
+const appender = config.audit.enabled
+  ? createAuditAppender({ send: jobs.send, streamKey: keys.auditStream, log: log.child({ component: 'audit' }) })
+  : null;
+const audit = appender
+  ? { onExecution: appender.append, services: { audit: createAuditMaintenanceClient({ redis: connection, keys }) } }
   : {};
-const jobWorker = createJobWorker({ config, registry: jobRegistry, connection, log, queue, ...audit });
+const jobWorker = createJobWorker({ config, registry: jobRegistry, connection: jobs.client, log, queue, ...audit });
 
 let processed = 0;
 jobWorker.worker.on('completed', () => processed++);
@@ -41,8 +50,13 @@ async function shutdown(timeoutMs: number): Promise<void> {
   log.info({ active: jobWorker.activeCount(), timeoutMs }, 'worker draining');
   const drained = await jobWorker.stop(timeoutMs);
   if (!drained) log.warn('shutdown timeout reached; unfinished jobs are left for stalled-job recovery');
+  // Records Redis refused during an outage get one more chance before the process goes.
+  if (appender && !(await appender.drain(Math.max(1000, timeoutMs / 10)))) {
+    log.error({ records: appender.pending() }, 'audit records could not be appended before exit');
+  }
   send({ type: 'stopped', drained });
   await queue.close().catch(() => {});
+  jobs.close();
   connection.disconnect();
   process.exit(0);
 }

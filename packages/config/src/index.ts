@@ -28,6 +28,8 @@ export interface Config {
     readonly stalledIntervalMs: number;
     readonly lockDurationMs: number;
     readonly shutdownTimeoutMs: number;
+    /** Client for the worker processes' job connections: Bun's native one, or ioredis. */
+    readonly redisClient: 'bun' | 'ioredis';
   };
   readonly audit: {
     /** Off: workers append no execution records and no audit writer runs (for benchmarks). */
@@ -68,6 +70,7 @@ export const VARIABLES = {
   WORKER_QUEUE_STALLED_INTERVAL: { parse: int(1000), default: '30000' },
   WORKER_QUEUE_LOCK_DURATION: { parse: int(1000), default: '30000' },
   WORKER_SHUTDOWN_TIMEOUT: { parse: int(0), default: '30000' },
+  WORKER_REDIS_CLIENT: { parse: oneOf('bun', 'ioredis'), default: 'bun' },
   AUDIT_LOG_RETENTION_DAYS: { parse: int(0, 36_500), default: '30' },
   AUDIT_ENABLED: { parse: bool, default: 'true' },
   ENABLE_SCHEDULED_JOBS: { parse: bool, default: 'true' },
@@ -142,6 +145,7 @@ export function loadConfig(env: Env): Config {
       stalledIntervalMs,
       lockDurationMs,
       shutdownTimeoutMs: read('WORKER_SHUTDOWN_TIMEOUT'),
+      redisClient: read('WORKER_REDIS_CLIENT'),
     },
     audit: { enabled: read('AUDIT_ENABLED'), retentionDays: read('AUDIT_LOG_RETENTION_DAYS') },
     scheduler: { enabled: read('ENABLE_SCHEDULED_JOBS') },

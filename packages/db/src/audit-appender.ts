@@ -1,27 +1,47 @@
 /**
  * Worker side of the audit trail: appends execution records to the audit stream.
- * Records of jobs finishing in the same event-loop turn share one stream entry and one
- * round trip (group commit), while each caller still waits for that XADD's reply.
+ *
+ * Records of jobs finishing in the same event-loop turn share one stream entry (group
+ * commit). The XADD goes on the worker's job connection, and a job waits only until its
+ * XADD is written there, not for the reply: Redis runs one connection's commands in
+ * order, so the record is in the stream before the job's completion that BullMQ sends
+ * next, without a round trip on every job's path. An XADD that Redis refuses is kept in
+ * memory and retried until it lands.
+ *
  * Oversized payloads are replaced by a marker here, where their JSON is made anyway.
  * Light on purpose: worker processes import this without drizzle or a database driver.
  */
-import type { Redis } from 'ioredis';
-import type { ExecutionRecord } from '@sluice/queue';
+import type { ExecutionRecord, RedisSend } from '@sluice/queue';
+import type { Logger } from '@sluice/observability';
 import { encodeEntry, encodeRecord } from './stream-entry.ts';
 import { DEFAULT_LIMITS, type TruncationLimits } from './to-row.ts';
 
 export interface AuditAppenderOptions {
-  /** Any non-blocking connection; the worker's own is fine. */
-  redis: Redis;
+  /** The worker's job connection (`WorkerConnection.send`), so records precede completions. */
+  send: RedisSend;
   /** `sluiceKeys(prefix).auditStream`. */
   streamKey: string;
+  /** Where failed appends and their recovery are reported. Default: not logged. */
+  log?: Logger;
   /** Most records in one stream entry. Default 100. */
   maxBatch?: number;
   /** Payload size limits (`jsonBytes`, `previewChars`). Default DEFAULT_LIMITS. */
   limits?: Partial<TruncationLimits>;
+  /** Backoff between retries of refused appends: doubles from `initialMs` up to `maxMs`. Default 200..5000 ms. */
+  retry?: { initialMs?: number; maxMs?: number };
 }
 
-export type AuditAppender = (record: ExecutionRecord) => Promise<void>;
+export interface AuditAppender {
+  /**
+   * Resolves once the record's XADD is on the connection, ahead of anything sent after it.
+   * Rejects only when the record cannot be serialised (a BigInt, a cycle).
+   */
+  append(record: ExecutionRecord): Promise<void>;
+  /** Records whose XADD Redis refused, waiting for a retry. */
+  pending(): number;
+  /** Retries refused records until none is left; false if `timeoutMs` passed first. */
+  drain(timeoutMs: number): Promise<boolean>;
+}
 
 interface Waiting {
   record: ExecutionRecord;
@@ -29,39 +49,94 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
-export function createAuditAppender({ redis, streamKey, maxBatch = 100, ...options }: AuditAppenderOptions): AuditAppender {
+export function createAuditAppender({ send, streamKey, log, maxBatch = 100, ...options }: AuditAppenderOptions): AuditAppender {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const retryInitialMs = options.retry?.initialMs ?? 200;
+  const retryMaxMs = options.retry?.maxMs ?? 5000;
   const waiting: Waiting[] = [];
+  /** Entries (each one XADD's record JSONs) that Redis refused. */
+  const refused: string[][] = [];
   let scheduled = false;
+  let retryTimer: ReturnType<typeof setTimeout> | null = null;
+  let failures = 0;
+
+  const xadd = (records: string[]) => send('XADD', [streamKey, '*', ...encodeEntry(records)]);
+
+  const keepForRetry = (records: string[], error: unknown) => {
+    if (refused.length === 0 && failures === 0) {
+      log?.warn({ err: (error as Error)?.message ?? String(error), records: records.length }, 'audit append refused; records kept in memory and retried');
+    }
+    refused.push(records);
+    scheduleRetry();
+  };
 
   const flush = () => {
     scheduled = false;
     while (waiting.length > 0) {
-      const batch: Waiting[] = [];
+      const batch = waiting.splice(0, maxBatch);
       const records: string[] = [];
-      for (const item of waiting.splice(0, maxBatch)) {
+      const encoded: Waiting[] = [];
+      for (const item of batch) {
         try {
           records.push(encodeRecord(item.record, limits));
-          batch.push(item);
+          encoded.push(item);
         } catch (error) {
-          // Not serialisable (a BigInt, a cycle): fail this job's record alone.
           item.reject(error);
         }
       }
-      if (batch.length === 0) continue;
-      redis.xadd(streamKey, '*', ...encodeEntry(records)).then(
-        () => batch.forEach((item) => item.resolve()),
-        (error) => batch.forEach((item) => item.reject(error)),
-      );
+      if (records.length === 0) continue;
+      // Written now; the reply is only watched for a refusal.
+      xadd(records).catch((error) => keepForRetry(records, error));
+      for (const item of encoded) item.resolve();
     }
   };
 
-  return (record) =>
-    new Promise<void>((resolve, reject) => {
-      waiting.push({ record, resolve, reject });
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
+  async function retryRefused(): Promise<void> {
+    retryTimer = null;
+    while (refused.length > 0) {
+      const records = refused[0]!;
+      try {
+        await xadd(records);
+      } catch {
+        failures++;
+        scheduleRetry();
+        return;
       }
-    });
+      refused.shift();
+      if (refused.length === 0) {
+        log?.info({ afterFailures: failures }, 'audit appends recovered; every kept record is in the stream');
+        failures = 0;
+      }
+    }
+  }
+
+  function scheduleRetry(): void {
+    if (retryTimer) return;
+    const ms = Math.min(retryMaxMs, retryInitialMs * 2 ** failures);
+    retryTimer = setTimeout(() => void retryRefused(), ms);
+  }
+
+  return {
+    append: (record) =>
+      new Promise<void>((resolve, reject) => {
+        waiting.push({ record, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      }),
+    pending: () => refused.reduce((sum, records) => sum + records.length, 0),
+    async drain(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (refused.length > 0 && Date.now() < deadline) {
+        if (retryTimer) {
+          clearTimeout(retryTimer);
+          retryTimer = null;
+        }
+        await retryRefused();
+        if (refused.length > 0) await Bun.sleep(Math.min(200, Math.max(0, deadline - Date.now())));
+      }
+      return refused.length === 0;
+    },
+  };
 }

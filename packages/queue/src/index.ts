@@ -9,3 +9,4 @@ export * from './queue-keys.ts';
 export * from './queue-manager.ts';
 export * from './redis.ts';
 export * from './schedules.ts';
+export * from './worker-connection.ts';

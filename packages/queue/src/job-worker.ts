@@ -1,6 +1,5 @@
 /** Wraps one BullMQ Worker on the `jobs` queue with Sluice's processor and a bounded graceful stop. */
-import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Config } from '@sluice/config';
 import type { JobRegistry, JobServices, JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
@@ -12,8 +11,8 @@ import { QUEUE_NAME } from './queue-keys.ts';
 export interface JobWorkerOptions {
   config: Config;
   registry: JobRegistry;
-  /** A blocking connection (maxRetriesPerRequest: null); BullMQ duplicates it as needed. */
-  connection: Redis;
+  /** The job connection (`openWorkerConnection`); BullMQ duplicates it for blocking reads. */
+  connection: ConnectionOptions;
   log: Logger;
   queue: JobSubmitter;
   services?: JobServices;

@@ -18,7 +18,10 @@ export interface ProcessorOptions {
   queue: JobSubmitter;
   /** Handed to handlers as `ctx.services`. Default none. */
   services?: JobServices;
-  /** Awaited before the job is marked finished, so a record is never lost to a crash in between. */
+  /**
+   * Awaited before the job is reported finished. The audit appender resolves once the
+   * record is written to the job connection, ahead of the completion BullMQ sends after it.
+   */
   onExecution?: (record: ExecutionRecord) => Promise<void> | void;
 }
 

@@ -1,0 +1,90 @@
+/** The worker-side appender on both job-connection clients: order on the wire, refused appends kept and retried. */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { Redis } from 'ioredis';
+import { countRecords, createAuditAppender } from '@sluice/db';
+import { connectRedis, openWorkerConnection, sluiceKeys, WORKER_REDIS_CLIENTS, type ExecutionRecord, type WorkerConnection } from '@sluice/queue';
+import { testConfig, uniquePrefix } from '../helpers/env.ts';
+import { quietLog, waitFor } from './support.ts';
+
+let seq = 0;
+function record(): ExecutionRecord {
+  const now = Date.now();
+  const jobId = `a-${++seq}`;
+  return {
+    executionId: `${jobId}:1:${now}`, jobId, type: 'echo', userId: null, data: { message: jobId }, result: { ok: true },
+    status: 'completed', attempt: 1, willRetry: false, worker: 'host:1', queuedAt: now - 2, startedAt: now - 1, completedAt: now, durationMs: 1,
+  };
+}
+
+const countIn = (entries: [string, string[]][]) => entries.reduce((n, [, fields]) => n + countRecords(fields), 0);
+
+for (const kind of WORKER_REDIS_CLIENTS) {
+  describe(`audit appender on a ${kind} job connection`, () => {
+    const config = testConfig({ QUEUE_PREFIX: uniquePrefix(`appender-${kind}`) });
+    const { auditStream } = sluiceKeys(config.redis.prefix);
+    let jobs: WorkerConnection;
+    let probe: Redis;
+
+    beforeAll(async () => {
+      jobs = openWorkerConnection(config.redis.url, { kind, connectionName: `appender-test-${kind}`, onError: () => {} });
+      probe = await connectRedis(config.redis.url, { role: 'producer' });
+    });
+
+    afterAll(async () => {
+      await probe.del(auditStream);
+      probe.disconnect();
+      jobs.close();
+    });
+
+    const refuseAppends = async () => {
+      await probe.del(auditStream);
+      // A string where the stream should be: every XADD to it fails with WRONGTYPE.
+      await probe.set(auditStream, 'not a stream');
+    };
+
+    test('a command sent after append() resolves finds the records already in the stream', async () => {
+      const { append } = createAuditAppender({ send: jobs.send, streamKey: auditStream });
+      await probe.del(auditStream);
+      await Promise.all([append(record()), append(record()), append(record())]);
+      // What BullMQ does next with the job: a command on the same connection, sent without
+      // waiting for the XADD's reply.
+      const entries = (await jobs.send('XRANGE', [auditStream, '-', '+'])) as [string, string[]][];
+      expect(countIn(entries)).toBe(3);
+    });
+
+    test('an append Redis refuses is kept in memory and lands once Redis accepts it again', async () => {
+      let xadds = 0;
+      const send: typeof jobs.send = (command, args) => {
+        if (command === 'XADD') xadds++;
+        return jobs.send(command, args);
+      };
+      const appender = createAuditAppender({ send, streamKey: auditStream, log: quietLog, retry: { initialMs: 50, maxMs: 100 } });
+      await refuseAppends();
+      const refused = record();
+      await appender.append(refused);
+      await waitFor('the refused record to be kept for a retry', () => appender.pending() === 1);
+      // Refused again on each retry meanwhile, and still kept.
+      await waitFor('three retries', () => xadds >= 4);
+      expect(appender.pending()).toBe(1);
+
+      await probe.del(auditStream);
+      await waitFor('the kept record to be appended', () => appender.pending() === 0);
+      const entries = (await probe.xrange(auditStream, '-', '+')) as [string, string[]][];
+      expect(countIn(entries)).toBe(1);
+      expect(JSON.parse(entries[0]![1][1]!)[0].executionId).toBe(refused.executionId);
+    });
+
+    test('drain() stops at its deadline while Redis still refuses, and keeps what is left', async () => {
+      const appender = createAuditAppender({ send: jobs.send, streamKey: auditStream, retry: { initialMs: 50, maxMs: 100 } });
+      await refuseAppends();
+      await Promise.all([appender.append(record()), appender.append(record())]);
+      await waitFor('both records to be kept', () => appender.pending() === 2);
+      expect(await appender.drain(300)).toBe(false);
+      expect(appender.pending()).toBe(2);
+
+      await probe.del(auditStream);
+      expect(await appender.drain(5000)).toBe(true);
+      expect(countIn((await probe.xrange(auditStream, '-', '+')) as [string, string[]][])).toBe(2);
+    });
+  });
+}
