@@ -70,6 +70,19 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(row.error!.stack!.length).toBeLessThan(9000);
     });
 
+    test('text and JSON holding tabs, newlines, backslashes and quotes are stored exactly as appended', async () => {
+      const awkward = 'tab\there\nnew line\r\\back\\slash "quoted" \\N é 🚀';
+      const r = record({ userId: awkward, data: { message: awkward, nested: [awkward, null, 1.5] }, result: { awkward }, status: 'failed', error: { name: 'Error', message: awkward, stack: awkward } });
+      await append(r);
+      const row = await waitFor('the awkward row', () => rowOf(r.jobId));
+      expect(row.userId).toBe(awkward);
+      expect(row.data).toEqual({ message: awkward, nested: [awkward, null, 1.5] });
+      expect(row.result).toEqual({ awkward });
+      expect(row.error).toEqual({ name: 'Error', message: awkward, stack: awkward });
+      expect(row.completedAt.getTime()).toBe(r.completedAt);
+      expect(row.durationMs).toBe(5);
+    });
+
     test('records Postgres rejects are parked and reported; the rest of the batch lands', async () => {
       const good = record();
       const nul = record({ result: { text: 'a\u0000b' } }); // jsonb cannot hold \u0000

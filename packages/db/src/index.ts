@@ -29,5 +29,8 @@ export { EXECUTION_STATUSES, workerJobs, type ExecutionStatus, type NewWorkerJob
 export { embeddedStoreDir, openAuditStore, type AuditDb, type AuditStore, type OpenStoreOptions, type StoreHealth } from './store.ts';
 export { DEFAULT_LIMITS, type TruncatedJson, type TruncationLimits } from './to-row.ts';
 export { countRecords, type RecordMeta } from './stream-entry.ts';
+export { sqlState } from './classify-error.ts';
+export { copyAuditRows, toCopyText } from './copy-rows.ts';
+export { writeAuditRows } from './insert-executions.ts';
 /** drizzle's `sql` tag, for ad-hoc queries against `store.db` without a second drizzle copy. */
 export { sql } from 'drizzle-orm';

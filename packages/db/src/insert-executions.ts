@@ -1,14 +1,42 @@
-/** The audit table's two writes: the writer's batch insert, and a typed insert for tools and tests. */
+/** The audit table's writes: the writer's batch (COPY, else INSERT), and a typed insert for tools and tests. */
 import { sql } from 'drizzle-orm';
-import type { AuditDb } from './store.ts';
+import { isRecordError } from './classify-error.ts';
+import { copyAuditRows, toCopyText } from './copy-rows.ts';
+import type { AuditDb, StoreDriver } from './store.ts';
 import { workerJobs, type NewWorkerJob } from './schema.ts';
 import type { AuditRow } from './to-row.ts';
 
 /**
- * The writer's hot path: the whole batch travels as ONE json parameter, the records as the
- * workers wrote them (camelCase, epoch-ms times, payloads as JSON values), and Postgres
- * unpacks it (json_to_recordset) instead of 15 bind parameters per row built by the query
- * builder. Executions already recorded are skipped; returns the execution ids this call inserted.
+ * The writer's batch: one COPY when every row is new and valid (the common case), else the
+ * INSERT below, which skips executions already recorded and fails only on a row Postgres
+ * refuses. Returns the execution ids this call inserted.
+ */
+export async function writeAuditRows(db: AuditDb, driver: StoreDriver, rows: AuditRow[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  let copyText: string | null = null;
+  try {
+    copyText = toCopyText(rows);
+  } catch {
+    // A time outside Date's range: the INSERT path lets Postgres judge the row.
+  }
+  if (copyText !== null) {
+    try {
+      await copyAuditRows(driver, copyText);
+      // COPY is all or nothing and execution_id is unique: every row is new.
+      return rows.map((row) => row.executionId);
+    } catch (error) {
+      // A re-delivered execution or a row Postgres refuses fails the whole COPY; outages are the caller's.
+      if (!isRecordError(error)) throw error;
+    }
+  }
+  return insertAuditRows(db, rows);
+}
+
+/**
+ * The fallback when a COPY fails: the whole batch travels as ONE json parameter, the records
+ * as the workers wrote them (camelCase, epoch-ms times, payloads as JSON values), and
+ * Postgres unpacks it (json_to_recordset). Executions already recorded are skipped; returns
+ * the execution ids this call inserted.
  */
 export async function insertAuditRows(db: AuditDb, rows: AuditRow[]): Promise<string[]> {
   if (rows.length === 0) return [];

@@ -12,7 +12,7 @@ import { AuditStoreBusyError } from './errors.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
 import { deleteExecutionsBefore, type PruneOptions } from './prune.ts';
-import { insertAuditRows, insertExecutions } from './insert-executions.ts';
+import { insertExecutions, writeAuditRows } from './insert-executions.ts';
 import type { AuditRow } from './to-row.ts';
 import * as schema from './schema.ts';
 
@@ -41,7 +41,7 @@ export interface AuditStore {
   getHealth(query?: HealthQuery): Promise<TypeHealth[]>;
   /** Inserts rows, skipping execution ids already present; returns the ids actually inserted. */
   insertExecutions(rows: schema.NewWorkerJob[]): Promise<string[]>;
-  /** The audit writer's batch insert (one json parameter per batch); same rules. */
+  /** The audit writer's batch: one COPY when every row is new and valid, else an INSERT that skips recorded ones. */
   insertAuditRows(rows: AuditRow[]): Promise<string[]>;
   /** Deletes rows created before `cutoff` in bounded batches; returns how many went. */
   deleteExecutionsBefore(cutoff: Date, options?: PruneOptions): Promise<number>;
@@ -104,7 +104,7 @@ function buildStore(driver: StoreDriver, db: AuditDb, location: string, close: (
     getJobMetricsByType: (query) => getJobMetricsByType(db, query),
     getHealth: (query = {}) => getHealth(db, query),
     insertExecutions: (rows) => insertExecutions(db, rows),
-    insertAuditRows: (rows) => insertAuditRows(db, rows),
+    insertAuditRows: (rows) => writeAuditRows(db, driver, rows),
     deleteExecutionsBefore: (cutoff, opts) => deleteExecutionsBefore(db, cutoff, opts),
     close: () => (closed ??= close()),
   };
