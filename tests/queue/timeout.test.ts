@@ -6,9 +6,12 @@ import { createLogger } from '@sluice/observability';
 import { connectRedis, createJobWorker, type ExecutionRecord, type JobWorker } from '@sluice/queue';
 import type { Redis } from 'ioredis';
 import { openTestQueue, waitForSettled, type TestQueue } from '../helpers/queue.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const TIMEOUT_MS = 300;
 const abortReasons: unknown[] = [];
+/** What `late` saw when it first looked at its signal, after its timeout had passed. */
+let lateSignal: { aborted: boolean; reason: string } | null = null;
 
 const registry = {
   hang: defineJob({
@@ -23,6 +26,16 @@ const registry = {
           reject(ctx.signal.reason);
         });
       }),
+  }),
+  late: defineJob({
+    description: 'Ignores its signal until well past its timeout, then looks.',
+    schema: Type.Object({}, { additionalProperties: false }),
+    priority: 'normal',
+    timeoutMs: 100,
+    run: async ({ ctx }) => {
+      await Bun.sleep(250);
+      lateSignal = { aborted: ctx.signal.aborted, reason: (ctx.signal.reason as Error)?.name };
+    },
   }),
 };
 
@@ -62,4 +75,13 @@ test('an attempt running past timeoutMs fails with a timeout error and its signa
   expect((abortReasons[0] as Error).name).toBe('JobTimeoutError');
   expect(records).toHaveLength(1);
   expect(records[0]).toMatchObject({ jobId: id, status: 'failed', willRetry: false, error: { name: 'JobTimeoutError' } });
+}, 30_000);
+
+test('a handler that first reads its signal after the timeout finds it already aborted', async () => {
+  const { id } = await queue.manager.submit('late', {}, { attempts: 1 });
+  const { state } = await waitForSettled(queue.manager.queue, id);
+  expect(state).toBe('failed');
+  // The attempt failed at 100 ms; the handler keeps running and looks at 250 ms.
+  const seen = await waitFor('the handler to look at its signal', () => lateSignal, { timeoutMs: 5000, intervalMs: 10 });
+  expect(seen).toEqual({ aborted: true, reason: 'JobTimeoutError' });
 }, 30_000);

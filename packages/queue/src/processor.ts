@@ -68,16 +68,24 @@ export function createProcessor({ config, registry, log, queue, services = {}, o
       if (problem) throw new UnrecoverableError(`invalid data for "${job.name}": ${problem.path} ${problem.message}`.trim());
 
       log.debug(bindings, 'job started');
-      const controller = new AbortController();
+      const cancel = lazyAbort();
       const running = definition.run({
         data: job.data.data,
         job: info,
         get log() {
           return (jobLog ??= log.child(bindings));
         },
-        ctx: { config, queue, services, signal: controller.signal, progress: (value) => job.updateProgress(value) },
+        ctx: {
+          config,
+          queue,
+          services,
+          get signal() {
+            return cancel.signal();
+          },
+          progress: (value) => job.updateProgress(value),
+        },
       });
-      const result = await withTimeout(running, definition.timeoutMs, controller);
+      const result = await withTimeout(running, definition.timeoutMs, cancel.abort);
       await report({ status: 'completed', result, willRetry: false });
       // Same fields as a child logger's line, without building one per job.
       if (log.isLevelEnabled('info')) log.info({ ...bindings, durationMs: Date.now() - startedAt }, 'job completed');
@@ -97,13 +105,36 @@ export function createProcessor({ config, registry, log, queue, services = {}, o
   };
 }
 
-async function withTimeout<T>(running: Promise<T>, timeoutMs: number | undefined, controller: AbortController): Promise<T> {
+/**
+ * The job's AbortSignal, made only when the handler reads it: an AbortController per job
+ * costs about a microsecond, and most handlers never look. Aborting before it exists
+ * hands out an already aborted signal.
+ */
+function lazyAbort() {
+  let controller: AbortController | undefined;
+  let reason: unknown;
+  return {
+    signal(): AbortSignal {
+      if (!controller) {
+        controller = new AbortController();
+        if (reason !== undefined) controller.abort(reason);
+      }
+      return controller.signal;
+    },
+    abort(why: unknown): void {
+      reason = why;
+      controller?.abort(why);
+    },
+  };
+}
+
+async function withTimeout<T>(running: Promise<T>, timeoutMs: number | undefined, abort: (reason: unknown) => void): Promise<T> {
   if (!timeoutMs) return running;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const error = new JobTimeoutError(timeoutMs);
-      controller.abort(error);
+      abort(error);
       reject(error);
     }, timeoutMs);
   });
