@@ -9,6 +9,7 @@ import { openBenchAudit, type BenchAudit } from './bench/audit.ts';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './bench/options.ts';
 import { renderMarkdown, summarise, type Sample } from './bench/report.ts';
 import { measureEnqueue, measureLatency, measureThroughput } from './bench/scenarios.ts';
+import { percentile } from './bench/stats.ts';
 import { openRaw, openSluice, type EchoLike, type System, type WorkerShape } from './bench/systems.ts';
 
 let options: BenchOptions;
@@ -53,38 +54,25 @@ async function throughput(round: number, kind: 'raw' | 'sluice', figure: string,
   if (kind === 'sluice') {
     const rows = await audit.rowsSince(since);
     record(round, kind, 'lost audit rows', result.completed + result.failed - rows.count, 'rows');
-    if (rows.lagsMs.length) record(round, kind, 'audit lag p50', pct(rows.lagsMs, 50), 'ms');
-    if (rows.lagsMs.length) record(round, kind, 'audit lag p99', pct(rows.lagsMs, 99), 'ms');
+    if (rows.lagsMs.length) record(round, kind, 'audit lag p50', percentile(rows.lagsMs, 50), 'ms');
+    if (rows.lagsMs.length) record(round, kind, 'audit lag p99', percentile(rows.lagsMs, 99), 'ms');
   }
 }
 
-const pct = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-};
+const KINDS = ['raw', 'sluice'] as const;
+type Kind = (typeof KINDS)[number];
 
-async function suite(round: number, kind: 'raw' | 'sluice'): Promise<void> {
-  const { concurrency: c, processes: p } = options;
-  const enqueue = await withSystem(kind, (system) => measureEnqueue(system, options.jobs));
-  record(round, kind, 'enqueue bulk', enqueue.bulkPerSec, 'jobs/s');
-  record(round, kind, 'enqueue one-by-one', enqueue.singlePerSec, 'jobs/s');
-  say(`round ${round} ${kind} enqueue: bulk ${enqueue.bulkPerSec}/s, one-by-one ${enqueue.singlePerSec}/s`);
+async function enqueue(round: number, kind: Kind): Promise<void> {
+  const result = await withSystem(kind, (system) => measureEnqueue(system, options.jobs));
+  record(round, kind, 'enqueue bulk', result.bulkPerSec, 'jobs/s');
+  record(round, kind, 'enqueue one-by-one', result.singlePerSec, 'jobs/s');
+  say(`round ${round} ${kind} enqueue: bulk ${result.bulkPerSec}/s, one-by-one ${result.singlePerSec}/s`);
+}
 
-  const noop = { message: 'noop' };
-  if (kind === 'raw') {
-    await throughput(round, kind, 'no-op throughput', options.jobs, noop, { processes: 1, concurrency: c });
-    await throughput(round, kind, 'I/O-bound throughput (sleepMs 20)', options.ioJobs, { message: 'io', sleepMs: 20 }, { processes: 1, concurrency: c * p });
-    await throughput(round, kind, 'CPU-bound throughput (cpuMs 5)', options.cpuJobs, { message: 'cpu', cpuMs: 5 }, { processes: 1, concurrency: c });
-  } else {
-    await throughput(round, kind, 'no-op throughput', options.jobs, noop, { processes: 1, concurrency: c });
-    if (p !== 1) await throughput(round, kind, `no-op throughput, ${p} processes`, options.jobs, noop, { processes: p, concurrency: c });
-    await throughput(round, kind, 'I/O-bound throughput (sleepMs 20)', options.ioJobs, { message: 'io', sleepMs: 20 }, { processes: p, concurrency: c });
-    await throughput(round, kind, 'CPU-bound throughput (cpuMs 5)', options.cpuJobs, { message: 'cpu', cpuMs: 5 }, { processes: p, concurrency: c });
-  }
-
+async function latency(round: number, kind: Kind): Promise<void> {
   const since = new Date();
   await withSystem(kind, async (system) => {
-    await system.startWorkers({ processes: kind === 'raw' ? 1 : p, concurrency: c });
+    await system.startWorkers({ processes: kind === 'raw' ? 1 : options.processes, concurrency: options.concurrency });
     for (const rate of options.rates) {
       const result = await measureLatency(system, redis.url, rate, options.latencyMs);
       say(`round ${round} ${kind} latency @${rate}/s: start p50 ${result.startP50} p99 ${result.startP99} ms; done p50 ${result.doneP50} p99 ${result.doneP99} ms; lost ${result.lost}`);
@@ -99,19 +87,38 @@ async function suite(round: number, kind: 'raw' | 'sluice'): Promise<void> {
   if (kind === 'sluice') {
     const rows = await audit.rowsSince(since);
     if (rows.lagsMs.length) {
-      record(round, kind, 'audit lag p50', pct(rows.lagsMs, 50), 'ms');
-      record(round, kind, 'audit lag p99', pct(rows.lagsMs, 99), 'ms');
+      record(round, kind, 'audit lag p50', percentile(rows.lagsMs, 50), 'ms');
+      record(round, kind, 'audit lag p99', percentile(rows.lagsMs, 99), 'ms');
     }
   }
 }
 
+/**
+ * One round: every figure is measured for both systems back to back, so the machine's
+ * drift (other tenants, thermal state) lands on both sides of each ratio alike.
+ */
+async function runRound(round: number): Promise<void> {
+  const { concurrency: c, processes: p } = options;
+  // Alternate who goes first so warm-up and drift do not favour one side.
+  const order: Kind[] = round % 2 === 1 ? [...KINDS] : [...KINDS].reverse();
+  const noop = { message: 'noop' };
+  for (const kind of order) await enqueue(round, kind);
+  for (const kind of order) await throughput(round, kind, 'no-op throughput', options.jobs, noop, { processes: 1, concurrency: c });
+  if (p !== 1) await throughput(round, 'sluice', `no-op throughput, ${p} processes`, options.jobs, noop, { processes: p, concurrency: c });
+  for (const kind of order) {
+    // Raw runs one process; its I/O-bound run gets the same total concurrency as Sluice's processes together.
+    const shape = kind === 'raw' ? { processes: 1, concurrency: c * p } : { processes: p, concurrency: c };
+    await throughput(round, kind, 'I/O-bound throughput (sleepMs 20)', options.ioJobs, { message: 'io', sleepMs: 20 }, shape);
+  }
+  for (const kind of order) {
+    await throughput(round, kind, 'CPU-bound throughput (cpuMs 5)', options.cpuJobs, { message: 'cpu', cpuMs: 5 }, { processes: kind === 'raw' ? 1 : p, concurrency: c });
+  }
+  for (const kind of order) await latency(round, kind);
+}
+
 const startedAt = new Date();
 try {
-  for (let round = 1; round <= options.rounds; round++) {
-    // Alternate who goes first so warm-up and drift do not favour one side.
-    const order: ('raw' | 'sluice')[] = round % 2 === 1 ? ['raw', 'sluice'] : ['sluice', 'raw'];
-    for (const kind of order) await suite(round, kind);
-  }
+  for (let round = 1; round <= options.rounds; round++) await runRound(round);
 } finally {
   await audit.close();
   await redis.stop();
