@@ -195,13 +195,15 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       }
     }
 
-    const { inserted, rejected } = await insertAll(records.map((r) => r.row));
-    const insertedIds = new Set(inserted);
+    const rows = records.map((r) => r.row);
+    const { inserted, rejected } = await insertAll(rows);
     stats.inserted += inserted.length;
     stats.duplicates += records.length - inserted.length - rejected.size;
     if (inserted.length > 0 && options.onInserted) {
-      // One record per inserted id, even when a batch carried the same execution twice.
-      const fresh: RecordMeta[] = records.filter((r) => insertedIds.delete(r.row.executionId)).map((r) => r.row);
+      // Every row went in (the COPY path), or one record per inserted id, even when a batch
+      // carried the same execution twice.
+      const insertedIds = inserted.length === rows.length ? null : new Set(inserted);
+      const fresh: RecordMeta[] = insertedIds ? rows.filter((row) => insertedIds.delete(row.executionId)) : rows;
       try {
         options.onInserted(fresh);
       } catch (error) {
