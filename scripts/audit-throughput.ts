@@ -1,10 +1,12 @@
 /**
- * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--concurrency N] [--batch N] [--linger MS]`: what
- * auditing costs. Runs N echo jobs (sleepMs 0) through real worker processes with auditing
- * off, append-only (workers write the stream, no writer runs: the hot-path cost alone) and
- * on (writer running), alternating rounds in one run, and reports jobs/s for each plus the
- * audit lag (handler finished -> row committed) p50/p99. Starts its own Redis; audits into a fresh database on DATABASE_URL's
- * server (default: the local Postgres when it answers), else into a fresh PGlite directory.
+ * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--processes N] [--concurrency N] [--batch N] [--linger MS]`:
+ * what auditing costs. Runs N echo jobs (sleepMs 0) through real worker processes with
+ * auditing off, append-only (workers write the stream, no writer runs: the hot-path cost
+ * alone) and on (writer running), alternating rounds in one run, and reports jobs/s for
+ * each, the audit lag (handler finished -> row committed) p50/p99, and the CPU seconds each
+ * process group spent while the queue drained (Linux). Starts its own Redis; audits into a
+ * fresh database on DATABASE_URL's server (default: the local Postgres when it answers),
+ * else into a fresh PGlite directory.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,15 +20,16 @@ import { createLogger } from '@sluice/observability';
 import { QueueManager } from '@sluice/queue';
 import { Supervisor } from '@sluice/supervisor';
 import { WORKER_ENTRY } from '@sluice/worker-app';
+import { namedProcessesCpuSeconds, processCpuSeconds, redisCpuSeconds, selfCpuSeconds } from './bench/cpu.ts';
 import { ensureRedis } from './infra/redis.ts';
 
 const { values } = parseArgs({
   options: { jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' },
-    concurrency: { type: 'string', default: '50' } },
+    concurrency: { type: 'string', default: '50' }, processes: { type: 'string', default: '2' } },
 });
 const JOBS = Number(values.jobs);
 const ROUNDS = Number(values.rounds);
-const WORKERS = { WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: values.concurrency! };
+const WORKERS = { WORKER_COUNT: values.processes!, WORKER_QUEUE_CONCURRENCY: values.concurrency! };
 const MODES = ['off', 'append-only', 'on'] as const;
 type Mode = (typeof MODES)[number];
 const say = (line: string) => process.stderr.write(`[audit-throughput] ${line}\n`);
@@ -35,22 +38,29 @@ const log = createLogger({ level: 'warn', pretty: false });
 const redis = await ensureRedis({ port: 6397, name: 'sluice-audit-throughput-redis', mode: 'exclusive', stateDir: resolve(import.meta.dir, '../.data'), log: say });
 const database = await openDatabase();
 try {
-  const results: { mode: Mode; jobsPerSec: number; lagsMs: number[] }[] = [];
+  const results: Awaited<ReturnType<typeof runRound>>[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const mode of MODES) {
       const result = await runRound(mode, round);
-      say(`round ${round} audit ${mode}: ${result.jobsPerSec.toFixed(0)} jobs/s${mode === 'on' ? `, lag p50 ${pct(result.lagsMs, 50)} ms p99 ${pct(result.lagsMs, 99)} ms` : ''}`);
+      const cpu = Object.entries(result.cpuSeconds).map(([group, s]) => `${group} ${s.toFixed(2)}`).join(', ');
+      say(`round ${round} audit ${mode}: ${result.jobsPerSec.toFixed(0)} jobs/s${mode === 'on' ? `, lag p50 ${pct(result.lagsMs, 50)} ms p99 ${pct(result.lagsMs, 99)} ms` : ''}; CPU s: ${cpu}`);
       results.push(result);
     }
   }
   // Median of the rounds: a round that shared the CPU with something else should not skew the ratio.
   const median = (mode: Mode) => pct(results.filter((r) => r.mode === mode).map((r) => r.jobsPerSec), 50);
+  const cpuMedians = (mode: Mode) => {
+    const rounds = results.filter((r) => r.mode === mode);
+    return Object.fromEntries(Object.keys(rounds[0]!.cpuSeconds).map((group) => [group, pct(rounds.map((r) => r.cpuSeconds[group as keyof typeof r.cpuSeconds]), 50)]));
+  };
   const lags = results.flatMap((r) => r.lagsMs);
   const summary = {
     jobs: JOBS, rounds: ROUNDS, store: database.kind, workers: WORKERS,
     offJobsPerSec: Math.round(median('off')), appendOnlyJobsPerSec: Math.round(median('append-only')), onJobsPerSec: Math.round(median('on')),
     appendOnlyRatio: Number((median('append-only') / median('off')).toFixed(3)), ratio: Number((median('on') / median('off')).toFixed(3)),
     lagP50Ms: pct(lags, 50), lagP99Ms: pct(lags, 99), lagMaxMs: pct(lags, 100),
+    // CPU seconds per process group while the queue drained (median of rounds).
+    cpuSeconds: Object.fromEntries(MODES.map((mode) => [mode, cpuMedians(mode)])),
   };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 } finally {
@@ -77,16 +87,32 @@ async function runRound(mode: Mode, round: number) {
   for (let i = 0; i < JOBS; i += 1000) {
     await queue.submitBulk(Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => ({ type: 'echo', data: { message: `m${i + k}`, sleepMs: 0 }, options: { removeOnComplete: false } })));
   }
+  const workerPids = supervisor.snapshot().map((child) => child.pid!);
+  const cpuNow = async () => ({
+    workers: workerPids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
+    redis: await redisCpuSeconds(queue.connection),
+    // The audit writer runs in this process, as it runs in the server in production.
+    writer: selfCpuSeconds(),
+    postgres: namedProcessesCpuSeconds('postgres'),
+  });
+  const before = await cpuNow();
   const started = performance.now();
   await queue.resume();
   await until(async () => (await queue.getCounts()).completed >= JOBS);
   const jobsPerSec = JOBS / ((performance.now() - started) / 1000);
+  const after = await cpuNow();
+  const cpuSeconds = {
+    workers: round2(after.workers - before.workers),
+    redis: round2(after.redis - before.redis),
+    writer: round2(after.writer - before.writer),
+    postgres: round2(after.postgres - before.postgres),
+  };
   if (audit) await until(async () => lagsMs.length >= JOBS, 120_000);
   await supervisor.stop();
   await audit?.close();
   await queue.queue.obliterate({ force: true });
   await queue.close();
-  return { mode, jobsPerSec, lagsMs };
+  return { mode, jobsPerSec, lagsMs, cpuSeconds };
 }
 
 async function openDatabase(): Promise<{ kind: string; env: Record<string, string>; drop(): Promise<void> }> {
@@ -121,6 +147,10 @@ async function until(probe: () => boolean | Promise<boolean>, timeoutMs = 300_00
     if (Date.now() > deadline) throw new Error('timed out');
     await Bun.sleep(20);
   }
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
 }
 
 function pct(xs: number[], p: number): number {
