@@ -21,7 +21,7 @@ export const USAGE = `usage: bun run bench [options]
   --cpu-jobs N      cpuMs 5 jobs per CPU-bound run (default 2000)
   --concurrency C   jobs per worker process (default 100)
   --processes P     Sluice worker processes (default 2)
-  --rounds R        raw/sluice alternations (default 3, minimum 1)
+  --rounds R        raw/sluice alternations (default 5, minimum 1)
   --latency-ms MS   duration of each paced latency run (default 3000)
   --rates LIST      paced loads in jobs/s (default 200,1000,5000)
   --redis-port N    port for the benchmark's own Redis (default 6390)
@@ -62,7 +62,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     cpuJobs: num('cpu-jobs', values['cpu-jobs'], 2000),
     concurrency: num('concurrency', values.concurrency, 100),
     processes: num('processes', values.processes, 2),
-    rounds: num('rounds', values.rounds, 3),
+    rounds: num('rounds', values.rounds, 5),
     latencyMs: num('latency-ms', values['latency-ms'], 3000, 100),
     rates,
     redisPort: num('redis-port', values['redis-port'], 6390),
