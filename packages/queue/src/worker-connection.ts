@@ -56,9 +56,10 @@ export function openWorkerConnection(url: string, { kind, connectionName, onErro
   if (typeof sender.sendCommand !== 'function') {
     throw new Error('this BullMQ version has no Bun client sendCommand; set WORKER_REDIS_CLIENT=ioredis');
   }
-  void adapter.connect().then(() => adapter.clientSetName(connectionName), () => {
-    // The adapter reports the failure as an 'error' event and keeps reconnecting.
-  });
+  // Named again after every reconnect, so CLIENT LIST always shows which worker it is.
+  adapter.on('ready', () => void adapter.clientSetName(connectionName).catch(() => {}));
+  // A failed first connect is reported as an 'error' event; the adapter keeps reconnecting.
+  void adapter.connect().catch(() => {});
   return {
     kind,
     client: adapter,
