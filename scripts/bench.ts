@@ -51,6 +51,13 @@ async function throughput(round: number, kind: 'raw' | 'sluice', figure: string,
   record(round, kind, figure, result.jobsPerSec, 'jobs/s');
   record(round, kind, 'lost jobs', result.lost, 'jobs');
   for (const rss of result.peakRssMiB) record(round, kind, 'peak RSS per worker process', rss, 'MiB');
+  if (figure === 'no-op throughput') {
+    // Where the time goes: CPU per job from resume until the drain's audit rows are written.
+    record(round, kind, 'no-op CPU per job: worker processes', result.cpuUsPerJob.workers, 'µs');
+    record(round, kind, 'no-op CPU per job: Redis', result.cpuUsPerJob.redis, 'µs');
+    if (kind === 'sluice') record(round, kind, 'no-op CPU per job: server process (audit writer, metrics)', result.cpuUsPerJob.server, 'µs');
+    if (kind === 'sluice') record(round, kind, 'no-op CPU per job: Postgres', result.cpuUsPerJob.postgres, 'µs');
+  }
   if (kind === 'sluice') {
     const rows = await audit.rowsSince(since);
     record(round, kind, 'lost audit rows', result.completed + result.failed - rows.count, 'rows');

@@ -1,6 +1,7 @@
 /** The measurements, each run the same way against either system. */
 import { QueueEvents, type Queue } from 'bullmq';
 import type { EchoLike, System, WorkerShape } from './systems.ts';
+import { namedProcessesCpuSeconds, processCpuSeconds, redisCpuSeconds } from './cpu.ts';
 import { percentile, round, wallMs } from './stats.ts';
 
 const BULK_CHUNK = 1000;
@@ -38,6 +39,8 @@ export interface ThroughputResult {
   failed: number;
   lost: number;
   peakRssMiB: number[];
+  /** CPU µs per job from resume until the drain's work was done (the audit rows written), by process group. */
+  cpuUsPerJob: CpuUse;
 }
 
 /**
@@ -51,6 +54,7 @@ export async function measureThroughput(system: System, jobs: number, item: Echo
     await system.addBulk(Array.from({ length: Math.min(BULK_CHUNK, jobs - i) }, () => item));
   }
   await system.startWorkers(shape);
+  const cpu0 = await cpuUse(system);
   const t0 = Date.now();
   await queue.resume();
   const deadline = Date.now() + Math.max(120_000, jobs * 20);
@@ -63,10 +67,34 @@ export async function measureThroughput(system: System, jobs: number, item: Echo
   // The drain ended when the last job finished, not when this poll noticed (up to 20 ms
   // later, a lot on a 0.3 s run): BullMQ scores its finished sets by finish time.
   const elapsed = Math.max(1, (await lastFinishedAt(queue)) - t0);
+  await system.settle();
+  const cpu1 = await cpuUse(system);
+  const cpuUsPerJob = Object.fromEntries(
+    Object.entries(cpu1).map(([group, seconds]) => [group, round(((seconds - cpu0[group as keyof CpuUse]) * 1e6) / jobs, 1)]),
+  ) as unknown as CpuUse;
   const peakRssMiB = system.workerPeakRssMiB().map((v) => round(v, 1));
   await system.stopWorkers();
   const lost = jobs - counts.completed - counts.failed;
-  return { jobsPerSec: round((counts.completed / elapsed) * 1000, 0), ...counts, lost, peakRssMiB };
+  return { jobsPerSec: round((counts.completed / elapsed) * 1000, 0), ...counts, lost, peakRssMiB, cpuUsPerJob };
+}
+
+export interface CpuUse {
+  workers: number;
+  redis: number;
+  server: number;
+  /** Local Postgres processes (0 with PGlite, which runs inside the server process). */
+  postgres: number;
+}
+
+/** CPU seconds so far per process group (Linux /proc; NaN elsewhere). */
+async function cpuUse(system: System): Promise<CpuUse> {
+  const server = system.serverPid();
+  return {
+    workers: system.workerPids().reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
+    redis: await redisCpuSeconds(system.redis),
+    server: server === null ? 0 : processCpuSeconds(server),
+    postgres: namedProcessesCpuSeconds('postgres'),
+  };
 }
 
 export interface LatencyResult {

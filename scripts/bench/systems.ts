@@ -9,7 +9,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadConfig } from '@sluice/config';
 import { jobRegistry } from '@sluice/jobs';
-import { QueueManager } from '@sluice/queue';
+import { QueueManager, sluiceKeys } from '@sluice/queue';
 
 const root = resolve(import.meta.dir, '../..');
 
@@ -28,11 +28,19 @@ export interface System {
   readonly name: 'raw' | 'sluice';
   readonly prefix: string;
   readonly queue: Queue;
+  /** A plain connection to the benchmark's Redis (INFO, stream lengths). */
+  readonly redis: Redis;
   addBulk(items: EchoLike[]): Promise<void>;
   add(item: EchoLike): Promise<string>;
   startWorkers(shape: WorkerShape): Promise<void>;
   /** Peak resident set (VmHWM) of each worker process, in MiB. */
   workerPeakRssMiB(): number[];
+  /** The running worker processes. */
+  workerPids(): number[];
+  /** The process around the workers (Sluice's server: supervisor, audit writer, metrics), if any. */
+  serverPid(): number | null;
+  /** Resolves once the work a drain left behind is done (Sluice: the audit stream is written out). */
+  settle(): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
@@ -55,6 +63,7 @@ export async function openRaw({ redisUrl, prefix }: SystemOptions): Promise<Syst
     name: 'raw',
     prefix,
     queue,
+    redis: connection,
     async addBulk(items) {
       await queue.addBulk(items.map((data) => ({ name: 'echo', data, opts: KEEP })));
     },
@@ -71,6 +80,9 @@ export async function openRaw({ redisUrl, prefix }: SystemOptions): Promise<Syst
       await waitForWorkers(queue, processes);
     },
     workerPeakRssMiB: () => procs.map((p) => peakRssMiB(p.pid)),
+    workerPids: () => procs.map((p) => p.pid),
+    serverPid: () => null,
+    settle: async () => {},
     async stopWorkers() {
       await Promise.all(procs.map((p) => (p.kill('SIGTERM'), p.exited)));
       procs = [];
@@ -92,6 +104,7 @@ export async function openSluice({ redisUrl, prefix, env = {} }: SystemOptions):
     name: 'sluice',
     prefix,
     queue: manager.queue,
+    redis: manager.connection,
     async addBulk(items) {
       await manager.submitBulk(items.map((data) => ({ type: 'echo', data, options: KEEP })));
     },
@@ -121,6 +134,14 @@ export async function openSluice({ redisUrl, prefix, env = {} }: SystemOptions):
       await waitForReady(`http://127.0.0.1:${port}/ready`);
     },
     workerPeakRssMiB: () => (app ? childPids(app.pid).map(peakRssMiB) : []),
+    workerPids: () => (app ? childPids(app.pid) : []),
+    serverPid: () => app?.pid ?? null,
+    async settle() {
+      // The writer deletes stream entries once their rows commit: an empty stream is a written-out one.
+      const { auditStream } = sluiceKeys(prefix);
+      const deadline = Date.now() + 60_000;
+      while ((await manager.connection.xlen(auditStream)) > 0 && Date.now() < deadline) await Bun.sleep(10);
+    },
     async stopWorkers() {
       if (!app) return;
       app.kill('SIGTERM');
