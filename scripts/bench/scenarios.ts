@@ -115,7 +115,10 @@ export interface LatencyResult {
  * event seen by a QueueEvents listener, in ms.
  */
 export async function measureLatency(system: System, redisUrl: string, ratePerSec: number, durationMs: number): Promise<LatencyResult> {
-  const events = new QueueEvents('jobs', { connection: { url: redisUrl }, prefix: system.prefix });
+  // Read on from the events stream's end as it is now. The default ('$' at the first read)
+  // would miss a job that finished before that read was sent, and count it as lost.
+  const [newest] = (await system.redis.xrevrange(system.queue.toKey('events'), '+', '-', 'COUNT', 1)) as [string, string[]][];
+  const events = new QueueEvents('jobs', { connection: { url: redisUrl }, prefix: system.prefix, lastEventId: newest?.[0] ?? '0-0' });
   await events.waitUntilReady();
   const seen = new Map<string, { at: number; startedAt: number }>();
   events.on('completed', ({ jobId, returnvalue }) => {
@@ -140,6 +143,11 @@ export async function measureLatency(system: System, redisUrl: string, ratePerSe
   const deadline = Date.now() + 30_000;
   while (seen.size < total && Date.now() < deadline) await Bun.sleep(20);
   await events.close();
+  // Lost means the job never finished, whatever the listener saw.
+  const unseen = [...sentAt.keys()].filter((id) => !seen.has(id));
+  const states = await Promise.all(unseen.map((id) => system.queue.getJobState(id)));
+  const lost = states.filter((state) => state !== 'completed' && state !== 'failed').length;
+  if (unseen.length > 0) process.stderr.write(`[bench] ${system.name} @${ratePerSec}/s: ${unseen.length} completion event(s) not seen; job states: ${states.join(', ')}\n`);
 
   const start: number[] = [];
   const done: number[] = [];
@@ -155,7 +163,7 @@ export async function measureLatency(system: System, redisUrl: string, ratePerSe
     jobs: total,
     startP50: p(start, 50), startP95: p(start, 95), startP99: p(start, 99),
     doneP50: p(done, 50), doneP95: p(done, 95), doneP99: p(done, 99),
-    lost: total - seen.size,
+    lost: lost + (total - sentAt.size),
   };
 }
 

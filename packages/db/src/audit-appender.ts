@@ -85,8 +85,15 @@ export function createAuditAppender({ send, streamKey, log, maxBatch = 100, ...o
         }
       }
       if (records.length === 0) continue;
-      // Written now; the reply is only watched for a refusal.
-      xadd(records).catch((error) => keepForRetry(records, error));
+      // Written now; the reply is only watched for a refusal. A client that throws instead
+      // of rejecting must not leave these jobs waiting for a resolve that never comes.
+      let sent: Promise<unknown>;
+      try {
+        sent = xadd(records);
+      } catch (error) {
+        sent = Promise.reject(error);
+      }
+      sent.catch((error) => keepForRetry(records, error));
       for (const item of encoded) item.resolve();
     }
   };
