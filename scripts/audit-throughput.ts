@@ -1,5 +1,5 @@
 /**
- * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--processes N] [--concurrency N] [--batch N] [--linger MS]`:
+ * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--processes N] [--concurrency N] [--batch N] [--linger MS] [--redis-port N]`:
  * what auditing costs. Runs N echo jobs (sleepMs 0) through real worker processes with
  * auditing off, append-only (workers write the stream, no writer runs: the hot-path cost
  * alone) and on (writer running), alternating rounds in one run, and reports jobs/s for
@@ -23,19 +23,39 @@ import { WORKER_ENTRY } from '@sluice/worker-app';
 import { namedProcessesCpuSeconds, processCpuSeconds, redisCpuSeconds, selfCpuSeconds } from './bench/cpu.ts';
 import { ensureRedis } from './infra/redis.ts';
 
-const { values } = parseArgs({
-  options: { jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' },
-    concurrency: { type: 'string', default: '50' }, processes: { type: 'string', default: '2' } },
-});
-const JOBS = Number(values.jobs);
-const ROUNDS = Number(values.rounds);
-const WORKERS = { WORKER_COUNT: values.processes!, WORKER_QUEUE_CONCURRENCY: values.concurrency! };
+const say = (line: string) => process.stderr.write(`[audit-throughput] ${line}\n`);
+let values: Record<string, string | undefined>;
+try {
+  ({ values } = parseArgs({
+    strict: true,
+    options: { jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' },
+      concurrency: { type: 'string', default: '50' }, processes: { type: 'string', default: '2' }, 'redis-port': { type: 'string', default: '6397' } },
+  }));
+} catch (error) {
+  say(`error: ${(error as Error).message}`);
+  process.exit(2);
+}
+/** A whole-number flag, or exit 2 naming it. */
+function flag(name: string, min: number): number {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < min) {
+    say(`error: --${name} must be a whole number >= ${min}, got "${values[name]}"`);
+    process.exit(2);
+  }
+  return n;
+}
+const JOBS = flag('jobs', 1);
+const ROUNDS = flag('rounds', 1);
+const REDIS_PORT = flag('redis-port', 1);
+const WORKERS = { WORKER_COUNT: String(flag('processes', 1)), WORKER_QUEUE_CONCURRENCY: String(flag('concurrency', 1)) };
+const tuning = { ...(values.batch ? { batchSize: flag('batch', 1) } : {}), ...(values.linger ? { lingerMs: flag('linger', 0) } : {}) };
 const MODES = ['off', 'append-only', 'on'] as const;
 type Mode = (typeof MODES)[number];
-const say = (line: string) => process.stderr.write(`[audit-throughput] ${line}\n`);
 const log = createLogger({ level: 'warn', pretty: false });
 
-const redis = await ensureRedis({ port: 6397, name: 'sluice-audit-throughput-redis', mode: 'exclusive', stateDir: resolve(import.meta.dir, '../.data'), log: say });
+const redis = await ensureRedis({
+  port: REDIS_PORT, name: 'sluice-audit-throughput-redis', mode: 'exclusive', stateDir: resolve(import.meta.dir, '../.data'), portHint: '--redis-port', log: say,
+});
 const database = await openDatabase();
 try {
   const results: Awaited<ReturnType<typeof runRound>>[] = [];
@@ -74,7 +94,6 @@ async function runRound(mode: Mode, round: number) {
   const queue = await QueueManager.open({ config, registry: jobRegistry });
   const lagsMs: number[] = [];
   // In production the writer runs in the server process beside the supervisor; so here.
-  const tuning = { ...(values.batch ? { batchSize: Number(values.batch) } : {}), ...(values.linger ? { lingerMs: Number(values.linger) } : {}) };
   const audit = mode === 'on' ? await startAuditTrail({ config, log, ...tuning, onInserted: (records) => {
     const now = Date.now();
     for (const record of records) lagsMs.push(now - record.completedAt);

@@ -23,7 +23,7 @@ try {
 
 const root = resolve(import.meta.dir, '..');
 const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-const redis = await ensureRedis({ port: options.redisPort, name: `sluice-bench-redis-${options.redisPort}`, mode: 'exclusive', stateDir: resolve(root, '.data'), log: say });
+const redis = await ensureRedis({ port: options.redisPort, name: `sluice-bench-redis-${options.redisPort}`, mode: 'exclusive', stateDir: resolve(root, '.data'), portHint: '--redis-port', log: say });
 const audit: BenchAudit = await openBenchAudit(say);
 const samples: Sample[] = [];
 let runNo = 0;

@@ -22,6 +22,8 @@ export interface EnsureRedisOptions {
   mode: 'reuse' | 'exclusive';
   /** Where pid files live. */
   stateDir: string;
+  /** How the user picks another port, for the message when this one is taken. Default: the test suite's variable. */
+  portHint?: string;
   log?: (line: string) => void;
 }
 
@@ -48,7 +50,7 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
     } else {
       throw new Error(
         mode === 'exclusive'
-          ? `Port ${port} is in use by something this run did not start; refusing to run tests against it. Stop it, or pick another port with SLUICE_TEST_REDIS_PORT.`
+          ? `Port ${port} is in use by something this run did not start; refusing to use it. Stop it, or pick another port with ${options.portHint ?? 'SLUICE_TEST_REDIS_PORT'}.`
           : `Port ${port} is in use but does not answer as Redis.`,
       );
     }
