@@ -1,5 +1,5 @@
 /** The producer side: validated submits, schedules, health and pause/resume on the `jobs` queue. */
-import { defaultRepeatStrategy, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@sluice/config';
 import {
@@ -179,19 +179,4 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     await this.queue.close();
     if (this.ownsConnection) await this.connection.quit().catch(() => this.connection.disconnect());
   }
-}
-
-/**
- * Parses the pattern with the same function BullMQ schedules with, so a bad pattern is an
- * InvalidOptionError before anything is written (its parser's messages name no common word
- * we could match on afterwards), and a pattern that never fires is not silently dropped.
- */
-function assertCronPattern(pattern: string, tz: string | undefined): void {
-  let next: number | undefined;
-  try {
-    next = defaultRepeatStrategy(Date.now(), { pattern, tz });
-  } catch (error) {
-    throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": ${(error as Error).message}`);
-  }
-  if (next === undefined) throw new InvalidOptionError('cron', `cron pattern "${pattern}" never fires`);
 }
