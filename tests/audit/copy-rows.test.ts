@@ -1,9 +1,9 @@
 /** The writer's COPY fast path on both stores: exact round trip of awkward text, and failures that surface. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { copyAuditRows, migrate, openAuditStore, sqlState, toCopyText, writeAuditRows, type AuditStore } from '@sluice/db';
+import { copyAuditRows, sqlState, toCopyText, writeAuditRows, type AuditStore } from '@sluice/db';
 import type { ExecutionRecord } from '@sluice/queue';
-import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
-import { testConfig } from '../helpers/env.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import { openMigratedStore } from './support.ts';
 
 const awkward = 'tab\there\nnew line\r\\back\\slash "quoted" \\N \\. é 🚀';
 let seq = 0;
@@ -22,9 +22,7 @@ for (const path of ['postgres', 'pglite'] as const) {
     let store: AuditStore;
 
     beforeAll(async () => {
-      db = path === 'postgres' ? await postgresDatabase('copy_rows') : pgliteDatabase('copy-rows');
-      store = await openAuditStore(testConfig(db.env));
-      await migrate(store);
+      ({ db, store } = await openMigratedStore(path, 'copy-rows'));
     }, 30_000);
 
     afterAll(async () => {

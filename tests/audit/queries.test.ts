@@ -1,8 +1,8 @@
 /** History filters and pagination, metrics math, health thresholds and retention, on both stores. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { InvalidAuditQueryError, migrate, openAuditStore, type AuditStore, type NewWorkerJob } from '@sluice/db';
-import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
-import { testConfig } from '../helpers/env.ts';
+import { InvalidAuditQueryError, type AuditStore, type NewWorkerJob } from '@sluice/db';
+import type { TestDatabase } from '../helpers/db.ts';
+import { openMigratedStore } from './support.ts';
 
 const NOW = Date.parse('2030-06-01T12:00:00Z');
 const MINUTE = 60_000;
@@ -26,9 +26,7 @@ for (const path of ['postgres', 'pglite'] as const) {
     let store: AuditStore;
 
     beforeAll(async () => {
-      db = path === 'postgres' ? await postgresDatabase('audit_queries') : pgliteDatabase('audit-queries');
-      store = await openAuditStore(testConfig(db.env));
-      await migrate(store);
+      ({ db, store } = await openMigratedStore(path, 'audit-queries'));
       // `timed`: durations 10, 20, ..., 100 ms, all completed, one per minute.
       await store.insertExecutions(Array.from({ length: 10 }, (_, i) => row('timed', 'completed', (i + 1) * 10, (i + 1) * MINUTE)));
       // Health: critical 4/10, warning 7/10, ok 9/10, boundaries exactly 50% and 80%.

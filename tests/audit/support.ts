@@ -1,11 +1,13 @@
 /** Shared pieces of the audit tests: real worker processes, a writer in the test process, polling. */
 import type { Redis } from 'ioredis';
 import type { Config } from '@sluice/config';
-import { createAuditWriter, type AuditStore, type AuditWriter, type AuditWriterOptions } from '@sluice/db';
+import { createAuditWriter, migrate, openAuditStore, type AuditStore, type AuditWriter, type AuditWriterOptions } from '@sluice/db';
 import { createLogger } from '@sluice/observability';
 import { connectRedis, sluiceKeys } from '@sluice/queue';
 import { Supervisor } from '@sluice/supervisor';
 import { WORKER_ENTRY } from '@sluice/worker-app';
+import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
+import { testConfig } from '../helpers/env.ts';
 
 export const quietLog = createLogger({ level: (process.env.SLUICE_TEST_LOG_LEVEL as 'silent') ?? 'silent', pretty: false });
 
@@ -63,4 +65,12 @@ export async function startWriter(store: AuditStore, config: Config, options: Pa
       redis.disconnect();
     },
   };
+}
+
+/** A private database on the given path (a Postgres database, or a PGlite directory), opened and migrated. */
+export async function openMigratedStore(path: 'postgres' | 'pglite', label: string): Promise<{ db: TestDatabase; store: AuditStore }> {
+  const db = path === 'postgres' ? await postgresDatabase(label.replaceAll('-', '_')) : pgliteDatabase(label);
+  const store = await openAuditStore(testConfig(db.env));
+  await migrate(store);
+  return { db, store };
 }
