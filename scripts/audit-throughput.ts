@@ -2,7 +2,7 @@
  * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--processes N] [--concurrency N] [--batch N] [--linger MS] [--redis-port N]`:
  * what auditing costs. Runs N echo jobs (sleepMs 0) through real worker processes with
  * auditing off, append-only (workers write the stream, no writer runs: the hot-path cost
- * alone) and on (writer running), alternating rounds in one run, and reports jobs/s for
+ * alone) and on (writer running), rounds in one run, each round starting with a different mode, and reports jobs/s for
  * each, the audit lag (handler finished -> row committed) p50/p99, and the CPU seconds each
  * process group spent while the queue drained (Linux). Starts its own Redis; audits into a
  * fresh database on DATABASE_URL's server (default: the local Postgres when it answers),
@@ -60,7 +60,8 @@ const database = await openDatabase();
 try {
   const results: Awaited<ReturnType<typeof runRound>>[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const mode of MODES) {
+    // Each round starts with a different mode, so none always runs first (on a cold Redis and JIT).
+    for (const mode of MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]!)) {
       const result = await runRound(mode, round);
       const cpu = Object.entries(result.cpuSeconds).map(([group, s]) => `${group} ${s.toFixed(2)}`).join(', ');
       say(`round ${round} audit ${mode}: ${result.jobsPerSec.toFixed(0)} jobs/s${mode === 'on' ? `, lag p50 ${pct(result.lagsMs, 50)} ms p99 ${pct(result.lagsMs, 99)} ms` : ''}; CPU s: ${cpu}`);
@@ -73,11 +74,17 @@ try {
     const rounds = results.filter((r) => r.mode === mode);
     return Object.fromEntries(Object.keys(rounds[0]!.cpuSeconds).map((group) => [group, pct(rounds.map((r) => r.cpuSeconds[group as keyof typeof r.cpuSeconds]), 50)]));
   };
+  // The same ratio from each round's own pair, for the spread between rounds.
+  const roundRatios = Array.from({ length: ROUNDS }, (_, i) => {
+    const inRound = (mode: Mode) => results.find((r) => r.mode === mode && r.round === i + 1)!.jobsPerSec;
+    return Number((inRound('on') / inRound('off')).toFixed(3));
+  });
   const lags = results.flatMap((r) => r.lagsMs);
   const summary = {
     jobs: JOBS, rounds: ROUNDS, store: database.kind, workers: WORKERS,
     offJobsPerSec: Math.round(median('off')), appendOnlyJobsPerSec: Math.round(median('append-only')), onJobsPerSec: Math.round(median('on')),
     appendOnlyRatio: Number((median('append-only') / median('off')).toFixed(3)), ratio: Number((median('on') / median('off')).toFixed(3)),
+    roundRatios, roundRatioMedian: pct(roundRatios, 50),
     lagP50Ms: pct(lags, 50), lagP99Ms: pct(lags, 99), lagMaxMs: pct(lags, 100),
     // CPU seconds per process group while the queue drained (median of rounds).
     cpuSeconds: Object.fromEntries(MODES.map((mode) => [mode, cpuMedians(mode)])),
@@ -131,7 +138,7 @@ async function runRound(mode: Mode, round: number) {
   await audit?.close();
   await queue.queue.obliterate({ force: true });
   await queue.close();
-  return { mode, jobsPerSec, lagsMs, cpuSeconds };
+  return { mode, round, jobsPerSec, lagsMs, cpuSeconds };
 }
 
 async function openDatabase(): Promise<{ kind: string; env: Record<string, string>; drop(): Promise<void> }> {
