@@ -48,6 +48,21 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(await rowOf(plain.jobId)).toMatchObject({ userId: null, data: null, result: null, error: null, willRetry: false });
     });
 
+    test('times land to the millisecond, whichever second they fall in (before 1970, fractional, far future)', async () => {
+      const cases = [
+        [1_700_000_000_999.9, 1_700_000_001_000, 1_700_000_001_001],
+        [-1.5, -999, -1001.25],
+        [0, 253_402_300_799_999, 1_700_000_000_007],
+      ] as const;
+      const rows = cases.map(([queuedAt, startedAt, completedAt]) => record({ queuedAt, startedAt, completedAt }));
+      await copyAuditRows(store.driver, toCopyText(rows));
+      for (const r of rows) {
+        expect(await rowOf(r.jobId)).toMatchObject({
+          queuedAt: new Date(r.queuedAt), startedAt: new Date(r.startedAt), completedAt: new Date(r.completedAt),
+        });
+      }
+    });
+
     test('a COPY repeating a recorded execution fails with a unique violation, and the store stays usable', async () => {
       const r = record();
       await copyAuditRows(store.driver, toCopyText([r]));

@@ -27,7 +27,24 @@ function json(value: unknown): string {
   return encoded.includes('\\') ? encoded.replaceAll('\\', '\\\\') : encoded;
 }
 
-const time = (epochMs: number) => new Date(epochMs).toISOString();
+/** The last second formatted, `2026-12-01T19:18:20.`: a batch's times mostly share their second. */
+let memoSecond = Number.NaN;
+let memoPrefix = '';
+
+/** ISO 8601 in UTC with milliseconds, as `toISOString` writes it (and throws, out of Date's range). */
+function time(epochMs: number): string {
+  const ms = Math.trunc(epochMs); // as Date does
+  const second = Math.floor(ms / 1000);
+  if (second !== memoSecond) {
+    const iso = new Date(ms).toISOString();
+    // Years past 9999 or before 0 have a longer prefix; leave those to toISOString.
+    if (iso.length !== 24) return iso;
+    memoSecond = second;
+    memoPrefix = iso.slice(0, 20);
+  }
+  const milli = ms - second * 1000;
+  return `${memoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
 
 /** The rows as COPY text, one line each. Throws (RangeError) on a time outside Date's range. */
 export function toCopyText(rows: readonly AuditRow[]): string {
