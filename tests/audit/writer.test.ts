@@ -120,5 +120,30 @@ for (const path of ['postgres', 'pglite'] as const) {
       await drained();
       expect(await writer.writer.backlog()).toBe(0);
     });
+
+    test('an entry another writer read and never acknowledged stays in Redis while later ones are written and removed, and lands once claimed', async () => {
+      const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
+      await writer.stop();
+      const held = record();
+      await append(held);
+      // Another writer reads it and dies before writing it.
+      await redis.call('XREADGROUP', 'GROUP', 'audit-writers', 'dead-writer', 'COUNT', 1, 'STREAMS', keys.auditStream, '>');
+      const later = [record(), record()];
+      await Promise.all(later.map(append));
+      writer = await startWriter(store, config, { claimIdleMs: 60_000 });
+      for (const r of later) await waitFor('a later row', () => rowOf(r.jobId));
+      await waitFor('only the held entry left in the stream', async () => (await writer.writer.backlog()) === 1, 5000);
+      const left = await redis.xrange(keys.auditStream, '-', '+');
+      expect(left).toHaveLength(1);
+      expect(left[0]![1].join(' ')).toContain(held.executionId);
+      expect(await rowOf(held.jobId)).toBeUndefined();
+
+      await writer.stop();
+      writer = await startWriter(store, config, { claimIdleMs: 100 });
+      await waitFor('the held row, once claimed', () => rowOf(held.jobId));
+      await drained();
+      expect((await store.getJobHistory({ jobId: held.jobId })).rows).toHaveLength(1);
+      expect(await redis.xpending(keys.auditStream, 'audit-writers')).toEqual([0, null, null, null]);
+    }, 20_000);
   });
 }

@@ -16,7 +16,7 @@ export interface AuditTrail {
   close(flushTimeoutMs?: number): Promise<void>;
 }
 
-export interface StartAuditTrailOptions extends Pick<AuditWriterOptions, 'onInserted' | 'batchSize' | 'lingerMs' | 'claimIdleMs'> {
+export interface StartAuditTrailOptions extends Pick<AuditWriterOptions, 'onInserted' | 'batchSize' | 'batchRecords' | 'lingerMs' | 'claimIdleMs'> {
   config: Config;
   log: Logger;
 }

@@ -1,7 +1,7 @@
 /**
  * Moves execution records from the Redis audit stream into `worker_jobs`.
  * Pipeline per batch: read (consumer group) -> insert (ON CONFLICT DO NOTHING) -> commit
- * -> onInserted -> XACK + XDEL. An entry leaves Redis only after its row committed, so a
+ * -> onInserted -> XACK and remove. An entry leaves Redis only after its row committed, so a
  * crash anywhere re-delivers it, and the unique execution id turns the re-delivery into a
  * no-op. Postgres outages are waited out with backoff; records Postgres rejects are parked.
  */
@@ -24,12 +24,19 @@ export interface AuditWriterOptions {
   group?: string;
   /** This writer's consumer name. Default `<host>:<pid>`. */
   consumer?: string;
-  /** Most stream entries per read (each holds the records of one worker's event-loop turn, up to 100). Default 200. */
+  /** Most stream entries per read (each holds the records of one worker's event-loop turn, up to 100). Default 1000. */
   batchSize?: number;
+  /**
+   * Records per batch the writer aims for. Each read asks for as many entries as should hold
+   * about this many records, going by the entries read so far, so that batches stay large
+   * when workers finish jobs one at a time (each commit and read has a fixed cost) and
+   * bounded when every entry holds 100. Default 4000.
+   */
+  batchRecords?: number;
   /** How long one read waits for new records. Default 1000 ms. */
   blockMs?: number;
   /**
-   * After a batch smaller than `batchSize`, wait this long before reading again, so that
+   * After a read that returned fewer entries than it asked for, wait this long before reading again, so that
    * under steady load records are written in fewer, larger transactions (each commit costs
    * Postgres a WAL flush) at the price of that much extra lag. Default 100 ms.
    */
@@ -80,6 +87,56 @@ export interface AuditWriter {
 
 type StreamEntry = [id: string, fields: string[] | null];
 
+/**
+ * Acknowledges the space-separated ids in ARGV[2] and removes acknowledged entries from the
+ * stream. Every entry up to this batch's last has been delivered, so below both ARGV[3]
+ * (the id just after that last one) and the oldest entry still read-but-unacknowledged (by
+ * any writer) everything is acknowledged, its rows committed: one XTRIM MINID removes it,
+ * at about a third of Redis's cost of deleting each id. When an older entry is still
+ * pending (another writer's batch, or a dead writer's until it is claimed), this batch's
+ * ids are deleted one by one, so the stream always holds exactly the entries not yet
+ * written. One argument for all ids costs the client far less than a command with
+ * thousands; chunks of 500 keep unpack() within Lua's stack.
+ */
+const ACK_AND_REMOVE = `
+local ids = {}
+for id in string.gmatch(ARGV[2], '%S+') do ids[#ids + 1] = id end
+for i = 1, #ids, 500 do
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids, i, math.min(i + 499, #ids)))
+end
+local keep = ARGV[3]
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1])
+if pending[1] > 0 then
+  local pms, pseq = string.match(pending[2], '(%d+)-(%d+)')
+  local kms, kseq = string.match(keep, '(%d+)-(%d+)')
+  pms, pseq, kms, kseq = tonumber(pms), tonumber(pseq), tonumber(kms), tonumber(kseq)
+  if pms < kms or (pms == kms and pseq < kseq) then
+    keep = pending[2]
+    for i = 1, #ids, 500 do
+      redis.call('XDEL', KEYS[1], unpack(ids, i, math.min(i + 499, #ids)))
+    end
+  end
+end
+redis.call('XTRIM', KEYS[1], 'MINID', keep)
+return #ids`;
+
+/** The greatest of stream ids (`ms-seq`); reads return them in order, but the trim must not depend on it. */
+function maxId(ids: readonly string[]): string {
+  let best = ids[0]!;
+  let [bestMs, bestSeq] = best.split('-').map(Number) as [number, number];
+  for (const id of ids) {
+    const [ms, seq] = id.split('-').map(Number) as [number, number];
+    if (ms > bestMs || (ms === bestMs && seq > bestSeq)) [best, bestMs, bestSeq] = [id, ms, seq];
+  }
+  return best;
+}
+
+/** The stream id right after `id`: `ms-(seq+1)`. */
+function nextId(id: string): string {
+  const dash = id.indexOf('-');
+  return `${id.slice(0, dash)}-${Number(id.slice(dash + 1)) + 1}`;
+}
+
 class Abandoned extends Error {
   override name = 'Abandoned';
 }
@@ -88,7 +145,11 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const { store, redis, keys, log } = options;
   const group = options.group ?? 'audit-writers';
   const consumer = options.consumer ?? `${hostname()}:${process.pid}`;
-  const batchSize = options.batchSize ?? 200;
+  const batchSize = options.batchSize ?? 1000;
+  const batchRecords = options.batchRecords ?? 4000;
+  /** Running estimate of records per entry, which sizes the next read. */
+  let recordsPerEntry = 10;
+  const readCount = () => Math.max(1, Math.min(batchSize, Math.round(batchRecords / recordsPerEntry)));
   const blockMs = options.blockMs ?? 1000;
   const lingerMs = options.lingerMs ?? 100;
   const claimIdleMs = options.claimIdleMs ?? 30_000;
@@ -126,9 +187,9 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     }
   }
 
-  async function readNew(): Promise<StreamEntry[]> {
+  async function readNew(count: number): Promise<StreamEntry[]> {
     const reply = (await redis.call(
-      'XREADGROUP', 'GROUP', group, consumer, 'COUNT', batchSize, 'BLOCK', blockMs, 'STREAMS', keys.auditStream, '>',
+      'XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.auditStream, '>',
     )) as [string, StreamEntry[]][] | null;
     return reply?.[0]?.[1] ?? [];
   }
@@ -136,7 +197,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   /** Takes over records a dead (or stuck) writer read and never acknowledged. */
   async function claimStale(): Promise<StreamEntry[]> {
     const reply = (await redis.call(
-      'XAUTOCLAIM', keys.auditStream, group, consumer, claimIdleMs, '0-0', 'COUNT', batchSize,
+      'XAUTOCLAIM', keys.auditStream, group, consumer, claimIdleMs, '0-0', 'COUNT', readCount(),
     )) as [string, StreamEntry[], string[]?];
     const entries = reply[1] ?? [];
     // Redis < 7 returns entries deleted from the stream with nil fields; drop them from the group.
@@ -158,16 +219,18 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
           entries = await claimStale();
           lastClaimAt = Date.now();
         }
-        if (entries.length === 0) entries = await readNew();
+        const count = readCount();
+        if (entries.length === 0) entries = await readNew(count);
         redisFailures = 0;
         if (entries.length === 0) continue;
         busy = true;
         try {
-          await processBatch(entries);
+          const records = await processBatch(entries);
+          recordsPerEntry = (recordsPerEntry + Math.max(1, records / entries.length)) / 2;
         } finally {
           busy = false;
         }
-        if (entries.length < batchSize && lingerMs > 0) await pause(lingerMs);
+        if (entries.length < count && lingerMs > 0) await pause(lingerMs);
       } catch (error) {
         if (error instanceof Abandoned) return;
         redisFailures++;
@@ -177,7 +240,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     }
   }
 
-  async function processBatch(entries: StreamEntry[]): Promise<void> {
+  /** Writes one read's entries, then acknowledges and deletes them; returns how many records they held. */
+  async function processBatch(entries: StreamEntry[]): Promise<number> {
     const records: { id: string; row: AuditRow; fields: () => string[] }[] = [];
     const toPark: { id: string; fields: string[]; reason: string }[] = [];
     const prunes: PruneRequest[] = [];
@@ -195,6 +259,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       }
     }
 
+    const recordCount = records.length + toPark.length;
     const rows = records.map((r) => r.row);
     const { inserted, rejected } = await insertAll(rows);
     stats.inserted += inserted.length;
@@ -218,7 +283,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     for (const request of prunes) await prune(request);
 
     const ids = entries.map(([id]) => id);
-    await redis.multi().xack(keys.auditStream, group, ...ids).xdel(keys.auditStream, ...ids).exec();
+    await redis.call('EVAL', ACK_AND_REMOVE, 1, keys.auditStream, group, ids.join(' '), nextId(maxId(ids)));
+    return recordCount;
   }
 
   /** Inserts every row it can. Returns inserted ids and, per rejected execution id, why. */
