@@ -30,7 +30,8 @@ export interface AuditWriterOptions {
    * Records per batch the writer aims for. Each read asks for as many entries as should hold
    * about this many records, going by the entries read so far, so that batches stay large
    * when workers finish jobs one at a time (each commit and read has a fixed cost) and
-   * bounded when every entry holds 100. Default 4000.
+   * bounded when every entry holds 100. Default 4000 on Postgres, 1000 on PGlite (it runs on
+   * the writer's own thread, so a big batch would hold up the server's requests).
    */
   batchRecords?: number;
   /** How long one read waits for new records. Default 1000 ms. */
@@ -146,7 +147,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const group = options.group ?? 'audit-writers';
   const consumer = options.consumer ?? `${hostname()}:${process.pid}`;
   const batchSize = options.batchSize ?? 1000;
-  const batchRecords = options.batchRecords ?? 4000;
+  const batchRecords = options.batchRecords ?? (store.kind === 'pglite' ? 1000 : 4000);
   /** Running estimate of records per entry, which sizes the next read. */
   let recordsPerEntry = 10;
   const readCount = () => Math.max(1, Math.min(batchSize, Math.round(batchRecords / recordsPerEntry)));
