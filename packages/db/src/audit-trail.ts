@@ -4,6 +4,7 @@ import type { Logger } from '@sluice/observability';
 import { connectRedis, sluiceKeys } from '@sluice/queue';
 import { createAuditWriter, type AuditWriter, type AuditWriterOptions } from './audit-writer.ts';
 import { errorMessage } from './classify-error.ts';
+import { AuditRedisTooOldError, redisVersionOf, supportsAuditCommands } from './errors.ts';
 import { migrate } from './migrate.ts';
 import { openAuditStore, type AuditStore } from './store.ts';
 
@@ -36,6 +37,12 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
     await store.close();
     throw error;
   });
+  const version = redisVersionOf(await redis.info('server').catch(() => ''));
+  if (version && !supportsAuditCommands(version)) {
+    redis.disconnect();
+    await store.close();
+    throw new AuditRedisTooOldError(version);
+  }
   const writer = createAuditWriter({ store, redis, keys: sluiceKeys(config.redis.prefix), log: auditLog, ...writerOptions });
   let closing = false;
   let started = false;
