@@ -4,7 +4,8 @@ import type { Logger } from '@sluice/observability';
 import { connectRedis, sluiceKeys } from '@sluice/queue';
 import { createAuditWriter, type AuditWriter, type AuditWriterOptions } from './audit-writer.ts';
 import { errorMessage } from './classify-error.ts';
-import { AuditRedisTooOldError, redisVersionOf, supportsAuditCommands } from './errors.ts';
+import { AuditRedisTooOldError } from './errors.ts';
+import { redisVersionOf, supportsAuditCommands } from './redis-version.ts';
 import { migrate } from './migrate.ts';
 import { openAuditStore, type AuditStore } from './store.ts';
 

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@sluice/observability';
 import { errorMessage, isRecordError } from './classify-error.ts';
+import { ackAndRemove } from './stream-ack.ts';
 import type { AuditStore } from './store.ts';
 import { decodeEntry, type PruneRequest, type RecordMeta } from './stream-entry.ts';
 import { DEFAULT_LIMITS, toRow, type AuditRow, type TruncationLimits } from './to-row.ts';
@@ -87,56 +88,6 @@ export interface AuditWriter {
 }
 
 type StreamEntry = [id: string, fields: string[] | null];
-
-/**
- * Acknowledges the space-separated ids in ARGV[2] and removes acknowledged entries from the
- * stream. Every entry up to this batch's last has been delivered, so below both ARGV[3]
- * (the id just after that last one) and the oldest entry still read-but-unacknowledged (by
- * any writer) everything is acknowledged, its rows committed: one XTRIM MINID removes it,
- * at about a third of Redis's cost of deleting each id. When an older entry is still
- * pending (another writer's batch, or a dead writer's until it is claimed), this batch's
- * ids are deleted one by one, so the stream always holds exactly the entries not yet
- * written. One argument for all ids costs the client far less than a command with
- * thousands; chunks of 500 keep unpack() within Lua's stack.
- */
-const ACK_AND_REMOVE = `
-local ids = {}
-for id in string.gmatch(ARGV[2], '%S+') do ids[#ids + 1] = id end
-for i = 1, #ids, 500 do
-  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids, i, math.min(i + 499, #ids)))
-end
-local keep = ARGV[3]
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1])
-if pending[1] > 0 then
-  local pms, pseq = string.match(pending[2], '(%d+)-(%d+)')
-  local kms, kseq = string.match(keep, '(%d+)-(%d+)')
-  pms, pseq, kms, kseq = tonumber(pms), tonumber(pseq), tonumber(kms), tonumber(kseq)
-  if pms < kms or (pms == kms and pseq < kseq) then
-    keep = pending[2]
-    for i = 1, #ids, 500 do
-      redis.call('XDEL', KEYS[1], unpack(ids, i, math.min(i + 499, #ids)))
-    end
-  end
-end
-redis.call('XTRIM', KEYS[1], 'MINID', keep)
-return #ids`;
-
-/** The greatest of stream ids (`ms-seq`); reads return them in order, but the trim must not depend on it. */
-function maxId(ids: readonly string[]): string {
-  let best = ids[0]!;
-  let [bestMs, bestSeq] = best.split('-').map(Number) as [number, number];
-  for (const id of ids) {
-    const [ms, seq] = id.split('-').map(Number) as [number, number];
-    if (ms > bestMs || (ms === bestMs && seq > bestSeq)) [best, bestMs, bestSeq] = [id, ms, seq];
-  }
-  return best;
-}
-
-/** The stream id right after `id`: `ms-(seq+1)`. */
-function nextId(id: string): string {
-  const dash = id.indexOf('-');
-  return `${id.slice(0, dash)}-${Number(id.slice(dash + 1)) + 1}`;
-}
 
 class Abandoned extends Error {
   override name = 'Abandoned';
@@ -283,8 +234,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     if (toPark.length > 0) await park(toPark);
     for (const request of prunes) await prune(request);
 
-    const ids = entries.map(([id]) => id);
-    await redis.call('EVAL', ACK_AND_REMOVE, 1, keys.auditStream, group, ids.join(' '), nextId(maxId(ids)));
+    await ackAndRemove(redis, keys.auditStream, group, entries.map(([id]) => id));
     return recordCount;
   }
 
