@@ -3,6 +3,7 @@ export * from './errors.ts';
 export * from './execution-record.ts';
 export * from './job-options.ts';
 export * from './job-worker.ts';
+export * from './next-turn.ts';
 export * from './priority.ts';
 export * from './processor.ts';
 export * from './queue-keys.ts';

@@ -10,6 +10,7 @@ import type { Logger } from '@sluice/observability';
 import { describeError, WORKER_ID, type ExecutionRecord } from './execution-record.ts';
 import { JobTimeoutError } from './errors.ts';
 import type { JobEnvelope } from './job-options.ts';
+import { nextTurn } from './next-turn.ts';
 
 export interface ProcessorOptions {
   config: Config;
@@ -21,6 +22,8 @@ export interface ProcessorOptions {
   /**
    * Awaited before the job is reported finished. The audit appender resolves once the
    * record is written to the job connection, ahead of the completion BullMQ sends after it.
+   * Without it, a job waits for the end of its event-loop turn (`nextTurn`), so the
+   * completions of jobs finishing together go to Redis together.
    */
   onExecution?: (record: ExecutionRecord) => Promise<void> | void;
 }
@@ -44,8 +47,9 @@ export function createProcessor({ config, registry, log, queue, services = {}, o
     // Created on first use: a pino child costs more than a no-op job, and most handlers never log.
     let jobLog: Logger | undefined;
     const report = async (outcome: Pick<ExecutionRecord, 'status' | 'result' | 'error' | 'willRetry'>) => {
+      if (!onExecution) return nextTurn();
       const completedAt = Date.now();
-      await onExecution?.({
+      await onExecution({
         executionId: `${info.id}:${job.attemptsStarted}:${job.timestamp}`,
         jobId: info.id,
         type: info.type,
