@@ -1,6 +1,6 @@
 /**
- * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--processes N] [--concurrency N] [--batch N] [--linger MS] [--redis-port N]`:
- * what auditing costs. Runs N echo jobs (sleepMs 0) through real worker processes with
+ * `bun scripts/audit-throughput.ts [--jobs N] [--rounds N] [--processes N] [--concurrency N] [--sleep-ms MS] [--batch N] [--linger MS] [--redis-port N]`:
+ * what auditing costs. Runs N echo jobs (sleepMs 0, or --sleep-ms) through real worker processes with
  * auditing off, append-only (workers write the stream, no writer runs: the hot-path cost
  * alone) and on (writer running), rounds in one run, each round starting with a different mode, and reports jobs/s for
  * each, the audit lag (handler finished -> row committed) p50/p99, and the CPU seconds each
@@ -29,7 +29,7 @@ try {
   ({ values } = parseArgs({
     strict: true,
     options: { jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' },
-      concurrency: { type: 'string', default: '50' }, processes: { type: 'string', default: '2' }, 'redis-port': { type: 'string', default: '6397' } },
+      concurrency: { type: 'string', default: '50' }, 'sleep-ms': { type: 'string', default: '0' }, processes: { type: 'string', default: '2' }, 'redis-port': { type: 'string', default: '6397' } },
   }));
 } catch (error) {
   say(`error: ${(error as Error).message}`);
@@ -47,6 +47,7 @@ function flag(name: string, min: number): number {
 const JOBS = flag('jobs', 1);
 const ROUNDS = flag('rounds', 1);
 const REDIS_PORT = flag('redis-port', 1);
+const SLEEP_MS = flag('sleep-ms', 0);
 const WORKERS = { WORKER_COUNT: String(flag('processes', 1)), WORKER_QUEUE_CONCURRENCY: String(flag('concurrency', 1)) };
 const tuning = { ...(values.batch ? { batchSize: flag('batch', 1) } : {}), ...(values.linger ? { lingerMs: flag('linger', 0) } : {}) };
 const MODES = ['off', 'append-only', 'on'] as const;
@@ -81,7 +82,7 @@ try {
   });
   const lags = results.flatMap((r) => r.lagsMs);
   const summary = {
-    jobs: JOBS, rounds: ROUNDS, store: database.kind, workers: WORKERS,
+    jobs: JOBS, sleepMs: SLEEP_MS, rounds: ROUNDS, store: database.kind, workers: WORKERS,
     offJobsPerSec: Math.round(median('off')), appendOnlyJobsPerSec: Math.round(median('append-only')), onJobsPerSec: Math.round(median('on')),
     appendOnlyRatio: Number((median('append-only') / median('off')).toFixed(3)), ratio: Number((median('on') / median('off')).toFixed(3)),
     roundRatios, roundRatioMedian: pct(roundRatios, 50),
@@ -111,7 +112,7 @@ async function runRound(mode: Mode, round: number) {
   supervisor.start();
   await until(() => supervisor.snapshot().every((c) => c.state === 'ready'));
   for (let i = 0; i < JOBS; i += 1000) {
-    await queue.submitBulk(Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => ({ type: 'echo', data: { message: `m${i + k}`, sleepMs: 0 }, options: { removeOnComplete: false } })));
+    await queue.submitBulk(Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => ({ type: 'echo', data: { message: `m${i + k}`, sleepMs: SLEEP_MS }, options: { removeOnComplete: false } })));
   }
   const workerPids = supervisor.snapshot().map((child) => child.pid!);
   const cpuNow = async () => ({
