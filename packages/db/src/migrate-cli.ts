@@ -1,18 +1,19 @@
 /** `bun run db:migrate`: applies pending migrations to DATABASE_URL, or to the embedded store under DATA_DIR. */
 import { loadConfigOrExit } from '@sluice/config';
 import { migrate } from './migrate.ts';
-import { openAuditStore } from './store.ts';
+import { openAuditStore, type AuditStore } from './store.ts';
 
 const config = loadConfigOrExit(process.env);
+let store: AuditStore | null = null;
 try {
-  const store = await openAuditStore(config, { maxConnections: 1 });
-  try {
-    await migrate(store);
-    process.stdout.write(`migrations applied (${store.kind}: ${store.location})\n`);
-  } finally {
-    await store.close();
-  }
+  store = await openAuditStore(config, { maxConnections: 1 });
+  await migrate(store);
+  process.stdout.write(`migrations applied (${store.kind}: ${store.location})\n`);
 } catch (error) {
-  process.stderr.write(`db:migrate failed: ${(error as Error).message}\n`);
-  process.exit(1);
+  // Name the database (password redacted): postgres.js connects on the first query, so its error alone says only host and port.
+  const where = store ? ` (${store.kind}: ${store.location})` : '';
+  process.stderr.write(`db:migrate failed${where}: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+} finally {
+  await store?.close().catch(() => {});
 }

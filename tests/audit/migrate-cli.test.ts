@@ -1,0 +1,66 @@
+/** `bun run db:migrate`: applies the migrations to Postgres or the embedded store, twice without harm, and names an unreachable server. */
+import { afterAll, expect, test } from 'bun:test';
+import { readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import postgres from 'postgres';
+import { MIGRATIONS_DIR } from '@sluice/db';
+import { closedPort } from '../helpers/ports.ts';
+import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
+import { testEnv } from '../helpers/env.ts';
+
+const REPO_ROOT = resolve(import.meta.dir, '../..');
+const databases: TestDatabase[] = [];
+afterAll(async () => {
+  for (const database of databases) await database.drop();
+});
+
+async function migrate(env: Record<string, string>) {
+  const proc = Bun.spawn([process.execPath, 'run', 'db:migrate'], { cwd: REPO_ROOT, env: testEnv(env), stdout: 'pipe', stderr: 'pipe' });
+  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+test('on Postgres: creates worker_jobs with its indexes, and a second run changes nothing', async () => {
+  const database = await postgresDatabase('migrate-cli');
+  databases.push(database);
+
+  const first = await migrate(database.env);
+  expect(first.stderr).not.toContain('failed');
+  expect(first.code).toBe(0);
+  expect(first.stdout).toContain(`migrations applied (${database.kind}:`);
+  const second = await migrate(database.env);
+  expect(second.code).toBe(0);
+
+  if (database.kind !== 'postgres') return; // no Postgres here: the PGlite test below covers the path
+  const sql = postgres(database.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    const indexes = await sql<{ indexname: string }[]>`select indexname from pg_indexes where tablename = 'worker_jobs' order by indexname`;
+    expect(indexes.map((row) => row.indexname)).toEqual([
+      'idx_worker_jobs_completed', 'idx_worker_jobs_created', 'idx_worker_jobs_job_id', 'idx_worker_jobs_status', 'idx_worker_jobs_type',
+      'worker_jobs_execution_id_unique', 'worker_jobs_pkey',
+    ]);
+    const applied = await sql<{ hash: string }[]>`select hash from drizzle.__drizzle_migrations`;
+    // Each committed migration once, though the command ran twice.
+    const committed = readdirSync(MIGRATIONS_DIR).filter((name) => name.endsWith('.sql'));
+    expect(applied).toHaveLength(committed.length);
+  } finally {
+    await sql.end();
+  }
+}, 60_000);
+
+test('on the embedded store: applies under DATA_DIR', async () => {
+  const database = pgliteDatabase('migrate-cli');
+  databases.push(database);
+  const result = await migrate(database.env);
+  expect(result.code).toBe(0);
+  expect(result.stdout).toContain(`migrations applied (pglite: ${database.env.DATA_DIR}/audit)`);
+}, 60_000);
+
+test('an unreachable Postgres: exit 1, naming the server without its password', async () => {
+  const port = await closedPort();
+  const result = await migrate({ DATABASE_URL: `postgres://app:s3cret@127.0.0.1:${port}/app` });
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(`db:migrate failed (postgres: postgres://app:***@127.0.0.1:${port}/app): `);
+  expect(result.stderr).toContain('ECONNREFUSED');
+  expect(result.stderr).not.toContain('s3cret');
+}, 30_000);
