@@ -17,7 +17,7 @@ export interface ServerDeps {
   queue: Queue;
   /** The supervisor running in this process; /ready and health report its worker processes. */
   supervisor?: Pick<Supervisor, 'snapshot'>;
-  /** Absent: audit-backed routes answer 503 AUDIT_UNAVAILABLE and /ready reports the database down. */
+  /** Absent (auditing off): audit-backed routes answer 503 AUDIT_UNAVAILABLE saying so. */
   audit?: AuditReader;
   metrics: Metrics;
   log: Logger;
@@ -25,7 +25,7 @@ export interface ServerDeps {
 
 /** Runs an audit query; an outage becomes a 503 while a bad query argument stays a 400. */
 export async function readAudit<T>(audit: AuditReader | undefined, run: (audit: AuditReader) => Promise<T>): Promise<T> {
-  if (!audit) throw new DependencyUnavailableError('AUDIT_UNAVAILABLE', 'this server has no audit database');
+  if (!audit) throw new DependencyUnavailableError('AUDIT_UNAVAILABLE', 'auditing is off on this server (AUDIT_ENABLED=false): no execution history is recorded');
   try {
     return await run(audit);
   } catch (error) {
