@@ -40,6 +40,10 @@ test('ready without a database, jobs complete, nothing is appended, and /history
     return body.state === 'completed' && body;
   });
   expect(job.result.message).toBe('unaudited');
+  expect(job.audit).toBeNull();
+  const stats = (await (await server.request('/api/v1/jobs/stats')).json()) as any;
+  expect(stats.counts.completed).toBe(1);
+  expect(stats.types).toBeNull();
 
   const history = await server.request('/api/v1/jobs/history');
   expect(history.status).toBe(503);
