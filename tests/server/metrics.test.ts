@@ -64,6 +64,20 @@ describe('execution counters', () => {
     expect(workers.length).toBe(2);
   });
 
+  test('a record Postgres refuses shows in sluice_audit_parked, and is not counted as an execution', async () => {
+    const before = sumOf(parseSamples((await scrape()).text), 'sluice_jobs_total');
+    expect(sumOf(parseSamples((await scrape()).text), 'sluice_audit_parked')).toBe(0);
+    // echo returns its message, and jsonb cannot hold \u0000: the job completes, its record is parked.
+    const response = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'nul\u0000byte' }, attempts: 1 } });
+    expect(response.status).toBe(201);
+
+    await waitUntil('sluice_audit_parked to reach 1', async () => sumOf(parseSamples((await scrape()).text), 'sluice_audit_parked') === 1);
+    const samples = parseSamples((await scrape()).text);
+    expect(sumOf(samples, 'sluice_jobs_total')).toBe(before);
+    expect(sumOf(samples, 'sluice_audit_backlog')).toBe(0);
+    expect(server.logs().some((line) => line.msg === 'audit record parked')).toBe(true);
+  });
+
   test('worker process and restart gauges come from the supervisor', async () => {
     const samples = parseSamples((await scrape()).text);
     expect(sumOf(samples, 'sluice_worker_processes', { state: 'ready' })).toBe(2);
@@ -86,6 +100,7 @@ describe('exposition format', () => {
       ['sluice_worker_processes', 'gauge'],
       ['sluice_worker_restarts_total', 'counter'],
       ['sluice_audit_backlog', 'gauge'],
+      ['sluice_audit_parked', 'gauge'],
     ]) {
       expect(text).toContain(`# TYPE ${name} ${type}\n`);
       expect(text).toContain(`# HELP ${name} `);

@@ -36,6 +36,7 @@ export async function startServerProcess(config: Config, log: Logger): Promise<R
       queueCounts: () => queue.getCounts(),
       workers: () => supervisor?.snapshot() ?? [],
       auditBacklog: async () => (trail ? trail.writer.backlog() : 0),
+      auditParked: async () => (trail ? trail.writer.parked() : 0),
     },
   });
 

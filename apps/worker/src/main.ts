@@ -14,7 +14,7 @@ let audit: AuditTrail | null = null;
 // Queue depth is left to the server: every host reporting it would double it in a sum.
 const metrics = createMetrics({
   log,
-  sources: { workers: () => supervisor?.snapshot() ?? [], auditBacklog: async () => audit?.writer.backlog() ?? 0 },
+  sources: { workers: () => supervisor?.snapshot() ?? [], auditBacklog: async () => audit?.writer.backlog() ?? 0, auditParked: async () => audit?.writer.parked() ?? 0 },
 });
 // Opened before the workers so a busy embedded store fails the start, not a later write.
 if (config.audit.enabled) {

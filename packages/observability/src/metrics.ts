@@ -25,6 +25,7 @@ export interface MetricSources {
   queueCounts?: () => Promise<Record<string, number>>;
   workers?: () => readonly WorkerSample[];
   auditBacklog?: () => Promise<number>;
+  auditParked?: () => Promise<number>;
 }
 
 export interface MetricsOptions {
@@ -128,12 +129,22 @@ export function createMetrics({ sources = {}, log, processMetrics = true }: Metr
   });
   new Gauge({
     name: 'sluice_audit_backlog',
-    help: 'Execution records waiting in the audit stream to be written to the database.',
+    help: 'Entries in the audit stream waiting to be written to the database; each holds the execution records one worker finished in one event-loop turn (1 to 100).',
     registers: [registry],
     async collect() {
       const read = sources.auditBacklog;
       if (!read) return;
       await guarded('sluice_audit_backlog', async () => this.set(await read()));
+    },
+  });
+  new Gauge({
+    name: 'sluice_audit_parked',
+    help: 'Execution records the database refused (a value it cannot store), kept in the parked audit stream for inspection; at most about 10,000 are kept.',
+    registers: [registry],
+    async collect() {
+      const read = sources.auditParked;
+      if (!read) return;
+      await guarded('sluice_audit_parked', async () => this.set(await read()));
     },
   });
 
