@@ -127,26 +127,27 @@ export function createMetrics({ sources = {}, log, processMetrics = true }: Metr
       this.inc(total);
     },
   });
-  new Gauge({
-    name: 'sluice_audit_backlog',
-    help: 'Entries in the audit stream waiting to be written to the database; each holds the execution records one worker finished in one event-loop turn (1 to 100).',
-    registers: [registry],
-    async collect() {
-      const read = sources.auditBacklog;
-      if (!read) return;
-      await guarded('sluice_audit_backlog', async () => this.set(await read()));
-    },
-  });
-  new Gauge({
-    name: 'sluice_audit_parked',
-    help: 'Execution records the database refused (a value it cannot store), kept in the parked audit stream for inspection; at most about 10,000 are kept.',
-    registers: [registry],
-    async collect() {
-      const read = sources.auditParked;
-      if (!read) return;
-      await guarded('sluice_audit_parked', async () => this.set(await read()));
-    },
-  });
+  /** A gauge read from the audit streams at scrape time; absent when this process runs no writer. */
+  const auditGauge = (name: string, help: string, read: (() => Promise<number>) | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        if (!read) return;
+        await guarded(name, async () => this.set(await read()));
+      },
+    });
+  auditGauge(
+    'sluice_audit_backlog',
+    'Entries in the audit stream waiting to be written to the database; each holds the execution records one worker finished in one event-loop turn (1 to 100).',
+    sources.auditBacklog,
+  );
+  auditGauge(
+    'sluice_audit_parked',
+    'Execution records the database refused (a value it cannot store), kept in the parked audit stream for inspection; at most about 10,000 are kept.',
+    sources.auditParked,
+  );
 
   return {
     registry,
