@@ -81,3 +81,25 @@ test('monitor shows per-type success rate and p95 duration from the audit table'
   const json = JSON.parse((await cli('monitor', '--json')).stdout);
   expect(json.audit.types).toEqual([{ type: 'echo', runs: 4, failed: 2, successRate: 2 / 3, p95DurationMs: 385, health: 'warning', lastRunAt: expect.any(String) }]);
 });
+
+test('a Postgres the migrations never reached: history exits 1 and monitor says what to run', async () => {
+  const bare = await postgresDatabase('audit_cli_bare');
+  try {
+    const saved = env;
+    env = { ...saved, ...bare.env };
+    try {
+      if (bare.kind === 'pglite') return; // the CLI migrates an embedded store itself; this case is Postgres's
+      const history = await cli('history');
+      expect(history.code).toBe(1);
+      expect(history.stderr).toContain(`the audit table worker_jobs does not exist in postgres://`);
+      expect(history.stderr).toContain(new URL(bare.env.DATABASE_URL).pathname);
+      expect(history.stderr).toContain('bun run db:migrate');
+      const monitor = JSON.parse((await cli('monitor', '--json')).stdout);
+      expect(monitor.audit.error).toContain('bun run db:migrate');
+    } finally {
+      env = saved;
+    }
+  } finally {
+    await bare.drop();
+  }
+});

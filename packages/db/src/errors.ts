@@ -48,3 +48,17 @@ export class AuditRedisTooOldError extends AuditError {
     super(`Redis ${version} is too old for the audit trail, which needs 6.2 or newer (XAUTOCLAIM, XTRIM MINID): upgrade Redis, or set AUDIT_ENABLED=false`);
   }
 }
+
+/** A query found no `worker_jobs` table: the migrations were never applied to this database. */
+export class AuditTableMissingError extends AuditError {
+  override name = 'AuditTableMissingError';
+  readonly code = 'AUDIT_TABLE_MISSING';
+  constructor(location: string, cause: unknown) {
+    super(
+      `the audit table worker_jobs does not exist in ${location}: apply the migrations with \`bun run db:migrate\` ` +
+        '(the server and `bun run worker` apply them when they start)',
+      undefined,
+      { cause },
+    );
+  }
+}

@@ -8,7 +8,8 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '@sluice/config';
-import { AuditStoreBusyError } from './errors.ts';
+import { sqlState } from './classify-error.ts';
+import { AuditStoreBusyError, AuditTableMissingError } from './errors.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
 import { deleteExecutionsBefore, type PruneOptions } from './prune.ts';
@@ -99,15 +100,28 @@ function buildStore(driver: StoreDriver, db: AuditDb, location: string, close: (
     db,
     driver,
     ping: (timeoutMs = 1000) => ping(db, timeoutMs),
-    getJobHistory: (query = {}) => getJobHistory(db, query),
-    getJobMetrics: (query) => getJobMetrics(db, query),
-    getJobMetricsByType: (query) => getJobMetricsByType(db, query),
-    getHealth: (query = {}) => getHealth(db, query),
+    getJobHistory: (query = {}) => reading(location, () => getJobHistory(db, query)),
+    getJobMetrics: (query) => reading(location, () => getJobMetrics(db, query)),
+    getJobMetricsByType: (query) => reading(location, () => getJobMetricsByType(db, query)),
+    getHealth: (query = {}) => reading(location, () => getHealth(db, query)),
     insertExecutions: (rows) => insertExecutions(db, rows),
     insertAuditRows: (rows) => writeAuditRows(db, driver, rows),
     deleteExecutionsBefore: (cutoff, opts) => deleteExecutionsBefore(db, cutoff, opts),
     close: () => (closed ??= close()),
   };
+}
+
+/** SQLSTATE undefined_table. */
+const UNDEFINED_TABLE = '42P01';
+
+/** Runs a read; a database the migrations never reached gets an error that says so and what to run. */
+async function reading<T>(location: string, query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (error) {
+    if (sqlState(error) === UNDEFINED_TABLE) throw new AuditTableMissingError(location, error);
+    throw error;
+  }
 }
 
 async function ping(db: AuditDb, timeoutMs: number): Promise<StoreHealth> {
