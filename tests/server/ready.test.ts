@@ -10,7 +10,7 @@ import { ensureRedis, type RedisHandle } from '../../scripts/infra/redis.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { freePort } from '../helpers/ports.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
-import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { REPO_ROOT, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
 
 setDefaultTimeout(60_000);
@@ -101,6 +101,29 @@ describe('a real server whose Redis goes away and comes back', () => {
     await admin.close();
     db.sql = new SQL(db.url);
     await waitUntil('/ready to report 200 with the database back', async () => (await ready()).status === 200);
+  });
+
+  test('the database came back empty: history names db:migrate, jobs still run, and their rows land once it has run', async () => {
+    const history = await server.request('/api/v1/jobs/history');
+    expect(history.status).toBe(503);
+    const { error } = (await history.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('AUDIT_UNAVAILABLE');
+    expect(error.message).toContain('the audit table worker_jobs does not exist');
+    expect(error.message).toContain('bun run db:migrate');
+
+    const submitted = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'before the migration' } } });
+    expect(submitted.status).toBe(201);
+    const { id } = (await submitted.json()) as { id: string };
+    await waitUntil(`job ${id} to complete`, async () => ((await (await server.request(`/api/v1/jobs/${id}`)).json()) as any).state === 'completed');
+
+    const migrate = Bun.spawn([process.execPath, 'run', 'db:migrate'], { cwd: REPO_ROOT, env: { ...server.env, DATABASE_URL: db.url }, stdout: 'pipe', stderr: 'pipe' });
+    expect(await migrate.exited).toBe(0);
+    // The writer took the missing table for an outage and kept the record in Redis; now it lands.
+    const job = await waitUntil(`job ${id}'s audit row`, async () => {
+      const body = (await (await server.request(`/api/v1/jobs/${id}`)).json()) as any;
+      return body.audit?.length === 1 && body;
+    });
+    expect(job.audit[0]).toMatchObject({ jobId: id, status: 'completed', attempt: 1 });
   });
 });
 
