@@ -17,7 +17,7 @@ export interface ServerDeps {
   queue: Queue;
   /** The supervisor running in this process; /ready and health report its worker processes. */
   supervisor?: Pick<Supervisor, 'snapshot'>;
-  /** Absent (auditing off): audit-backed routes answer 503 AUDIT_UNAVAILABLE saying so. */
+  /** Absent (auditing off): /history answers 503 AUDIT_UNAVAILABLE saying so; other routes leave their audit parts null. */
   audit?: AuditReader;
   metrics: Metrics;
   log: Logger;
