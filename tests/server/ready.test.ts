@@ -83,7 +83,7 @@ describe('a real server whose Redis goes away and comes back', () => {
     expect(job.audit[0]).toMatchObject({ jobId: id, status: 'completed', attempt: 1 });
   });
 
-  test('503 when the audit database is gone; 200 once it exists again', async () => {
+  test('503 when the audit database is gone, and while it is back but empty', async () => {
     const name = new URL(db.url).pathname.slice(1);
     await db.sql.close();
     const { SQL } = await import('bun');
@@ -100,7 +100,12 @@ describe('a real server whose Redis goes away and comes back', () => {
     await admin.unsafe(`create database ${name}`);
     await admin.close();
     db.sql = new SQL(db.url);
-    await waitUntil('/ready to report 200 with the database back', async () => (await ready()).status === 200);
+    // It answers again, but without worker_jobs it cannot take rows: still not ready, and it says why.
+    const empty = await waitUntil('/ready to name the missing table', async () => {
+      const result = await ready();
+      return result.status === 503 && result.body.checks.database.error?.includes('worker_jobs does not exist') && result;
+    });
+    expect(empty.body.checks.database.error).toContain('bun run db:migrate');
   });
 
   test('the database came back empty: history names db:migrate, jobs still run, and their rows land once it has run', async () => {
@@ -116,8 +121,13 @@ describe('a real server whose Redis goes away and comes back', () => {
     const { id } = (await submitted.json()) as { id: string };
     await waitUntil(`job ${id} to complete`, async () => ((await (await server.request(`/api/v1/jobs/${id}`)).json()) as any).state === 'completed');
 
+    await waitUntil('the writer to log the missing table', () =>
+      server.logs().some((line) => String(line.msg).startsWith('audit table worker_jobs missing; records wait in redis')),
+    );
+
     const migrate = Bun.spawn([process.execPath, 'run', 'db:migrate'], { cwd: REPO_ROOT, env: { ...server.env, DATABASE_URL: db.url }, stdout: 'pipe', stderr: 'pipe' });
     expect(await migrate.exited).toBe(0);
+    await waitUntil('/ready to report 200 once migrated', async () => (await ready()).status === 200);
     // The writer took the missing table for an outage and kept the record in Redis; now it lands.
     const job = await waitUntil(`job ${id}'s audit row`, async () => {
       const body = (await (await server.request(`/api/v1/jobs/${id}`)).json()) as any;

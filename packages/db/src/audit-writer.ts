@@ -8,7 +8,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@sluice/observability';
-import { errorMessage, isRecordError } from './classify-error.ts';
+import { errorMessage, isRecordError, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
 import { ackAndRemove } from './stream-ack.ts';
 import type { AuditStore } from './store.ts';
 import { decodeEntry, type PruneRequest, type RecordMeta } from './stream-entry.ts';
@@ -274,7 +274,11 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         if (!stats.storeDown) {
           stats.storeDown = true;
           downSince = Date.now();
-          log.warn({ err: errorMessage(error), store: store.location }, 'audit store unreachable; records wait in redis');
+          if (sqlState(error) === UNDEFINED_TABLE) {
+            log.warn({ store: store.location }, 'audit table worker_jobs missing; records wait in redis until `bun run db:migrate` has run');
+          } else {
+            log.warn({ err: errorMessage(error), store: store.location }, 'audit store unreachable; records wait in redis');
+          }
         }
         if (abandon) throw new Abandoned();
         await pause(backoff(failures + 1));

@@ -3,6 +3,9 @@
 /** SQLSTATE classes a single record can cause: data exception, integrity violation, program limit. */
 const RECORD_CLASSES = new Set(['22', '23', '54']);
 
+/** SQLSTATE undefined_table: the migrations never reached this database. */
+export const UNDEFINED_TABLE = '42P01';
+
 /** The SQLSTATE of a Postgres error, looking through drizzle's wrapper to its cause. */
 export function sqlState(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {

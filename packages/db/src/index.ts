@@ -11,7 +11,7 @@
  *   store.getJobMetrics({ type?, windowMs })  -> count, completed, failed, successRate, p50/p95/max, lastRunAt
  *   store.getJobMetricsByType({ windowMs })   -> the same, one entry per type
  *   store.getHealth({ windowMs? })            -> per type: critical < 50% success, warning < 80%, else ok
- *   store.ping()                              -> readiness { status, latencyMs }
+ *   store.ping()                              -> readiness { status, latencyMs }: worker_jobs answers
  *
  * Worker processes import `@sluice/db/worker` instead (appender and maintenance client,
  * no database driver).

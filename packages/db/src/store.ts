@@ -8,7 +8,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '@sluice/config';
-import { sqlState } from './classify-error.ts';
+import { sqlState, UNDEFINED_TABLE } from './classify-error.ts';
 import { AuditStoreBusyError, AuditTableMissingError } from './errors.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
@@ -34,7 +34,7 @@ export interface AuditStore {
   readonly location: string;
   readonly db: AuditDb;
   readonly driver: StoreDriver;
-  /** Readiness: a `select 1` that answers within `timeoutMs` (default 1000). */
+  /** Up when `worker_jobs` answers a query within `timeoutMs` (default 1000): the server is reachable and migrated. */
   ping(timeoutMs?: number): Promise<StoreHealth>;
   getJobHistory(query?: HistoryQuery): Promise<HistoryPage>;
   getJobMetrics(query: MetricsQuery): Promise<JobMetrics>;
@@ -99,7 +99,7 @@ function buildStore(driver: StoreDriver, db: AuditDb, location: string, close: (
     location,
     db,
     driver,
-    ping: (timeoutMs = 1000) => ping(db, timeoutMs),
+    ping: (timeoutMs = 1000) => ping(db, location, timeoutMs),
     getJobHistory: (query = {}) => reading(location, () => getJobHistory(db, query)),
     getJobMetrics: (query) => reading(location, () => getJobMetrics(db, query)),
     getJobMetricsByType: (query) => reading(location, () => getJobMetricsByType(db, query)),
@@ -111,9 +111,6 @@ function buildStore(driver: StoreDriver, db: AuditDb, location: string, close: (
   };
 }
 
-/** SQLSTATE undefined_table. */
-const UNDEFINED_TABLE = '42P01';
-
 /** Runs a read; a database the migrations never reached gets an error that says so and what to run. */
 async function reading<T>(location: string, query: () => Promise<T>): Promise<T> {
   try {
@@ -124,12 +121,13 @@ async function reading<T>(location: string, query: () => Promise<T>): Promise<T>
   }
 }
 
-async function ping(db: AuditDb, timeoutMs: number): Promise<StoreHealth> {
+async function ping(db: AuditDb, location: string, timeoutMs: number): Promise<StoreHealth> {
   const started = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
-      db.execute(sql`select 1`),
+      // The table, not just the server: a database the migrations never reached cannot take rows.
+      reading(location, () => db.execute(sql`select 1 from worker_jobs limit 0`)),
       new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
     ]);
     return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };
