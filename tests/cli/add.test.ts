@@ -129,7 +129,15 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['--every and its alias --repeat', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--repeat', '1000'], 'error: --every and --repeat are the same flag; give it once'],
     ['unknown --priority', ['add', 'echo', '--data', '{"message":"x"}', '--priority', 'urgent'], /^error: --priority must be critical, high, normal, low or a whole number .+, got "urgent"$/],
     ['--attempts 0', ['add', 'echo', '--data', '{"message":"x"}', '--attempts', '0'], 'error: --attempts must be a whole number >= 1, got "0"'],
-    ['numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '123'], /^error: --job-id: jobId must be .+, got "123"$/],
+    ['numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '123'], 'error: --job-id: jobId must not be a number (BullMQ numbers its own jobs), got "123"'],
+    ['negative numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '-1'], 'error: --job-id: jobId must not be a number (BullMQ numbers its own jobs), got "-1"'],
+    ['blank --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '  '], 'error: --job-id: jobId must not be empty or blank, got "  "'],
+    // A job stored at <prefix>:jobs:repeat would overwrite the queue's schedule index.
+    ...['repeat', 'wait', 'failed', 'meta', 'id', 'prioritized'].map((id): [string, string[], RegExp] => [
+      `--job-id ${id}, one of the queue's own key names`,
+      ['add', 'echo', '--data', '{"message":"x"}', '--job-id', id],
+      new RegExp(`^error: --job-id: jobId must not be one of the queue's own key names \\(.*\\b${id}\\b.*\\), got "${id}"$`),
+    ]),
     ['--delay with --every', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--delay', '5'], /^error: --delay cannot be combined with --every\/--cron/],
     ['--tz without --cron', ['add', 'echo', '--data', '{"message":"x"}', '--tz', 'UTC'], 'error: --tz only applies with --cron'],
     ['unknown --tz', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * * *', '--tz', 'Mars/Base'], 'error: --tz: unknown time zone "Mars/Base"'],

@@ -96,6 +96,13 @@ describe('POST /api/v1/jobs', () => {
     await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId: '424242' } }), 400, 'INVALID_OPTION', 'jobId');
   });
 
+  test("a jobId equal to one of the queue's own key names is a 400, and the queue still works", async () => {
+    for (const jobId of ['repeat', 'meta', 'wait']) {
+      await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId } }), 400, 'INVALID_OPTION', 'jobId');
+    }
+    expect((await api('/schedules')).status).toBe(200);
+  });
+
   test('a second submit with the same jobId is a 409 and leaves the first job alone', async () => {
     const jobId = `dup-${crypto.randomUUID()}`;
     expect(await submit({ type: 'echo', data: { message: 'first' }, jobId, delay: 60_000 })).toBe(jobId);

@@ -1,5 +1,5 @@
 /** Turns a job definition plus per-submit options into BullMQ job options. */
-import type { JobsOptions } from 'bullmq';
+import { QueueKeys, type JobsOptions } from 'bullmq';
 import type { Config } from '@sluice/config';
 import type { JobDefinition, SubmitOptions } from '@sluice/jobs';
 import { InvalidOptionError } from './errors.ts';
@@ -22,6 +22,25 @@ function keep(value: boolean | number | undefined, fallback: { age: number; coun
   return { count: value };
 }
 
+/**
+ * A job is stored at `<prefix>:jobs:<id>`, beside the queue's own keys (`<prefix>:jobs:wait`,
+ * `:meta`, `:repeat`...). An id equal to one of those names would overwrite that key and break
+ * the queue for everyone, so those names are refused. The list comes from BullMQ itself.
+ */
+const RESERVED_JOB_IDS: ReadonlySet<string> = new Set(Object.keys(new QueueKeys().getKeys('jobs')).filter(Boolean));
+
+function checkJobId(jobId: string): void {
+  const problem =
+    jobId.trim() === '' ? 'must not be empty or blank'
+    // BullMQ numbers its own jobs and refuses custom ids that read as integers (`-1` too).
+    : /^-?\d+$/.test(jobId) ? 'must not be a number (BullMQ numbers its own jobs)'
+    // ':' separates the parts of BullMQ's Redis keys.
+    : jobId.includes(':') ? "must not contain ':'"
+    : RESERVED_JOB_IDS.has(jobId) ? `must not be one of the queue's own key names (${[...RESERVED_JOB_IDS].join(', ')})`
+    : null;
+  if (problem) throw new InvalidOptionError('jobId', `jobId ${problem}, got ${JSON.stringify(jobId)}`);
+}
+
 export function buildJobOptions(definition: JobDefinition, options: SubmitOptions, config: Config): JobsOptions {
   const attempts = options.attempts ?? definition.attempts ?? config.worker.attempts;
   if (!Number.isInteger(attempts) || attempts < 1) {
@@ -30,10 +49,7 @@ export function buildJobOptions(definition: JobDefinition, options: SubmitOption
   if (options.delayMs !== undefined && (!Number.isInteger(options.delayMs) || options.delayMs < 0)) {
     throw new InvalidOptionError('delay', `delay must be a whole number of milliseconds >= 0, got "${options.delayMs}"`);
   }
-  if (options.jobId !== undefined && (options.jobId === '' || /^\d+$/.test(options.jobId) || options.jobId.includes(':'))) {
-    // BullMQ reserves numeric ids for its own counter and uses ':' as its key separator.
-    throw new InvalidOptionError('jobId', `jobId must be non-empty, not purely numeric and without ':', got "${options.jobId}"`);
-  }
+  if (options.jobId !== undefined) checkJobId(options.jobId);
   const backoff = definition.backoff ?? DEFAULT_BACKOFF;
   return {
     priority: resolvePriority(options.priority ?? definition.priority),
