@@ -1,6 +1,7 @@
 /** Validates payloads against a job type's schema, compiled once per type. */
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { registerStringFormats } from './formats.ts';
 import type { JobRegistry } from './registry.ts';
 
 export interface PayloadProblem {
@@ -12,6 +13,7 @@ export interface PayloadProblem {
 export type PayloadValidator = (type: string, data: unknown) => PayloadProblem | null;
 
 export function createPayloadValidator(registry: JobRegistry): PayloadValidator {
+  registerStringFormats();
   const compiled = new Map<string, TypeCheck<TSchema>>();
   for (const [type, definition] of Object.entries(registry)) {
     compiled.set(type, TypeCompiler.Compile(definition.schema));
