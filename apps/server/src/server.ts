@@ -9,6 +9,7 @@ import { createHealthRoutes } from './health.ts';
 import { createMetricsRoute } from './metrics.ts';
 import { createJobReportRoutes } from './routes/job-reports.ts';
 import { createJobRoutes } from './routes/jobs.ts';
+import { createRequestGuard } from './request-guard.ts';
 import { createQueueActionRoutes } from './routes/queue-actions.ts';
 import { createScheduleRoutes } from './routes/schedules.ts';
 
@@ -25,6 +26,7 @@ export async function createServer(deps: ServerDeps) {
       // Order matters: errors and auth hooks must be in place before the routes they cover.
       .use(createErrorHandler({ log, redisReady: () => queue.connection.status === 'ready' }))
       .use(createAdminAuth({ config, log }))
+      .use(createRequestGuard({ log }))
       .use(
         openapi({
           path: '/docs',

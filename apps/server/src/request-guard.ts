@@ -1,0 +1,63 @@
+/**
+ * Cross-site request forgery guard and JSON body parsing. A browser sends an admin's cached
+ * basic credentials with any form another site submits to this server, and forms can only
+ * send url-encoded, multipart or plain-text bodies. So a write (any method but GET, HEAD,
+ * OPTIONS) must come from this origin, and a write with a body must be JSON. Applies with or
+ * without admin credentials: a development server on localhost is reachable from any page
+ * its developer opens.
+ */
+import { Elysia, ParseError } from 'elysia';
+import type { Logger } from '@sluice/observability';
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** `application/json`, any case, any parameters, and `application/<something>+json`. */
+export function isJsonMediaType(contentType: string | null): boolean {
+  const mediaType = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  return mediaType === 'application/json' || (mediaType.startsWith('application/') && mediaType.endsWith('+json'));
+}
+
+/** Why a write must be refused, or null. */
+export function refuseWrite(request: Request): { status: 403 | 415; code: string; message: string } | null {
+  if (READ_METHODS.has(request.method)) return null;
+  // Sent by every current browser; `none` is a typed URL or a non-browser client.
+  const site = request.headers.get('sec-fetch-site');
+  const origin = request.headers.get('origin');
+  if ((site !== null && site !== 'same-origin' && site !== 'none') || (origin !== null && origin !== new URL(request.url).origin)) {
+    return {
+      status: 403,
+      code: 'CROSS_SITE_REQUEST',
+      message: `writes are accepted only from this server's own origin, not from ${origin ?? `a ${site} page`}`,
+    };
+  }
+  const contentType = request.headers.get('content-type');
+  if (contentType !== null && !isJsonMediaType(contentType)) {
+    return {
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: `request bodies must be JSON (content-type: application/json), got "${contentType.slice(0, 100)}"`,
+    };
+  }
+  return null;
+}
+
+export function createRequestGuard({ log }: { log: Logger }) {
+  return new Elysia({ name: 'request-guard' })
+    .onRequest(({ request }) => {
+      const refusal = refuseWrite(request);
+      if (!refusal) return;
+      log.warn({ method: request.method, path: new URL(request.url).pathname, code: refusal.code }, 'write refused');
+      return Response.json({ error: { code: refusal.code, message: refusal.message } }, { status: refusal.status });
+    })
+    .onParse({ as: 'global' }, async ({ request, contentType }) => {
+      // Elysia's own parser only knows the exact lower-case `application/json`.
+      if (!isJsonMediaType(contentType)) return;
+      const text = await request.text();
+      if (text.trim() === '') return {};
+      try {
+        return JSON.parse(text);
+      } catch (error) {
+        throw new ParseError(error as Error);
+      }
+    });
+}

@@ -1,0 +1,91 @@
+/** Writes only from this origin and only as JSON: a page an admin has open cannot post forms to the API (CSRF). */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import pino from 'pino';
+import { jobRegistry, type JobRegistry } from '@sluice/jobs';
+import { createMetrics } from '@sluice/observability';
+import { QueueManager } from '@sluice/queue';
+import { createServer, type SluiceServer } from '@sluice/server-app';
+import { testConfig, uniquePrefix } from '../helpers/env.ts';
+import { deletePrefix } from './helpers/server-process.ts';
+
+setDefaultTimeout(30_000);
+
+const prefix = uniquePrefix('guard');
+const AUTH = `Basic ${Buffer.from('admin:pw').toString('base64')}`;
+let queue: QueueManager<JobRegistry>;
+let app: SluiceServer;
+
+beforeAll(async () => {
+  const config = testConfig({ QUEUE_PREFIX: prefix, ADMIN_USER: 'admin', ADMIN_PASSWORD: 'pw' });
+  queue = await QueueManager.open<JobRegistry>({ config, registry: jobRegistry });
+  app = await createServer({ config, queue, metrics: createMetrics({ processMetrics: false }), log: pino({ level: 'silent' }) });
+});
+afterAll(async () => {
+  await queue.close();
+  await deletePrefix(prefix);
+});
+
+/** A request as a browser with the admin's cached basic credentials would send it. */
+function post(path: string, body: string | undefined, headers: Record<string, string>) {
+  return app.handle(new Request(`http://localhost${path}`, { method: 'POST', headers: { authorization: AUTH, ...headers }, body }));
+}
+
+async function expectRefused(response: Response, status: number, code: string) {
+  expect(response.status).toBe(status);
+  expect(((await response.json()) as any).error.code).toBe(code);
+}
+
+const jobCount = async () => Object.values(await queue.queue.getJobCounts()).reduce((a, b) => a + b, 0);
+
+describe('cross-site writes', () => {
+  test('a form posted from another site is refused with 403 and changes nothing', async () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' };
+    await expectRefused(await post('/api/v1/jobs/queue/pause', '', form), 403, 'CROSS_SITE_REQUEST');
+    await expectRefused(await post('/api/v1/jobs', 'type=echo&jobId=csrf1', form), 403, 'CROSS_SITE_REQUEST');
+    expect(await queue.queue.isPaused()).toBe(false);
+    expect(await jobCount()).toBe(0);
+  });
+
+  test('an Origin of another site is refused even without Sec-Fetch-Site (older browsers)', async () => {
+    const json = { 'content-type': 'application/json', origin: 'http://localhost.evil.example' };
+    await expectRefused(await post('/api/v1/jobs', JSON.stringify({ type: 'echo', data: { message: 'x' } }), json), 403, 'CROSS_SITE_REQUEST');
+    expect(await jobCount()).toBe(0);
+  });
+
+  test('same-origin pages (the dashboard) and non-browser clients are let through', async () => {
+    const body = JSON.stringify({ type: 'echo', data: { message: 'ok' }, delay: 600_000 });
+    expect((await post('/api/v1/jobs', body, { 'content-type': 'application/json', origin: 'http://localhost', 'sec-fetch-site': 'same-origin' })).status).toBe(201);
+    expect((await post('/api/v1/jobs', body, { 'content-type': 'application/json' })).status).toBe(201);
+    // curl -X POST with no body sends no content type.
+    expect((await post('/api/v1/jobs/queue/pause', undefined, {})).status).toBe(200);
+    expect((await post('/api/v1/jobs/queue/resume', undefined, {})).status).toBe(200);
+    expect(await jobCount()).toBe(2);
+  });
+});
+
+describe('body content types', () => {
+  test('form, multipart and plain-text bodies are a 415 naming the content type, and nothing is queued', async () => {
+    const before = await jobCount();
+    for (const contentType of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
+      const response = await post('/api/v1/jobs', JSON.stringify({ type: 'echo', data: { message: 'x' } }), { 'content-type': contentType });
+      expect(response.status).toBe(415);
+      const error = ((await response.json()) as any).error;
+      expect(error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(error.message).toContain(contentType);
+    }
+    expect(await jobCount()).toBe(before);
+  });
+
+  test('JSON in any case or as a +json type is parsed as JSON', async () => {
+    for (const contentType of ['APPLICATION/JSON', 'Application/Json; charset=UTF-8', 'application/vnd.api+json']) {
+      const response = await post('/api/v1/jobs', JSON.stringify({ type: 'echo', data: { message: contentType }, delay: 600_000 }), { 'content-type': contentType });
+      expect(response.status).toBe(201);
+      const { id } = (await response.json()) as { id: string };
+      expect((await queue.queue.getJob(id))!.data).toEqual({ data: { message: contentType }, userId: null });
+    }
+  });
+
+  test('malformed JSON under those types is a 400 INVALID_JSON', async () => {
+    await expectRefused(await post('/api/v1/jobs', '{"type":', { 'content-type': 'APPLICATION/JSON' }), 400, 'INVALID_JSON');
+  });
+});
