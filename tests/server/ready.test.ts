@@ -62,6 +62,11 @@ describe('a real server whose Redis goes away and comes back', () => {
     expect(down.body.checks.redis.status).toBe('down');
     expect(down.body.checks.redis.error).toEqual(expect.any(String));
     expect((await server.request('/health')).status).toBe(200);
+    // Prometheus still gets its scrape: the Redis-backed gauges are skipped, not waited for
+    // (before, the audit gauges queued behind the writer's reconnect and the scrape hung).
+    const metrics = await server.request('/metrics', { signal: AbortSignal.timeout(15_000) });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('sluice_worker_processes{state="ready"} 1');
     // API calls that need Redis say so instead of failing with a 500.
     const submit = await server.request('/api/v1/jobs/stats');
     expect(submit.status).toBe(503);

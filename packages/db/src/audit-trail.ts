@@ -44,7 +44,13 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
     await store.close();
     throw new AuditRedisTooOldError(version);
   }
-  const writer = createAuditWriter({ store, redis, keys: sluiceKeys(config.redis.prefix), log: auditLog, ...writerOptions });
+  // Backlog reads for metrics and shutdown: fail fast while Redis is down, never wait behind a read.
+  const statusRedis = await connectRedis(config.redis.url, { role: 'producer', connectionName: 'sluice-audit-status' }).catch(async (error) => {
+    redis.disconnect();
+    await store.close();
+    throw error;
+  });
+  const writer = createAuditWriter({ store, redis, statusRedis, keys: sluiceKeys(config.redis.prefix), log: auditLog, ...writerOptions });
   let closing = false;
   let started = false;
 
@@ -75,6 +81,7 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
       }
       await writer.stop();
       redis.disconnect();
+      statusRedis.disconnect();
       await store.close();
     },
   };

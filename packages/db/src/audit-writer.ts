@@ -18,6 +18,12 @@ export interface AuditWriterOptions {
   store: AuditStore;
   /** A connection for this writer alone: it blocks on XREADGROUP. The writer never closes it. */
   redis: Redis;
+  /**
+   * A non-blocking connection for `backlog()`, `parked()` and `flush()`. On the blocking one
+   * each of those waits behind the XREADGROUP in flight (up to `blockMs`), and during a Redis
+   * outage behind the reconnect. Default `redis`. The writer never closes it.
+   */
+  statusRedis?: Redis;
   /** From `sluiceKeys(prefix)`. */
   keys: { auditStream: string; auditParked: string };
   log: Logger;
@@ -309,7 +315,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     return ms / 2 + Math.random() * (ms / 2);
   }
 
-  const backlog = async () => redis.xlen(keys.auditStream);
+  const statusRedis = options.statusRedis ?? redis;
+  const backlog = async () => statusRedis.xlen(keys.auditStream);
 
   return {
     start() {
@@ -318,12 +325,13 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       log.info({ consumer, store: store.kind }, 'audit writer started');
     },
     backlog,
-    parked: async () => redis.xlen(keys.auditParked),
+    parked: async () => statusRedis.xlen(keys.auditParked),
     stats: () => ({ ...stats }),
     async flush(timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        if (!busy && (await backlog()) === 0) return true;
+        // A Redis outage is waited out like a backlog, until the deadline.
+        if (!busy && (await backlog().catch(() => null)) === 0) return true;
         await Bun.sleep(Math.min(50, Math.max(1, deadline - Date.now())));
       }
       return false;

@@ -34,6 +34,8 @@ export interface MetricsOptions {
   log?: Logger;
   /** Collect Node/Bun process metrics (CPU, memory, event loop lag). Default true. */
   processMetrics?: boolean;
+  /** How long a scrape waits for one source (a Redis read) before giving up on it. Default 2000 ms. */
+  sourceTimeoutMs?: number;
 }
 
 /** Worker process states the supervisor knows; each is always exported, 0 when empty. */
@@ -55,7 +57,7 @@ export interface Metrics {
   readonly contentType: string;
 }
 
-export function createMetrics({ sources = {}, log, processMetrics = true }: MetricsOptions = {}): Metrics {
+export function createMetrics({ sources = {}, log, processMetrics = true, sourceTimeoutMs = 2000 }: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (processMetrics) {
     collectDefaultMetrics({ register: registry });
@@ -63,12 +65,20 @@ export function createMetrics({ sources = {}, log, processMetrics = true }: Metr
     for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
   }
 
-  // A failing source must not fail the whole scrape: its metric keeps its last values.
+  // A failing or hanging source must not fail or stall the whole scrape: its metric keeps its last values.
   const guarded = async (metric: string, read: () => Promise<void> | void) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await read();
+      await Promise.race([
+        read(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${sourceTimeoutMs} ms`)), sourceTimeoutMs);
+        }),
+      ]);
     } catch (error) {
       log?.warn({ metric, err: error instanceof Error ? error.message : String(error) }, 'metric source failed during scrape');
+    } finally {
+      clearTimeout(timer);
     }
   };
 
