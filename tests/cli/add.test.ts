@@ -109,9 +109,25 @@ describe('queue:add --every / --cron', () => {
 
   test('without --key a cron schedule gets a key derived from its pattern', async () => {
     const { env } = fresh();
-    const added = await runCli(['add', 'echo', '--data', '{"message":"n"}', '--cron', '*/5 * * * *'], env);
-    expect(added.code).toBe(0);
-    expect(added.stdout).toStartWith('created schedule "echo-cron-x-5-x-x-x-x": echo cron */5 * * * *');
+    const plain = await runCli(['add', 'echo', '--data', '{"message":"n"}', '--cron', '0 3 * * *'], env);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toStartWith('created schedule "echo-cron-0-3-x-x-x": echo cron 0 3 * * *');
+    const stepped = await runCli(['add', 'echo', '--data', '{"message":"n"}', '--cron', '*/5 * * * *'], env);
+    expect(stepped.stdout).toMatch(/^created schedule "echo-cron-x-5-x-x-x-x-[0-9a-f]{8}": echo cron \*\/5 \* \* \* \*/);
+  });
+
+  test('patterns that read alike (1-5, 1,5) get different default keys; the same one again updates it', async () => {
+    const { env } = fresh();
+    const add = (pattern: string, message: string) => runCli(['add', 'echo', '--data', JSON.stringify({ message }), '--cron', pattern], env);
+    const weekdays = await add('0 9 * * 1-5', 'mon-fri');
+    const twoDays = await add('0 9 * * 1,5', 'mon,fri');
+    expect(weekdays.stdout).toStartWith('created schedule "echo-cron-0-9-x-x-1-5-');
+    expect(twoDays.stdout).toStartWith('created schedule "echo-cron-0-9-x-x-1-5-');
+    const again = await add('0 9 * * 1-5', 'mon-fri, new text');
+    expect(again.stdout).toStartWith('updated schedule ');
+    const { schedules } = await monitorJson(env);
+    expect(schedules.map((s: any) => s.pattern).sort()).toEqual(['0 9 * * 1,5', '0 9 * * 1-5']);
+    expect(new Set(schedules.map((s: any) => s.key)).size).toBe(2);
   });
 });
 
@@ -124,7 +140,10 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['unknown flag', ['add', 'echo', '--data', '{"message":"x"}', '--nope'], 'error: unknown flag --nope'],
     ['flag missing its value at the end', ['add', 'echo', '--data'], 'error: --data needs a value'],
     ['flag missing its value before another flag', ['add', 'echo', '--delay', '--data', '{"message":"x"}'], 'error: --delay needs a value'],
-    ['non-numeric --delay', ['add', 'echo', '--data', '{"message":"x"}', '--delay', 'soon'], 'error: --delay must be a whole number of milliseconds >= 0, got "soon"'],
+    ['non-numeric --delay', ['add', 'echo', '--data', '{"message":"x"}', '--delay', 'soon'], 'error: --delay must be a whole number of milliseconds from 0 to 31536000000, got "soon"'],
+    ['--delay over 365 days', ['add', 'echo', '--data', '{"message":"x"}', '--delay', '9007199254740991'], 'error: --delay must be a whole number of milliseconds from 0 to 31536000000, got "9007199254740991"'],
+    ['--every over 365 days', ['add', 'echo', '--data', '{"message":"x"}', '--every', '31536000001'], 'error: --every must be a whole number of milliseconds from 1 to 31536000000, got "31536000001"'],
+    ['--cron with a field missing', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * *'], 'error: --cron: invalid cron pattern "0 3 * *": expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, got 4'],
     ['both --every and --cron', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--cron', '* * * * *'], 'error: --every and --cron cannot be combined; pick one'],
     ['--every and its alias --repeat', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--repeat', '1000'], 'error: --every and --repeat are the same flag; give it once'],
     ['unknown --priority', ['add', 'echo', '--data', '{"message":"x"}', '--priority', 'urgent'], /^error: --priority must be critical, high, normal, low or a whole number .+, got "urgent"$/],

@@ -1,6 +1,6 @@
 /** Job Schedulers: one scheduler per key however often it is set, removable, and bad patterns rejected. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { InvalidOptionError } from '@sluice/queue';
+import { InvalidOptionError, MAX_DELAY_MS } from '@sluice/queue';
 import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
 
 let queue: TestQueue;
@@ -37,5 +37,28 @@ test('an invalid cron pattern is rejected with InvalidOptionError and nothing is
   expect(error.code).toBe('INVALID_OPTION');
   expect(error.field).toBe('cron');
   expect(error.message).toContain('invalid cron pattern "every tuesday"');
+  expect(await queue.manager.listCrons()).toEqual([]);
+});
+
+test('a pattern with a field missing or one too many is refused, not silently completed by the parser', async () => {
+  for (const [pattern, count] of [['0 3 * *', 4], ['5', 1], ['0 0 3 * * * *', 7]] as const) {
+    const error = await queue.manager.scheduleCron('echo', { pattern }, { message: 'x' }, 'fields').catch((e) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.field).toBe('cron');
+    expect(error.message).toBe(`invalid cron pattern "${pattern}": expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, got ${count}`);
+  }
+  // Five fields, six (seconds first) and the parser's macros still work.
+  for (const pattern of ['0 3 * * *', '30 0 3 * * *', '@daily']) await queue.manager.scheduleCron('echo', { pattern }, { message: pattern }, `ok-${pattern.length}`);
+  expect((await queue.manager.listCrons()).map((s) => s.pattern).sort()).toEqual(['0 3 * * *', '30 0 3 * * *', '@daily']);
+  for (const key of ['ok-9', 'ok-12', 'ok-6']) expect(await queue.manager.removeCron(key)).toBe(true);
+});
+
+test('an interval over 365 days, or a time zone with an interval, is refused and nothing is scheduled', async () => {
+  const tooLong = await queue.manager.scheduleCron('echo', { everyMs: MAX_DELAY_MS + 1 }, { message: 'x' }, 'long').catch((e) => e);
+  expect(tooLong).toBeInstanceOf(InvalidOptionError);
+  expect(tooLong.message).toBe(`every must be a whole number of milliseconds from 1 to 31536000000 (365 days), got "${MAX_DELAY_MS + 1}"`);
+  const zoned = await queue.manager.scheduleCron('echo', { everyMs: 60_000, tz: 'UTC' }, { message: 'x' }, 'zoned').catch((e) => e);
+  expect(zoned).toBeInstanceOf(InvalidOptionError);
+  expect(zoned.field).toBe('tz');
   expect(await queue.manager.listCrons()).toEqual([]);
 });

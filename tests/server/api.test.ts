@@ -84,6 +84,9 @@ describe('POST /api/v1/jobs', () => {
     await expectError(await api('', { method: 'POST', json: { data: { message: 'x' } } }), 400, 'INVALID_BODY', 'type');
     await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, delayMs: 5 } }), 400, 'INVALID_BODY', 'delayMs');
     await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, delay: -1 } }), 400, 'INVALID_BODY', 'delay');
+    // A delay past a year (here past what a date can hold) used to be accepted, and the job could then never be read.
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, delay: 9e15, jobId: 'far-future' } }), 400, 'INVALID_BODY', 'delay');
+    await expectError(await api('/far-future'), 404, 'JOB_NOT_FOUND');
     await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, priority: 'urgent' } }), 400, 'INVALID_BODY', 'priority');
     await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, attempts: 0 } }), 400, 'INVALID_BODY', 'attempts');
   });
@@ -308,6 +311,9 @@ describe('schedules', () => {
     await expectError(await put({ type: 'nope', everyMs: 1000 }), 400, 'UNKNOWN_JOB_TYPE', 'type');
     await expectError(await put({ type: 'echo', data: { nope: 1 }, everyMs: 1000 }), 400, 'INVALID_JOB_DATA');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 0 }), 400, 'INVALID_BODY', 'everyMs');
+    await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1e300 }), 400, 'INVALID_BODY', 'everyMs');
+    await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 60_000, tz: 'UTC' }), 400, 'INVALID_OPTION', 'tz');
+    await expectError(await put({ type: 'echo', data: { message: 'x' }, pattern: '0 3 * *' }), 400, 'INVALID_OPTION', 'cron');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'builtin-echo'), 400, 'INVALID_OPTION', 'key');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'a:b'), 400, 'INVALID_PARAMS', 'key');
   });

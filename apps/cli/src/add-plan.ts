@@ -1,4 +1,5 @@
 /** Parses and checks `queue:add` arguments into a plan: every check that needs no Redis happens here. */
+import { createHash } from 'node:crypto';
 import type { Config } from '@sluice/config';
 import { createPayloadValidator, type JobRegistry, type SubmitOptions } from '@sluice/jobs';
 import {
@@ -6,6 +7,7 @@ import {
   buildJobOptions,
   checkCronPattern,
   InvalidJobDataError,
+  MAX_DELAY_MS,
   resolvePriority,
   UnknownJobTypeError,
   type CronSpec,
@@ -65,7 +67,7 @@ export function planAdd(args: readonly string[], registry: JobRegistry, config: 
   }
   const options: SubmitOptions = {};
   if (flags.priority !== undefined) options.priority = parsePriority(flags.priority);
-  if (flags.delay !== undefined) options.delayMs = wholeNumber('delay', flags.delay, { unit: 'milliseconds' });
+  if (flags.delay !== undefined) options.delayMs = wholeNumber('delay', flags.delay, { max: MAX_DELAY_MS, unit: 'milliseconds' });
   if (flags.attempts !== undefined) options.attempts = wholeNumber('attempts', flags.attempts, { min: 1 });
   if (flags['remove-on-complete']) options.removeOnComplete = true;
   if (flags['job-id'] !== undefined) options.jobId = flags['job-id'];
@@ -94,7 +96,7 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
   }
   if (flags.tz !== undefined && flags.every !== undefined) throw new UsageError('--tz only applies with --cron', '--tz');
   const spec: CronSpec =
-    flags.every !== undefined ? { everyMs: wholeNumber('every', flags.every, { min: 1, unit: 'milliseconds' }) } : { pattern: flags.cron!.trim(), tz: flags.tz };
+    flags.every !== undefined ? { everyMs: wholeNumber('every', flags.every, { min: 1, max: MAX_DELAY_MS, unit: 'milliseconds' }) } : { pattern: flags.cron!.trim(), tz: flags.tz };
   if (spec.pattern === '') throw new UsageError('--cron needs a pattern, e.g. "0 3 * * *"', '--cron');
   if (spec.pattern !== undefined) {
     try {
@@ -110,11 +112,20 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
   return { spec, key };
 }
 
-/** `echo-every-5000`, `echo-cron-0-3-x-x-x`: stable, so adding the same schedule twice replaces it. */
+/**
+ * `echo-every-5000`, `echo-cron-0-3-x-x-x`: stable, so adding the same schedule twice replaces
+ * it, and different schedules never share a key. The readable slug drops characters
+ * (`1-5`, `1,5` and `1/5` all read `1-5`), so a pattern with anything but digits, `*` and
+ * spaces, or with a time zone, also gets a short hash of its exact text.
+ */
 export function defaultScheduleKey(type: string, spec: CronSpec): string {
   if (spec.everyMs !== undefined) return `${type}-every-${spec.everyMs}`;
+  const pattern = spec.pattern!.trim().replace(/\s+/g, ' ');
   const slug = (text: string) => text.replaceAll('*', 'x').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-  return `${type}-cron-${slug(spec.pattern!)}${spec.tz ? `-${slug(spec.tz)}` : ''}`;
+  const key = `${type}-cron-${slug(pattern)}${spec.tz ? `-${slug(spec.tz)}` : ''}`;
+  if (/^[0-9*]+( [0-9*]+)*$/.test(pattern) && !spec.tz) return key;
+  const hash = createHash('sha256').update(`${pattern}\n${spec.tz ?? ''}`).digest('hex').slice(0, 8);
+  return `${key}-${hash}`;
 }
 
 function parsePriority(raw: string): SubmitOptions['priority'] {

@@ -67,10 +67,11 @@ export function parseFlags<S extends Record<string, FlagSpec>>(args: readonly st
 }
 
 /** A whole number from a flag value, or a UsageError naming the flag. */
-export function wholeNumber(flag: string, raw: string, { min = 0, unit = '' }: { min?: number; unit?: string } = {}): number {
+export function wholeNumber(flag: string, raw: string, { min = 0, max, unit = '' }: { min?: number; max?: number; unit?: string } = {}): number {
   const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${flag} must be a whole number${unit ? ` of ${unit}` : ''} >= ${min}, got "${raw}"`, `--${flag}`);
+  if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${flag} must be a whole number${unit ? ` of ${unit}` : ''} ${range}, got "${raw}"`, `--${flag}`);
   }
   return n;
 }

@@ -14,6 +14,15 @@ export function checkCronPattern(pattern: string, tz?: string): void {
       throw new InvalidOptionError('tz', `unknown time zone "${tz}"`);
     }
   }
+  // BullMQ's parser fills in missing fields, so `0 3 * *` (one forgotten) would run at midnight
+  // every few days instead of being refused. Macros such as @daily are left to the parser.
+  const fields = pattern.trim().split(/\s+/).length;
+  if (!pattern.trim().startsWith('@') && fields !== 5 && fields !== 6) {
+    throw new InvalidOptionError(
+      'cron',
+      `invalid cron pattern "${pattern}": expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, got ${fields}`,
+    );
+  }
   try {
     defaultRepeatStrategy(Date.now(), { pattern, tz });
   } catch (error) {

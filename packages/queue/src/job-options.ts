@@ -16,6 +16,13 @@ export const DEFAULT_KEEP_COMPLETED = { age: 3600, count: 1000 };
 export const DEFAULT_KEEP_FAILED = { age: 7 * 24 * 3600, count: 5000 };
 export const DEFAULT_BACKOFF = { type: 'exponential', delayMs: 2000 } as const;
 
+/**
+ * The longest `delay` and schedule interval: 365 days. A larger one is almost surely a unit
+ * mistake, and far enough out it leaves the range of a JavaScript date (the job could then
+ * never be shown) or of the delayed set's exact scores.
+ */
+export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
+
 function keep(value: boolean | number | undefined, fallback: { age: number; count: number }) {
   if (value === undefined) return fallback;
   if (typeof value === 'boolean') return value;
@@ -46,8 +53,8 @@ export function buildJobOptions(definition: JobDefinition, options: SubmitOption
   if (!Number.isInteger(attempts) || attempts < 1) {
     throw new InvalidOptionError('attempts', `attempts must be a whole number of at least 1, got "${attempts}"`);
   }
-  if (options.delayMs !== undefined && (!Number.isInteger(options.delayMs) || options.delayMs < 0)) {
-    throw new InvalidOptionError('delay', `delay must be a whole number of milliseconds >= 0, got "${options.delayMs}"`);
+  if (options.delayMs !== undefined && (!Number.isInteger(options.delayMs) || options.delayMs < 0 || options.delayMs > MAX_DELAY_MS)) {
+    throw new InvalidOptionError('delay', `delay must be a whole number of milliseconds from 0 to ${MAX_DELAY_MS} (365 days), got "${options.delayMs}"`);
   }
   if (options.jobId !== undefined) checkJobId(options.jobId);
   const backoff = definition.backoff ?? DEFAULT_BACKOFF;

@@ -12,7 +12,7 @@ import {
 } from '@sluice/jobs';
 import { checkCronPattern } from './cron-pattern.ts';
 import { InvalidJobDataError, InvalidOptionError, UnknownJobTypeError } from './errors.ts';
-import { buildJobOptions, type JobEnvelope } from './job-options.ts';
+import { buildJobOptions, MAX_DELAY_MS, type JobEnvelope } from './job-options.ts';
 import { QUEUE_NAME } from './queue-keys.ts';
 import { checkRedis, connectRedis, type RedisHealth } from './redis.ts';
 
@@ -109,9 +109,10 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     if ((spec.pattern === undefined) === (spec.everyMs === undefined)) {
       throw new InvalidOptionError('schedule', 'a schedule needs exactly one of a cron pattern or an interval (everyMs)');
     }
-    if (spec.everyMs !== undefined && (!Number.isInteger(spec.everyMs) || spec.everyMs < 1)) {
-      throw new InvalidOptionError('every', `every must be a whole number of milliseconds >= 1, got "${spec.everyMs}"`);
+    if (spec.everyMs !== undefined && (!Number.isInteger(spec.everyMs) || spec.everyMs < 1 || spec.everyMs > MAX_DELAY_MS)) {
+      throw new InvalidOptionError('every', `every must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days), got "${spec.everyMs}"`);
     }
+    if (spec.everyMs !== undefined && spec.tz !== undefined) throw new InvalidOptionError('tz', 'tz only applies to a cron pattern, not to everyMs');
     if (!key || key.includes(':')) throw new InvalidOptionError('key', `schedule key must be non-empty and without ':', got "${key}"`);
     const { delay: _delay, jobId: _jobId, ...opts } = buildJobOptions(this.registry[type]!, options, this.config);
     if (spec.pattern !== undefined) checkCronPattern(spec.pattern, spec.tz);
@@ -133,7 +134,8 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
       pattern: s.pattern ?? null,
       everyMs: s.every ? Number(s.every) : null,
       tz: s.tz ?? null,
-      next: s.next ? new Date(Number(s.next)) : null,
+      // A schedule written by another producer may hold a next run no date can show.
+      next: s.next && Number.isFinite(new Date(Number(s.next)).getTime()) ? new Date(Number(s.next)) : null,
       data: (s.template?.data as JobEnvelope | undefined)?.data ?? null,
     }));
   }

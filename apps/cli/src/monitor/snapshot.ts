@@ -14,7 +14,8 @@ export interface JobRow {
   /** Level name (`normal`), or the number when it sits between levels. */
   priority: string;
   priorityNumber: number;
-  addedAt: string;
+  /** Null when Redis holds a time no date can show (written by another producer). */
+  addedAt: string | null;
   /** When a delayed job becomes runnable; null for the other states. */
   runAt: string | null;
   /** Attempts already made (a retrying job waits as `delayed`). */
@@ -42,6 +43,8 @@ export interface MonitorSnapshot {
   jobs: JobRow[];
   schedules: ScheduleRow[];
 }
+
+const isoTime = (ms: number): string | null => (Number.isFinite(new Date(ms).getTime()) ? new Date(ms).toISOString() : null);
 
 export async function collectSnapshot(queue: QueueManager<JobRegistry>, config: Config, limit: number): Promise<MonitorSnapshot> {
   const health = await queue.getHealth();
@@ -71,8 +74,8 @@ export async function collectSnapshot(queue: QueueManager<JobRegistry>, config: 
         type: job.name,
         priority: priorityNumber ? priorityName(priorityNumber) : '-',
         priorityNumber,
-        addedAt: new Date(job.timestamp).toISOString(),
-        runAt: state === 'delayed' ? new Date(runAtById.get(String(job.id)) ?? job.timestamp + job.delay).toISOString() : null,
+        addedAt: isoTime(job.timestamp),
+        runAt: state === 'delayed' ? isoTime(runAtById.get(String(job.id)) ?? job.timestamp + job.delay) : null,
         attemptsMade: job.attemptsMade,
       };
     }),

@@ -2,7 +2,8 @@
 import type { Job } from 'bullmq';
 import { priorityName, type JobEnvelope } from '@sluice/queue';
 
-const iso = (ms: number | undefined | null) => (ms ? new Date(ms).toISOString() : null);
+/** Null for a time no date can hold (a job written by another producer), rather than a RangeError. */
+const iso = (ms: number | undefined | null) => (ms && Number.isFinite(new Date(ms).getTime()) ? new Date(ms).toISOString() : null);
 
 export interface JobView {
   id: string;

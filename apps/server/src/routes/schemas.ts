@@ -1,6 +1,6 @@
 /** Request schemas shared by the jobs API routes. The schema is the type and the validation. */
 import { t } from 'elysia';
-import { MAX_PRIORITY } from '@sluice/queue';
+import { MAX_DELAY_MS, MAX_PRIORITY } from '@sluice/queue';
 
 /**
  * The custom error each field carries. Elysia reports some coercion failures (a query
@@ -29,7 +29,7 @@ export const SubmitBody = t.Object(
   {
     type: t.String({ minLength: 1, error: problem('type', 'type must be a job type name'), description: 'A registered job type, e.g. "echo"' }),
     data: t.Optional(t.Unknown({ description: "The payload, validated against the type's schema. Default {}" })),
-    delay: t.Optional(t.Integer({ minimum: 0, error: problem('delay', 'delay must be a whole number of milliseconds >= 0'), description: 'Milliseconds to wait before the job may run' })),
+    delay: t.Optional(t.Integer({ minimum: 0, maximum: MAX_DELAY_MS, error: problem('delay', `delay must be a whole number of milliseconds from 0 to ${MAX_DELAY_MS} (365 days)`), description: 'Milliseconds to wait before the job may run' })),
     priority: t.Optional(Priority),
     jobId: t.Optional(t.String({ minLength: 1, maxLength: 512, error: problem('jobId', 'jobId must be a non-empty string'), description: 'Custom id; a second submit with the same id gets 409' })),
     attempts: t.Optional(Attempts),
@@ -46,7 +46,7 @@ export const ScheduleBody = t.Object(
     type: t.String({ minLength: 1, error: problem('type', 'type must be a job type name') }),
     data: t.Optional(t.Unknown({ description: 'Payload for every run. Default {}' })),
     pattern: t.Optional(t.String({ minLength: 1, error: problem('pattern', 'pattern must be a cron pattern'), description: 'Cron pattern; 6 fields means seconds first' })),
-    everyMs: t.Optional(t.Integer({ minimum: 1, error: problem('everyMs', 'everyMs must be a whole number of milliseconds >= 1') })),
+    everyMs: t.Optional(t.Integer({ minimum: 1, maximum: MAX_DELAY_MS, error: problem('everyMs', `everyMs must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days)`) })),
     tz: t.Optional(t.String({ minLength: 1, description: 'IANA time zone for the pattern, e.g. Europe/Berlin' })),
     priority: t.Optional(Priority),
     attempts: t.Optional(Attempts),
