@@ -102,7 +102,20 @@ for (const path of ['postgres', 'pglite'] as const) {
     });
 
     test('history: bad arguments name the field', async () => {
-      for (const [query, field] of [[{ limit: 0 }, 'limit'], [{ limit: 5000 }, 'limit'], [{ cursor: 'garbage!' }, 'cursor'], [{ status: 'lost' as never }, 'status'], [{ since: new Date('x') }, 'since']] as const) {
+      const cursorOf = (text: string) => Buffer.from(text).toString('base64url');
+      const cases = [
+        [{ limit: 0 }, 'limit'],
+        [{ limit: 5000 }, 'limit'],
+        [{ cursor: 'garbage!' }, 'cursor'],
+        // Well formed, but past any date: once a database error (503), now the caller's mistake.
+        [{ cursor: cursorOf('9999999999999999999999999.1') }, 'cursor'],
+        [{ cursor: cursorOf('1.99999999999999999999') }, 'cursor'],
+        [{ status: 'lost' as never }, 'status'],
+        [{ since: new Date('x') }, 'since'],
+        [{ since: new Date('0000-01-01T00:00:00Z') }, 'since'],
+        [{ until: new Date(8.64e15) }, 'until'],
+      ] as const;
+      for (const [query, field] of cases) {
         const error = await store.getJobHistory(query).catch((e) => e);
         expect(error).toBeInstanceOf(InvalidAuditQueryError);
         expect(error.field).toBe(field);

@@ -41,8 +41,10 @@ describe('string formats in job schemas, without Elysia loaded', () => {
       { to: 'ops@example.com' },
       { to: 'a.b+c@mail.example.org', at: '2026-12-01T21:30:00.123Z', id: '0b6f6a9e-2c4f-4d8e-9b1a-3c2d1e0f9a8b' },
       { to: 'x@y.io', day: '2024-02-29', link: 'https://example.com/a?b=c', ip: '10.0.0.255' },
+      // Years below 100 are years, not 19xx.
+      { to: 'x@y.io', day: '0099-03-01', at: '0050-06-15T00:00:00Z' },
     ]);
-    expect(results).toEqual([null, null, null]);
+    expect(results).toEqual([null, null, null, null]);
   });
 
   test('bad values are refused, naming the field and the format', async () => {

@@ -242,6 +242,8 @@ describe('reports: stats, health, failures, history', () => {
     await expectError(await api('/history?since=yesterday'), 400, 'INVALID_QUERY', 'since');
     await expectError(await api('/history?limit=5000'), 400, 'INVALID_QUERY', 'limit');
     await expectError(await api('/history?cursor=not-a-cursor'), 400, 'INVALID_AUDIT_QUERY', 'cursor');
+    await expectError(await api(`/history?cursor=${Buffer.from('9999999999999999999999999.1').toString('base64url')}`), 400, 'INVALID_AUDIT_QUERY', 'cursor');
+    await expectError(await api('/history?since=0000-01-01T00:00:00Z'), 400, 'INVALID_AUDIT_QUERY', 'since');
   });
 });
 

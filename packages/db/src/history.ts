@@ -42,8 +42,8 @@ export async function getJobHistory(db: AuditDb, query: HistoryQuery): Promise<H
   }
   for (const field of ['since', 'until'] as const) {
     const value = query[field];
-    if (value !== undefined && !(value instanceof Date && Number.isFinite(value.getTime()))) {
-      throw new InvalidAuditQueryError(field, `${field} must be a valid date`);
+    if (value !== undefined && !(value instanceof Date && storableTime(value.getTime()))) {
+      throw new InvalidAuditQueryError(field, `${field} must be a valid date from year 1 to 9999`);
     }
   }
 
@@ -75,6 +75,13 @@ function encodeCursor(row: Pick<WorkerJob, 'completedAt' | 'id'>): string {
 
 function decodeCursor(cursor: string): { completedAt: Date; id: number } {
   const match = /^(\d+)\.(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw new InvalidAuditQueryError('cursor', 'cursor is not one this API returned');
-  return { completedAt: new Date(Number(match[1])), id: Number(match[2]) };
+  const [completedAtMs, id] = match ? [Number(match[1]), Number(match[2])] : [Number.NaN, Number.NaN];
+  if (!storableTime(completedAtMs) || !Number.isSafeInteger(id)) throw new InvalidAuditQueryError('cursor', 'cursor is not one this API returned');
+  return { completedAt: new Date(completedAtMs), id };
+}
+
+/** Years 1 to 9999: what both a JavaScript date and Postgres's ISO input take, so no query fails in the database. */
+function storableTime(ms: number): boolean {
+  const year = new Date(ms).getUTCFullYear();
+  return Number.isFinite(ms) && year >= 1 && year <= 9999;
 }
