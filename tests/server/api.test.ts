@@ -99,8 +99,19 @@ describe('POST /api/v1/jobs', () => {
     await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId: '424242' } }), 400, 'INVALID_OPTION', 'jobId');
   });
 
-  test("a jobId equal to one of the queue's own key names is a 400, and the queue still works", async () => {
-    for (const jobId of ['repeat', 'meta', 'wait']) {
+  test('20 concurrent submits of one jobId: exactly one 201, the rest 409, and the stored job is the winner', async () => {
+    const jobId = `race-${crypto.randomUUID()}`;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => api('', { method: 'POST', json: { type: 'echo', data: { message: `submit ${i}` }, jobId, delay: 60_000 } })),
+    );
+    const created = responses.flatMap((response, i) => (response.status === 201 ? [i] : []));
+    expect(created).toHaveLength(1);
+    for (const response of responses) if (response.status !== 201) expect(((await response.json()) as any).error.code).toBe('JOB_EXISTS');
+    expect((await jobState(jobId)).data).toEqual({ message: `submit ${created[0]}` });
+  });
+
+  test("a jobId equal to one of the queue's own key names, or to a path of this API, is a 400, and the queue still works", async () => {
+    for (const jobId of ['repeat', 'meta', 'wait', 'stats', 'history', 'schedules']) {
       await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId } }), 400, 'INVALID_OPTION', 'jobId');
     }
     expect((await api('/schedules')).status).toBe(200);

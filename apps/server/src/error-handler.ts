@@ -2,7 +2,7 @@
 import { Elysia, NotFoundError, ParseError, ValidationError } from 'elysia';
 import type { Logger } from '@sluice/observability';
 import { InvalidAuditQueryError } from '@sluice/db';
-import { QueueError, RedisUnavailableError } from '@sluice/queue';
+import { JobExistsError, QueueError, RedisUnavailableError } from '@sluice/queue';
 import { HttpError } from './http-errors.ts';
 import type { FieldProblem } from './routes/schemas.ts';
 
@@ -37,6 +37,7 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
   if (error instanceof HttpError) return { status: error.status, body: body(error.code, error.message, error.field) };
   if (error instanceof RedisUnavailableError) return { status: 503, body: body(error.code, error.message) };
   if (error instanceof InvalidAuditQueryError) return { status: 400, body: body(error.code, error.message, error.field) };
+  if (error instanceof JobExistsError) return { status: 409, body: body(error.code, error.message, error.field) };
   if (error instanceof QueueError) return { status: 400, body: body(error.code, error.message, error.field) };
   // ioredis reports an outage as assorted plain errors; the connection state says what they mean.
   if (!redisReady()) return { status: 503, body: body('REDIS_UNAVAILABLE', 'Redis is not reachable; try again shortly') };

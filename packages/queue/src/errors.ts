@@ -34,6 +34,16 @@ export class InvalidOptionError extends QueueError {
   }
 }
 
+/** A submit named a job id that is taken (or being taken by a concurrent submit); nothing was queued. */
+export class JobExistsError extends QueueError {
+  override name = 'JobExistsError';
+  readonly code = 'JOB_EXISTS';
+  /** The existing job's state, or `being added` when another submit holds the id right now. */
+  constructor(readonly jobId: string, readonly state: string) {
+    super(`a job with id "${jobId}" already exists (${state}); nothing queued`, 'jobId');
+  }
+}
+
 export class RedisUnavailableError extends QueueError {
   override name = 'RedisUnavailableError';
   readonly code = 'REDIS_UNAVAILABLE';

@@ -34,7 +34,10 @@ function keep(value: boolean | number | undefined, fallback: { age: number; coun
  * `:meta`, `:repeat`...). An id equal to one of those names would overwrite that key and break
  * the queue for everyone, so those names are refused. The list comes from BullMQ itself.
  */
-const RESERVED_JOB_IDS: ReadonlySet<string> = new Set(Object.keys(new QueueKeys().getKeys('jobs')).filter(Boolean));
+const QUEUE_KEY_NAMES: ReadonlySet<string> = new Set(Object.keys(new QueueKeys().getKeys('jobs')).filter(Boolean));
+
+/** The jobs API serves these at `/api/v1/jobs/<name>`, where a job so named could never be read. */
+const API_PATH_NAMES: ReadonlySet<string> = new Set(['stats', 'health', 'failures', 'history', 'schedules', 'queue']);
 
 function checkJobId(jobId: string): void {
   const problem =
@@ -43,7 +46,8 @@ function checkJobId(jobId: string): void {
     : /^-?\d+$/.test(jobId) ? 'must not be a number (BullMQ numbers its own jobs)'
     // ':' separates the parts of BullMQ's Redis keys.
     : jobId.includes(':') ? "must not contain ':'"
-    : RESERVED_JOB_IDS.has(jobId) ? `must not be one of the queue's own key names (${[...RESERVED_JOB_IDS].join(', ')})`
+    : QUEUE_KEY_NAMES.has(jobId) ? `must not be one of the queue's own key names (${[...QUEUE_KEY_NAMES].join(', ')})`
+    : API_PATH_NAMES.has(jobId) ? `must not be a path of the jobs API (${[...API_PATH_NAMES].join(', ')})`
     : null;
   if (problem) throw new InvalidOptionError('jobId', `jobId ${problem}, got ${JSON.stringify(jobId)}`);
 }

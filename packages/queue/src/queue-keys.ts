@@ -10,6 +10,8 @@ export function sluiceKeys(prefix: string) {
     auditStream: `${base}:audit`,
     /** Records the audit writer could not insert for a reason other than an outage. */
     auditParked: `${base}:audit:parked`,
+    /** Held while one submit adds a custom job id, so concurrent submits of that id cannot both succeed. */
+    jobIdClaim: (jobId: string) => `${base}:claim:${jobId}`,
     /** Short-lived list where the audit writer answers one maintenance request (e.g. a retention prune). */
     auditReply: (requestId: string) => `${base}:audit:reply:${requestId}`,
   } as const;

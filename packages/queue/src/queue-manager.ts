@@ -11,9 +11,9 @@ import {
   type SubmitOptions,
 } from '@sluice/jobs';
 import { checkCronPattern } from './cron-pattern.ts';
-import { InvalidJobDataError, InvalidOptionError, UnknownJobTypeError } from './errors.ts';
+import { InvalidJobDataError, InvalidOptionError, JobExistsError, UnknownJobTypeError } from './errors.ts';
 import { buildJobOptions, MAX_DELAY_MS, type JobEnvelope } from './job-options.ts';
-import { QUEUE_NAME } from './queue-keys.ts';
+import { QUEUE_NAME, sluiceKeys } from './queue-keys.ts';
 import { checkRedis, connectRedis, type RedisHealth } from './redis.ts';
 
 export interface CronSpec {
@@ -88,8 +88,28 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     this.check(type, data);
     const opts = buildJobOptions(this.registry[type]!, options, this.config);
     const envelope: JobEnvelope = { data, userId: options.userId ?? null };
-    const job = await this.queue.add(type, envelope, opts);
-    return { id: job.id! };
+    if (options.jobId === undefined) return { id: (await this.queue.add(type, envelope, opts)).id! };
+    return this.addWithCustomId(options.jobId, () => this.queue.add(type, envelope, opts));
+  }
+
+  /**
+   * BullMQ keeps the existing job when an id is added twice and reports nothing, so two
+   * concurrent submits of one id would both look successful while one payload is dropped.
+   * A short-lived claim makes it one winner: claim, then check, then add, then release. A
+   * submit that loses either step gets JobExistsError. The claim expires by itself if this
+   * process dies in between.
+   */
+  private async addWithCustomId(jobId: string, add: () => Promise<unknown>): Promise<{ id: string }> {
+    const claim = sluiceKeys(this.config.redis.prefix).jobIdClaim(jobId);
+    if ((await this.connection.set(claim, '1', 'PX', 10_000, 'NX')) === null) throw new JobExistsError(jobId, 'being added');
+    try {
+      const state = await this.queue.getJobState(jobId);
+      if (state !== 'unknown') throw new JobExistsError(jobId, state);
+      await add();
+      return { id: jobId };
+    } finally {
+      await this.connection.del(claim).catch(() => {});
+    }
   }
 
   /** All or nothing: every item is validated before any is enqueued. */

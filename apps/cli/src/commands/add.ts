@@ -1,5 +1,5 @@
 /** `queue:add`: one job, or a repeating Job Scheduler, from flags. Nothing reaches Redis until planAdd passed. */
-import { priorityName, resolvePriority } from '@sluice/queue';
+import { JobExistsError, priorityName, resolvePriority } from '@sluice/queue';
 import type { Command } from '../command.ts';
 import { describeRepeat, when } from '../format.ts';
 import { planAdd, underFlag } from '../add-plan.ts';
@@ -54,13 +54,13 @@ payload (nothing queued).`,
       return 0;
     }
 
-    const jobId = plan.options.jobId;
-    const existing = jobId === undefined ? undefined : await queue.queue.getJob(jobId);
-    if (existing) {
-      await ctx.print(`job "${jobId}" already exists (${await existing.getState()}); nothing queued`);
-      return 0;
-    }
-    const { id } = await queue.submit(plan.type, plan.data, plan.options);
+    const submitted = await queue.submit(plan.type, plan.data, plan.options).catch(async (error) => {
+      if (!(error instanceof JobExistsError)) throw error;
+      await ctx.print(`job "${error.jobId}" already exists (${error.state}); nothing queued`);
+      return null;
+    });
+    if (!submitted) return 0;
+    const { id } = submitted;
     const priority = priorityName(resolvePriority(plan.options.priority ?? ctx.registry[plan.type]!.priority));
     const runAt = plan.options.delayMs ? `, runs at ${when(Date.now() + plan.options.delayMs)}` : '';
     await ctx.print(`queued ${plan.type} job ${id} (priority ${priority}${runAt})`);

@@ -2,7 +2,7 @@
 import { Elysia } from 'elysia';
 import type { Job } from 'bullmq';
 import type { JobEnvelope } from '@sluice/queue';
-import { readAudit, type Queue, type ServerDeps } from '../deps.ts';
+import { readAudit, type ServerDeps } from '../deps.ts';
 import { JobConflictError, JobNotFoundError } from '../http-errors.ts';
 import { jobView } from './job-view.ts';
 import { JobIdParams, SubmitBody } from './schemas.ts';
@@ -12,8 +12,6 @@ const AUDIT_ROWS_PER_JOB = 100;
 const RETRYABLE_STATES = new Set(['failed', 'completed']);
 
 export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' | 'audit' | 'log'>) {
-  // An assertion signature needs an explicitly typed receiver.
-  const validator: Pick<Queue, 'check'> = queue;
   const findJob = async (id: string): Promise<Job<JobEnvelope>> => {
     const job = (await queue.queue.getJob(id)) as Job<JobEnvelope> | undefined;
     if (!job) throw new JobNotFoundError(id);
@@ -33,12 +31,7 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
       '/',
       async ({ body, set }) => {
         const { type, data = {}, delay, priority, jobId, attempts } = body;
-        // Validate first so a bad payload is a 400 whether or not the id is taken.
-        validator.check(type, data);
-        // BullMQ silently keeps the existing job for a duplicate id; say so instead.
-        if (jobId !== undefined && (await queue.queue.getJobState(jobId)) !== 'unknown') {
-          throw new JobConflictError('JOB_EXISTS', `a job with id "${jobId}" already exists`, 'jobId');
-        }
+        // A taken jobId is a JobExistsError (409), raised after the payload is validated.
         const { id } = await queue.submit(type, data, { delayMs: delay, priority, jobId, attempts });
         log.info({ jobId: id, type }, 'job submitted');
         set.status = 201;
