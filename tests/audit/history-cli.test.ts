@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { migrate, openAuditStore, type NewWorkerJob } from '@sluice/db';
 import { postgresDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
+import { closedPort } from '../helpers/ports.ts';
 
 const CLI = resolve(import.meta.dir, '../../apps/cli/src/main.ts');
 let db: TestDatabase;
@@ -101,5 +102,20 @@ test('a Postgres the migrations never reached: history exits 1 and monitor says 
     }
   } finally {
     await bare.drop();
+  }
+});
+
+test('a Postgres that is not there: history exits 1 naming the database and the cause, not the SQL', async () => {
+  const port = await closedPort();
+  const saved = env;
+  env = { ...saved, DATABASE_URL: `postgres://postgres:s3cret@127.0.0.1:${port}/gone` };
+  try {
+    const history = await cli('history');
+    expect(history.code).toBe(1);
+    expect(history.stderr).toBe(`error: the audit database postgres://postgres:***@127.0.0.1:${port}/gone is not reachable: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    const monitor = JSON.parse((await cli('monitor', '--json')).stdout);
+    expect(monitor.audit.error).toContain('is not reachable: connect ECONNREFUSED');
+  } finally {
+    env = saved;
   }
 });

@@ -26,6 +26,22 @@ export function isRecordError(error: unknown): boolean {
   return state !== undefined && RECORD_CLASSES.has(state.slice(0, 2));
 }
 
+/**
+ * True when the database could not be reached at all: a socket error (`ECONNREFUSED`...), one of
+ * postgres.js's connection errors (`CONNECT_TIMEOUT`, `CONNECTION_CLOSED`...), or a connection
+ * (08), authorization (28), missing-database (3D000) or shutdown (57P) SQLSTATE. A query's own
+ * mistakes carry other codes and are not outages.
+ */
+export function isUnreachable(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state !== undefined) return state.startsWith('08') || state.startsWith('28') || state === '3D000' || state.startsWith('57P');
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('CONNECT'))) return true;
+  }
+  return false;
+}
+
 export function errorMessage(error: unknown): string {
   const cause = (error as { cause?: unknown })?.cause;
   if (cause instanceof Error && cause.message) return cause.message;

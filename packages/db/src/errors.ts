@@ -49,6 +49,15 @@ export class AuditRedisTooOldError extends AuditError {
   }
 }
 
+/** The audit database could not be reached (refused, timed out, no such database, bad credentials). */
+export class AuditStoreUnavailableError extends AuditError {
+  override name = 'AuditStoreUnavailableError';
+  readonly code = 'AUDIT_STORE_UNAVAILABLE';
+  constructor(location: string, reason: string, cause: unknown) {
+    super(`the audit database ${location} is not reachable: ${reason}`, undefined, { cause });
+  }
+}
+
 /** A query found no `worker_jobs` table: the migrations were never applied to this database. */
 export class AuditTableMissingError extends AuditError {
   override name = 'AuditTableMissingError';

@@ -8,8 +8,8 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '@sluice/config';
-import { sqlState, UNDEFINED_TABLE } from './classify-error.ts';
-import { AuditStoreBusyError, AuditTableMissingError } from './errors.ts';
+import { errorMessage, isUnreachable, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
+import { AuditError, AuditStoreBusyError, AuditStoreUnavailableError, AuditTableMissingError } from './errors.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
 import { deleteExecutionsBefore, type PruneOptions } from './prune.ts';
@@ -116,7 +116,10 @@ async function reading<T>(location: string, query: () => Promise<T>): Promise<T>
   try {
     return await query();
   } catch (error) {
+    if (error instanceof AuditError) throw error;
     if (sqlState(error) === UNDEFINED_TABLE) throw new AuditTableMissingError(location, error);
+    // drizzle wraps the driver's error as "Failed query: <the SQL>"; the cause says what happened.
+    if (isUnreachable(error)) throw new AuditStoreUnavailableError(location, errorMessage(error), error);
     throw error;
   }
 }
