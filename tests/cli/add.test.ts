@@ -161,6 +161,7 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['--tz without --cron', ['add', 'echo', '--data', '{"message":"x"}', '--tz', 'UTC'], 'error: --tz only applies with --cron'],
     ['unknown --tz', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * * *', '--tz', 'Mars/Base'], 'error: --tz: unknown time zone "Mars/Base"'],
     ['invalid cron pattern', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'every day'], /^error: --cron: invalid cron pattern "every day": .+$/],
+    ['--key with a colon', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'a:b'], `error: --key must be non-empty and without ':', got "a:b"`],
     ['reserved --key', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'builtin-echo'], /^error: --key must not start with "builtin-"/],
     ['missing type', ['add'], /^error: missing <type> \(known types: echo/],
     ['extra argument', ['add', 'echo', 'more', '--data', '{"message":"x"}'], 'error: unexpected argument "more"'],

@@ -50,3 +50,16 @@ test('history prints the executions the server recorded, and says where it read 
   expect(page.rows).toHaveLength(1);
   expect(page.rows[0]).toMatchObject({ jobId: id, status: 'completed', data: { message: 'via the server' } });
 }, 60_000);
+
+test('a bad --cursor is exit 2 through the server too, and an unreachable server is named', async () => {
+  const cursor = await history('--cursor', 'garbage');
+  expect(cursor.code).toBe(2);
+  expect(cursor.stderr).toBe('error: cursor is not one this API returned\n');
+  expect((await history('--cursor', '')).code).toBe(2);
+
+  // Wrong PORT: the embedded store is still busy, and the message says which server it tried.
+  const proc = Bun.spawn([process.execPath, CLI, 'history'], { env: testEnv({ ...server.env, PORT: '1' }), stdout: 'pipe', stderr: 'pipe' });
+  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  expect(code).toBe(1);
+  expect(stderr).toContain('could not reach the server at http://127.0.0.1:1 (');
+}, 30_000);

@@ -106,6 +106,7 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
     }
   }
   const key = flags.key ?? defaultScheduleKey(type, spec);
+  if (key.trim() === '' || key.includes(':')) throw new UsageError(`--key must be non-empty and without ':', got "${key}"`, '--key');
   if (key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
     throw new UsageError(`--key must not start with "${BUILTIN_SCHEDULE_PREFIX}" (reserved for queue:scheduler setup)`, '--key');
   }

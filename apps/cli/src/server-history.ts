@@ -4,7 +4,7 @@
  * beside `bun run dev`.
  */
 import type { Config } from '@sluice/config';
-import type { HistoryPage, HistoryQuery } from '@sluice/db';
+import { InvalidAuditQueryError, type HistoryPage, type HistoryQuery } from '@sluice/db';
 
 export async function historyFromServer(config: Config, query: HistoryQuery): Promise<{ page: HistoryPage; url: string }> {
   // A server bound to every interface still answers on loopback.
@@ -15,8 +15,14 @@ export async function historyFromServer(config: Config, query: HistoryQuery): Pr
   if (config.admin.token) headers.authorization = `Bearer ${config.admin.token}`;
   else if (config.admin.user && config.admin.password) headers.authorization = `Basic ${btoa(`${config.admin.user}:${config.admin.password}`)}`;
 
-  const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
-  const body = (await response.json().catch(() => null)) as { rows?: unknown[]; nextCursor?: string | null; error?: { message: string } } | null;
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) }).catch((error: Error) => {
+    throw new Error(`could not reach the server at ${url.origin} (${(error.cause as Error | undefined)?.message ?? error.message})`);
+  });
+  const body = (await response.json().catch(() => null)) as
+    | { rows?: unknown[]; nextCursor?: string | null; error?: { code: string; message: string; field?: string } }
+    | null;
+  // The server checks the query as the store would: its verdict is the caller's mistake, as it would be locally.
+  if (body?.error?.code === 'INVALID_AUDIT_QUERY') throw new InvalidAuditQueryError(body.error.field ?? 'query', body.error.message);
   if (!response.ok || !body?.rows) {
     throw new Error(`the server at ${url.origin} answered ${response.status}: ${body?.error?.message ?? 'no history'}`);
   }

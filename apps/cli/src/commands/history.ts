@@ -71,6 +71,7 @@ in a running server: set DATABASE_URL to share one Postgres), 2 bad arguments.`,
       await ctx.print(flags.json ? JSON.stringify({ rows: [], nextCursor: null }, null, 2) : `no executions recorded yet (no audit store in ${embedded})`);
       return 0;
     }
+    if (flags.cursor !== undefined && flags.cursor.trim() === '') throw new UsageError('--cursor needs a value (printed as "next page: --cursor C")', '--cursor');
     const query = { type: flags.type, status: status as ExecutionStatus | undefined, jobId: flags['job-id'], limit, cursor: flags.cursor };
     const page = await readHistory(ctx.config, query).catch((error) => {
       if (error?.name === 'InvalidAuditQueryError') throw new UsageError(error.message, `--${error.field}`);
@@ -98,6 +99,7 @@ async function readHistory(config: Config, query: HistoryQuery): Promise<History
   } catch (error) {
     if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
     const { page, url } = await historyFromServer(config, query).catch((cause: Error) => {
+      if (cause.name === 'InvalidAuditQueryError') throw cause;
       throw new Error(`${(error as Error).message} Asking the server failed too: ${cause.message}`);
     });
     process.stderr.write(`(read through the server at ${url}, which has the embedded audit store open)\n`);
