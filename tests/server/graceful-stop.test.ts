@@ -1,7 +1,12 @@
 /** SIGTERM on a production-mode server: HTTP stops first, the running job finishes, its audit row is flushed, exit 0. */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureRedis } from '../../scripts/infra/redis.ts';
+import { freePort } from '../helpers/ports.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
-import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { deletePrefix, REPO_ROOT, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
 
 setDefaultTimeout(60_000);
@@ -24,6 +29,21 @@ afterAll(async () => {
   await server?.stop('SIGKILL');
   await deletePrefix(server?.prefix ?? 'none');
   await db?.drop();
+});
+
+test('a second server on the same port exits 1 naming the port, before forking any worker', async () => {
+  // Elysia's default reusePort let a second server share the port and take half its requests.
+  const second = Bun.spawn([process.execPath, 'apps/server/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...server.env, AUDIT_ENABLED: 'false', LOG_LEVEL: 'debug' },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(second.stdout).text(), new Response(second.stderr).text(), second.exited]);
+  expect(code).toBe(1);
+  expect(stderr).toBe(`sluice server: cannot listen on 127.0.0.1:${new URL(server.url).port} (the port is in use): set PORT to a free port, or HOST to an address of this machine\n`);
+  expect(stdout).not.toContain('supervisor');
+  expect((await server.request('/health')).status).toBe(200);
 });
 
 test('SIGTERM: stop accepting requests, drain the running job, flush its audit row, exit 0', async () => {
@@ -52,4 +72,26 @@ test('SIGTERM: stop accepting requests, drain the running job, flush its audit r
   expect(messages).toContain('server stopped');
   // Production logs are JSON lines.
   expect(server.logs().length).toBeGreaterThan(3);
+});
+
+test('SIGTERM while Redis is down: the audit flush gives up after its timeout, and the server exits 0', async () => {
+  // Its own redis-server, so stopping it cannot disturb the shared test Redis.
+  const stateDir = mkdtempSync(join(tmpdir(), 'sluice-stop-redis-'));
+  const port = await freePort();
+  const redis = await ensureRedis({ port, name: `sluice-stop-redis-${port}`, mode: 'exclusive', stateDir });
+  const orphan = await spawnServer({
+    label: 'stop-redis-down',
+    env: { REDIS_URL: redis.url, DATABASE_URL: db.url, WORKER_COUNT: '1', WORKER_SHUTDOWN_TIMEOUT: '1000' },
+  });
+  try {
+    await redis.stop();
+    // Before, the stop waited on the blocked stream read until Redis came back: forever.
+    expect(await orphan.stop('SIGTERM')).toBe(0);
+    const messages = orphan.logs().map((line) => line.msg);
+    expect(messages).toContain('audit backlog left in redis for the next start');
+    expect(messages).toContain('server stopped');
+  } finally {
+    await orphan.stop('SIGKILL').catch(() => {});
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 });

@@ -4,7 +4,7 @@ import { AuditError } from '@sluice/db';
 import { createLogger } from '@sluice/observability';
 import { RedisUnavailableError } from '@sluice/queue';
 import { MissingAdminCredentialsError } from './auth.ts';
-import { startServerProcess } from './start.ts';
+import { ServerListenError, startServerProcess } from './start.ts';
 
 const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.log.level, pretty: config.log.pretty, bindings: { process: 'server' } });
@@ -14,7 +14,8 @@ try {
   server = await startServerProcess(config, log);
 } catch (error) {
   // Known start-up problems get one clear line; anything else keeps its stack.
-  const known = error instanceof MissingAdminCredentialsError || error instanceof RedisUnavailableError || error instanceof AuditError;
+  const known =
+    error instanceof MissingAdminCredentialsError || error instanceof RedisUnavailableError || error instanceof AuditError || error instanceof ServerListenError;
   process.stderr.write(`sluice server: ${known ? (error as Error).message : ((error as Error)?.stack ?? String(error))}\n`);
   process.exit(1);
 }

@@ -22,6 +22,16 @@ export interface RunningServer {
   done: Promise<number>;
 }
 
+/** The HTTP port could not be bound: taken by another process, or HOST is not an address of this machine. */
+export class ServerListenError extends Error {
+  override name = 'ServerListenError';
+  readonly code = 'LISTEN_FAILED';
+  constructor(host: string, port: number, cause: unknown) {
+    const reason = (cause as { code?: string })?.code === 'EADDRINUSE' ? 'the port is in use' : ((cause as Error)?.message ?? String(cause));
+    super(`cannot listen on ${host}:${port} (${reason}): set PORT to a free port, or HOST to an address of this machine`, { cause });
+  }
+}
+
 export async function startServerProcess(config: Config, log: Logger): Promise<RunningServer> {
   assertProductionCredentials(config);
   // Widened to JobRegistry: the HTTP layer accepts any type name and validates at run time.
@@ -54,9 +64,25 @@ export async function startServerProcess(config: Config, log: Logger): Promise<R
     throw error;
   }
 
+  const app = await createServer({
+    config,
+    queue,
+    // Workers start once the port is ours; until then /ready counts none.
+    supervisor: { snapshot: () => supervisor?.snapshot() ?? [] },
+    audit: trail?.store,
+    metrics,
+    log: log.child({ component: 'http' }),
+  });
+  try {
+    // Elysia turns reusePort on by default, which lets a second server share the port and
+    // take half the requests instead of failing.
+    app.listen({ hostname: config.server.host, port: config.server.port, reusePort: false });
+  } catch (error) {
+    await trail?.close(0).catch(() => {});
+    await queue.close();
+    throw new ServerListenError(config.server.host, config.server.port, error);
+  }
   supervisor = startSupervisor(config, log);
-  const app = await createServer({ config, queue, supervisor, audit: trail?.store, metrics, log: log.child({ component: 'http' }) });
-  app.listen({ hostname: config.server.host, port: config.server.port });
   const url = `http://${app.server!.hostname}:${app.server!.port}`;
   log.info({ url, dashboard: `${url}/admin/queues`, workers: config.worker.count }, 'server listening');
 
@@ -72,7 +98,7 @@ export async function startServerProcess(config: Config, log: Logger): Promise<R
       // Only force-close when the graceful stop did not finish in time: a second stop on a
       // stopped server throws.
       if (!(await Promise.race([drained, Bun.sleep(HTTP_DRAIN_MS).then(() => false)]))) await app.stop(true).catch(() => {});
-      await supervisor!.stop();
+      await supervisor?.stop();
       await trail?.close();
       await queue.close();
       log.info({ code }, 'server stopped');

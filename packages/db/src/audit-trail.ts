@@ -76,10 +76,10 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
     ready,
     async close(flushTimeoutMs = 10_000) {
       closing = true;
-      if (started && !(await writer.flush(flushTimeoutMs))) {
-        auditLog.warn({ backlog: await writer.backlog().catch(() => null) }, 'audit backlog left in redis for the next start');
-      }
-      await writer.stop();
+      const flushed = !started || (await writer.flush(flushTimeoutMs));
+      if (!flushed) auditLog.warn({ backlog: await writer.backlog().catch(() => null) }, 'audit backlog left in redis for the next start');
+      // Whatever kept the flush from finishing (Redis or Postgres down) would hold up the stop too.
+      await writer.stop(flushed ? 10_000 : 1000);
       redis.disconnect();
       statusRedis.disconnect();
       await store.close();

@@ -344,8 +344,12 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         wake?.();
       }, timeoutMs);
       wake?.();
-      await running;
+      // A read on a Redis that went away waits for it to come back, and so would the loop;
+      // stop waiting a moment after abandoning. The caller's disconnect then ends the read.
+      let giveUp: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([running, new Promise<void>((resolve) => (giveUp = setTimeout(resolve, timeoutMs + 1000)))]);
       clearTimeout(timer);
+      clearTimeout(giveUp);
       log.info({ ...stats }, 'audit writer stopped');
     },
   };
