@@ -183,6 +183,17 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
   }
 });
 
+describe('queue:add with a Redis database index the server does not have', () => {
+  test('exits 1 naming the index, and writes nothing into database 0', async () => {
+    const base = new URL(testEnv().REDIS_URL!);
+    const { prefix, env } = fresh();
+    const result = await runCli(['add', 'echo', '--data', '{"message":"x"}'], { ...env, REDIS_URL: `redis://${base.host}/99` });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`error: Redis at redis://${base.host}/99 refused database 99 (ERR DB index is out of range): use an index below its "databases" setting (16 by default).\n`);
+    expect(await keysUnder(redis, prefix)).toEqual([]);
+  });
+});
+
 describe('queue:add with Redis down', () => {
   test('exits 1 with the RedisUnavailableError message', async () => {
     const port = closedPort();

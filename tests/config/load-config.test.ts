@@ -32,6 +32,28 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow('REDIS_URL must use redis: or rediss:, got "http:"');
   });
 
+  test('URLs must name a host, and a Redis URL path must be a database number', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problems({ REDIS_URL: 'redis://' })).toEqual(['REDIS_URL must name a host, like redis://host:port, got "redis://"']);
+    expect(problems({ DATABASE_URL: 'postgres:foo' })).toEqual(['DATABASE_URL must name a host, like postgres://host:port, got "postgres:foo"']);
+    expect(problems({ REDIS_URL: 'redis://127.0.0.1:6379/abc' })).toEqual(['REDIS_URL path must be a database number like /0, got "/abc"']);
+    expect(problems({ REDIS_URL: 'redis://127.0.0.1:6379/2', DATABASE_URL: 'postgres://app:pw@db.internal:5432/app' })).toEqual([]);
+  });
+
+  test('timeouts a timer cannot hold (over 2^31 - 1 ms) are refused instead of firing at once', () => {
+    for (const name of ['WORKER_SHUTDOWN_TIMEOUT', 'WORKER_QUEUE_LOCK_DURATION', 'WORKER_QUEUE_STALLED_INTERVAL']) {
+      expect(() => loadConfig({ [name]: '3000000000' })).toThrow(`${name} must be between`);
+      expect(() => loadConfig({ [name]: '2147483647' })).not.toThrow();
+    }
+  });
+
   test('the worker Redis client is bun or ioredis, nothing else', () => {
     expect(loadConfig({ WORKER_REDIS_CLIENT: 'ioredis' }).worker.redisClient).toBe('ioredis');
     expect(() => loadConfig({ WORKER_REDIS_CLIENT: 'redis' })).toThrow('WORKER_REDIS_CLIENT must be one of');

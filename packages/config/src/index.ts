@@ -1,6 +1,6 @@
 /** Reads and validates the environment once, at an entry point, into a frozen Config. */
 import { cpus } from 'node:os';
-import { bool, countOrCpus, hex32, int, oneOf, ParseProblem, str, url, type Parser } from './parsers.ts';
+import { bool, countOrCpus, hex32, int, oneOf, ParseProblem, redisUrl, str, url, type Parser } from './parsers.ts';
 import { closest } from './suggest.ts';
 
 export { ConfigError } from './config-error.ts';
@@ -54,10 +54,16 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * The longest a timer can wait (2^31 - 1 ms, about 24.8 days). A longer setTimeout fires at
+ * once, which would make a shutdown timeout kill jobs immediately and a lock renew in a loop.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** Every variable Sluice reads, with its default (undefined = optional, no default). */
 export const VARIABLES = {
   NODE_ENV: { parse: oneOf('development', 'production', 'test'), default: 'development' },
-  REDIS_URL: { parse: url('redis:', 'rediss:'), default: 'redis://127.0.0.1:6379' },
+  REDIS_URL: { parse: redisUrl, default: 'redis://127.0.0.1:6379' },
   QUEUE_PREFIX: { parse: str, default: 'bull' },
   DATABASE_URL: { parse: url('postgres:', 'postgresql:'), default: undefined },
   DATA_DIR: { parse: str, default: '.data' },
@@ -67,9 +73,9 @@ export const VARIABLES = {
   WORKER_COUNT: { parse: countOrCpus, default: 'cpus' },
   WORKER_QUEUE_CONCURRENCY: { parse: int(1, 10_000), default: '5' },
   WORKER_QUEUE_JOB_ATTEMPTS: { parse: int(1, 1000), default: '3' },
-  WORKER_QUEUE_STALLED_INTERVAL: { parse: int(1000), default: '30000' },
-  WORKER_QUEUE_LOCK_DURATION: { parse: int(1000), default: '30000' },
-  WORKER_SHUTDOWN_TIMEOUT: { parse: int(0), default: '30000' },
+  WORKER_QUEUE_STALLED_INTERVAL: { parse: int(1000, MAX_TIMER_MS), default: '30000' },
+  WORKER_QUEUE_LOCK_DURATION: { parse: int(1000, MAX_TIMER_MS), default: '30000' },
+  WORKER_SHUTDOWN_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: '30000' },
   WORKER_REDIS_CLIENT: { parse: oneOf('bun', 'ioredis'), default: 'bun' },
   AUDIT_LOG_RETENTION_DAYS: { parse: int(0, 36_500), default: '30' },
   AUDIT_ENABLED: { parse: bool, default: 'true' },

@@ -45,8 +45,18 @@ export const url =
     if (!protocols.includes(parsed.protocol)) {
       fail(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
     }
+    // `redis://` alone would quietly mean localhost, `postgres:foo` a role named after nobody.
+    if (parsed.hostname === '') fail(`must name a host, like ${protocols[0]}//host:port, got "${raw}"`);
     return raw;
   };
+
+/** A Redis URL whose path, if any, is a database number: `redis://host:6379/2`. */
+export const redisUrl: Parser<string> = (raw) => {
+  const checked = url('redis:', 'rediss:')(raw);
+  const path = new URL(checked).pathname;
+  if (path !== '' && path !== '/' && !/^\/\d+$/.test(path)) fail(`path must be a database number like /0, got "${path}"`);
+  return checked;
+};
 
 /** `cpus` or a positive count. */
 export const countOrCpus: Parser<number | 'cpus'> = (raw) =>

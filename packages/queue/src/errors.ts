@@ -47,9 +47,16 @@ export class JobExistsError extends QueueError {
 export class RedisUnavailableError extends QueueError {
   override name = 'RedisUnavailableError';
   readonly code = 'REDIS_UNAVAILABLE';
-  constructor(url: string, cause?: unknown) {
+  /** `refusedDb`: Redis answered but refused the URL's database index. */
+  constructor(url: string, cause?: unknown, refusedDb?: number) {
     const reason = cause instanceof Error ? cause.message : String(cause ?? 'no answer');
-    super(`Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`, undefined, { cause });
+    super(
+      refusedDb === undefined
+        ? `Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`
+        : `Redis at ${redactUrl(url)} refused database ${refusedDb} (${reason}): use an index below its "databases" setting (16 by default).`,
+      undefined,
+      { cause },
+    );
   }
 }
 

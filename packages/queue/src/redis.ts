@@ -51,6 +51,18 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
     redis.disconnect();
     throw new RedisUnavailableError(url, lastError ?? error);
   }
+  // ioredis selects the URL's database on connect but only reports a refusal (an index past
+  // the server's `databases`) as an event, and carries on in database 0. Select it here, where
+  // a refusal can stop the caller before it writes into the wrong database.
+  const db = redis.options.db ?? 0;
+  if (db !== 0) {
+    try {
+      await redis.select(db);
+    } catch (error) {
+      redis.disconnect();
+      throw new RedisUnavailableError(url, error, db);
+    }
+  }
   // Keep a listener so a later outage is not an unhandled 'error' event; callers
   // that care subscribe themselves.
   redis.off('error', onError);
