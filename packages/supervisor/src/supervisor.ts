@@ -109,7 +109,7 @@ export class Supervisor extends EventEmitter<Events> {
     for await (const chunk of stream) {
       process.stderr.write(chunk);
       const lines = decoder.decode(chunk, { stream: true }).split('\n').filter(Boolean);
-      slot.lastStderr = [...slot.lastStderr, ...lines].slice(-10);
+      slot.lastStderr = [...slot.lastStderr, ...lines].slice(-STDERR_LINES_KEPT);
     }
   }
 
@@ -135,7 +135,7 @@ export class Supervisor extends EventEmitter<Events> {
     const how = signalCode ? `signal ${signalCode}` : `code ${exitCode}`;
     const delayMs = slot.tracker.recordCrash(Date.now(), upForMs);
     if (delayMs === null) {
-      const tail = slot.lastStderr.length ? `; last output: ${slot.lastStderr.slice(-3).join(' | ')}` : '';
+      const tail = slot.lastStderr.length ? `; last output: ${crashOutput(slot.lastStderr).join(' | ')}` : '';
       const reason = `worker ${slot.slot} crashed ${slot.tracker.recentCrashes} times within ${this.policy.windowMs} ms (last exit: ${how})${tail}`;
       this.options.log.fatal({ slot: slot.slot }, 'worker crash loop; supervisor giving up');
       void this.giveUp(reason);
@@ -185,3 +185,18 @@ export class Supervisor extends EventEmitter<Events> {
     this.resolveDone(exit);
   }
 }
+
+/** Enough of a child's stderr to still hold the error line above a stack trace and source excerpt. */
+const STDERR_LINES_KEPT = 40;
+
+/**
+ * The lines that explain a crash: the last error line (`TypeError: ...`, `error: ...`), which
+ * Bun prints above the stack, followed by the last two lines. The last lines alone are
+ * mostly stack frames and `Bun v1.x (Linux x64)`.
+ */
+export function crashOutput(lines: readonly string[]): string[] {
+  const last = lines.slice(-2).map((line) => line.trim());
+  const errorLine = lines.findLast((line) => /^\s*(\w*Error\b|error:)/.test(line))?.trim();
+  return errorLine && !last.includes(errorLine) ? [errorLine, ...last] : last.length ? lines.slice(-3).map((line) => line.trim()) : [];
+}
+
