@@ -43,8 +43,8 @@ async function shutdown(): Promise<void> {
   say('stopping');
   app.kill('SIGTERM');
 }
-process.on('SIGINT', () => void shutdown());
-process.on('SIGTERM', () => void shutdown());
+// SIGHUP: the terminal was closed. Stop the same way, so Redis is not left behind.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown());
 
 const code = await app.exited;
 await redis?.stop();

@@ -41,6 +41,20 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   const pidFile = join(options.stateDir, `${name}.pid`);
 
   if (await portInUse(port)) {
+    const leftover = ownOrphanPid(pidFile);
+    if (mode === 'reuse' && leftover !== null && (await redisAnswers(port))) {
+      // A run killed without its cleanup (terminal closed, kill -9) left our redis-server behind:
+      // adopt it, so this run stops it on the way out instead of leaving it forever.
+      log(`using the redis-server (pid ${leftover}) an earlier run started and did not stop; it stops with this run`);
+      return {
+        url,
+        via: 'binary',
+        async stop() {
+          killOwnOrphan(pidFile);
+          await waitFor(async () => !(await portInUse(port)), 5000, `redis-server (pid ${leftover}) to exit`).catch(() => {});
+        },
+      };
+    }
     if (mode === 'reuse' && (await redisAnswers(port))) {
       log(`using the Redis already listening on ${port}`);
       return { url, via: 'existing', stop: async () => {} };
@@ -88,22 +102,25 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   };
 }
 
-/** A redis-server left behind by a run that was killed hard: ours if its pid file says so. */
-function killOwnOrphan(pidFile: string): boolean {
-  let pid: number;
+/** The pid of a live redis-server our pid file names (one a run killed hard left behind), or null. */
+function ownOrphanPid(pidFile: string): number | null {
   try {
-    pid = Number(readFileSync(pidFile, 'utf8'));
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server') ? pid : null;
   } catch {
-    return false;
+    return null;
   }
+}
+
+/** Stops a redis-server left behind by a run that was killed hard: ours if its pid file says so. */
+function killOwnOrphan(pidFile: string): boolean {
+  const pid = ownOrphanPid(pidFile);
+  rmSync(pidFile, { force: true });
+  if (pid === null) return false;
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmdline.includes('redis-server')) return false;
     process.kill(pid, 'SIGTERM');
-    rmSync(pidFile, { force: true });
     return true;
   } catch {
-    rmSync(pidFile, { force: true });
     return false;
   }
 }

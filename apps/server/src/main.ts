@@ -20,7 +20,7 @@ try {
   process.exit(1);
 }
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => {
     log.info({ signal }, 'signal received');
     void server.stop();

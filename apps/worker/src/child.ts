@@ -64,7 +64,7 @@ async function shutdown(timeoutMs: number): Promise<void> {
 process.on('message', (message: ParentMessage) => {
   if (message?.type === 'shutdown') void shutdown(message.timeoutMs);
 });
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => void shutdown(config.worker.shutdownTimeoutMs));
 }
 // The supervisor is gone (killed hard): stop rather than run unsupervised.

@@ -27,7 +27,7 @@ supervisor = startSupervisor(config, log);
 const endpoint = config.server.metricsPort === undefined ? null : serveMetrics(metrics, config.server.host, config.server.metricsPort);
 if (endpoint) log.info({ url: `http://${endpoint.hostname}:${endpoint.port}/metrics` }, 'metrics endpoint listening');
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => void supervisor!.stop());
 }
 
