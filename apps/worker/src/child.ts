@@ -49,7 +49,12 @@ async function shutdown(timeoutMs: number): Promise<void> {
   clearInterval(heartbeat);
   log.info({ active: jobWorker.activeCount(), timeoutMs }, 'worker draining');
   const drained = await jobWorker.stop(timeoutMs);
-  if (!drained) log.warn('shutdown timeout reached; unfinished jobs are left for stalled-job recovery');
+  if (!drained) {
+    const active = jobWorker.activeCount();
+    // With nothing running, what did not finish is BullMQ's close itself (Redis not answering).
+    if (active > 0) log.warn({ active }, 'shutdown timeout reached; unfinished jobs are left for stalled-job recovery');
+    else log.warn('shutdown timeout reached while closing the Redis connection (is Redis down?); no job was running');
+  }
   // Records Redis refused during an outage get one more chance before the process goes.
   if (appender && !(await appender.drain(Math.max(1000, timeoutMs / 10)))) {
     log.error({ records: appender.pending() }, 'audit records could not be appended before exit');
