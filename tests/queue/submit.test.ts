@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { jobRegistry } from '@sluice/jobs';
-import { InvalidJobDataError, InvalidOptionError, QueueManager, UnknownJobTypeError } from '@sluice/queue';
+import { InvalidJobDataError, InvalidOptionError, JobExistsError, MAX_DELAY_MS, QueueManager, UnknownJobTypeError } from '@sluice/queue';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 
 const config = testConfig({ QUEUE_PREFIX: uniquePrefix('submit') });
@@ -50,6 +50,10 @@ describe('QueueManager.submit validation', () => {
     const before = await queue.queue.count();
     const cases = [
       [{ priority: 'urgent' as never }, 'priority'],
+      // Number() would read these as 16 and 1000.
+      [{ priority: '0x10' as never }, 'priority'],
+      [{ priority: '1e3' as never }, 'priority'],
+      [{ delayMs: MAX_DELAY_MS + 1 }, 'delay'],
       [{ delayMs: -1 }, 'delay'],
       [{ attempts: 0 }, 'attempts'],
       [{ jobId: '42' }, 'jobId'],
@@ -62,10 +66,12 @@ describe('QueueManager.submit validation', () => {
     expect(await queue.queue.count()).toBe(before);
   });
 
-  test('a jobId deduplicates: submitting it twice keeps one job', async () => {
+  test('a jobId deduplicates: a second submit gets JobExistsError and the first job is kept', async () => {
     const first = await queue.submit('echo', { message: 'once' }, { jobId: 'dedup-me' });
-    const second = await queue.submit('echo', { message: 'twice' }, { jobId: 'dedup-me' });
-    expect(second.id).toBe(first.id);
+    expect(first.id).toBe('dedup-me');
+    const second = await queue.submit('echo', { message: 'twice' }, { jobId: 'dedup-me' }).catch((e) => e);
+    expect(second).toBeInstanceOf(JobExistsError);
+    expect(second.message).toMatch(/^a job with id "dedup-me" already exists \((waiting|prioritized)\); nothing queued$/);
     const job = await queue.queue.getJob('dedup-me');
     expect(job?.data.data).toEqual({ message: 'once' });
   });

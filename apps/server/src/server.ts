@@ -45,7 +45,8 @@ export async function createServer(deps: ServerDeps) {
           auditEnabled: config.audit.enabled,
           pingDatabase: audit
             ? async () => {
-                const health = await audit.ping();
+                // The readiness check has its own 2 s limit; the store's 1 s default would cut it short.
+                const health = await audit.ping(2000);
                 if (health.status !== 'up') throw new Error(health.error ?? 'database down');
               }
             : undefined,

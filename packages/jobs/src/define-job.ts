@@ -25,7 +25,8 @@ export interface SubmitOptions {
 
 /** What a handler may use to queue follow-up work; validated like any other submit. */
 export interface JobSubmitter {
-  submit(type: string, data: unknown, options?: SubmitOptions): Promise<{ id: string }>;
+  /** `existed`: a job with `options.jobId` was already there, and nothing was queued. */
+  submit(type: string, data: unknown, options?: SubmitOptions): Promise<{ id: string; existed?: boolean }>;
 }
 
 /** Facts about the running execution, free of any queue library types. */

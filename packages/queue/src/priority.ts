@@ -21,7 +21,8 @@ export function resolvePriority(priority: PriorityLevel | number | string): numb
   if (typeof priority === 'string' && (PRIORITY_LEVELS as readonly string[]).includes(priority)) {
     return PRIORITY_NUMBERS[priority as PriorityLevel];
   }
-  const n = typeof priority === 'number' ? priority : Number(priority);
+  // Digits only: Number() would also take `0x10`, `1e3` and ` 5 `.
+  const n = typeof priority === 'number' ? priority : /^\d+$/.test(priority) ? Number(priority) : Number.NaN;
   if (!Number.isInteger(n) || n < 1 || n > MAX_PRIORITY) {
     throw new InvalidOptionError(
       'priority',

@@ -8,7 +8,7 @@ import type { Config } from '@sluice/config';
 import { createPayloadValidator, isPermanentError, type JobInfo, type JobRegistry, type JobServices, type JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
 import { describeError, WORKER_ID, type ExecutionRecord } from './execution-record.ts';
-import { JobTimeoutError } from './errors.ts';
+import { JobExistsError, JobTimeoutError } from './errors.ts';
 import type { JobEnvelope } from './job-options.ts';
 import { nextTurn } from './next-turn.ts';
 
@@ -30,7 +30,16 @@ export interface ProcessorOptions {
 
 export type Processor = (job: Job<JobEnvelope>) => Promise<unknown>;
 
-export function createProcessor({ config, registry, log, queue, services = {}, onExecution }: ProcessorOptions): Processor {
+export function createProcessor({ config, registry, log, queue: producer, services = {}, onExecution }: ProcessorOptions): Processor {
+  // A handler that names its follow-up job (`jobId`) wants that job to exist once; finding it
+  // there already is success, not a failure that would retry the handler.
+  const queue: JobSubmitter = {
+    submit: (type, data, options) =>
+      producer.submit(type, data, options).catch((error) => {
+        if (error instanceof JobExistsError) return { id: error.jobId, existed: true };
+        throw error;
+      }),
+  };
   const validate = createPayloadValidator(registry);
 
   return async (job) => {
