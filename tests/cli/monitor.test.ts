@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { jobRegistry } from '@sluice/jobs';
 import { QueueManager } from '@sluice/queue';
@@ -96,6 +97,17 @@ describe('queue:monitor', () => {
     const lines = (text + (await rest())).split('\n').filter(Boolean);
     for (const line of lines) expect(JSON.parse(line).counts.prioritized).toBe(3);
   });
+
+  test('--watch --json into a reader that stops early (| head -1) ends quietly with exit 0', async () => {
+    const script = `"${process.execPath}" apps/cli/src/main.ts monitor --watch --json | head -1; echo "cli exit \${PIPESTATUS[0]}"`;
+    const shell = Bun.spawn(['bash', '-c', script], { cwd: resolve(import.meta.dir, '../..'), env, stdout: 'pipe', stderr: 'pipe' });
+    const [stdout, stderr] = await Promise.all([new Response(shell.stdout).text(), new Response(shell.stderr).text(), shell.exited]);
+    const [first, status] = stdout.trim().split('\n');
+    expect(JSON.parse(first!).counts.prioritized).toBe(3);
+    expect(status).toBe('cli exit 0');
+    // Before, the closed pipe surfaced as an EPIPE error with a stack trace, and exit 1.
+    expect(stderr).toBe('');
+  }, 30_000);
 
   test('bad flags exit 2 naming the flag', async () => {
     expect(await runCli(['monitor', '--limit', 'many'], env)).toEqual({ code: 2, stdout: '', stderr: 'error: --limit must be a whole number >= 0, got "many"\n' });

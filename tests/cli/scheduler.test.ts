@@ -107,5 +107,6 @@ describe('the CLI itself', () => {
     expect(overview.code).toBe(0);
     expect(overview.stdout).toContain('queue:history');
     expect(await runCli(['frobnicate'], env)).toEqual({ code: 2, stdout: '', stderr: 'error: unknown command "frobnicate" (commands: add, monitor, scheduler, history)\n' });
+    expect(await runCli(['help', 'frobnicate'], env)).toEqual({ code: 2, stdout: '', stderr: 'error: unknown command "frobnicate" (commands: add, monitor, scheduler, history)\n' });
   });
 });

@@ -19,14 +19,26 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   history: () => import('./commands/history.ts'),
 };
 
+// The reader went away (`queue:monitor --watch --json | head -1`): that is the end of the output, not an error.
+const isClosedPipe = (error: unknown) => (error as { code?: string })?.code === 'EPIPE';
+process.stdout.on('error', (error) => {
+  if (isClosedPipe(error)) process.exit(EXIT.ok);
+});
+
 const [name, ...args] = process.argv.slice(2);
 process.exit(await main(name, args));
 
 async function main(name: string | undefined, args: string[]): Promise<number> {
   const registry: JobRegistry = jobRegistry;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const helpFor = name === 'help' && args[0] !== undefined && Object.hasOwn(COMMANDS, args[0]) ? args[0] : undefined;
-    if (helpFor) return printHelp((await COMMANDS[helpFor]!()).command.help(registry));
+    const helpFor = name === 'help' ? args[0] : undefined;
+    if (helpFor !== undefined) {
+      if (!Object.hasOwn(COMMANDS, helpFor)) {
+        await write(process.stderr, `error: unknown command "${helpFor}" (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
+        return EXIT.usage;
+      }
+      return printHelp((await COMMANDS[helpFor]!()).command.help(registry));
+    }
     await printHelp(await overview());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
@@ -57,6 +69,7 @@ async function main(name: string | undefined, args: string[]): Promise<number> {
   try {
     return await command.run(args, ctx);
   } catch (error) {
+    if (isClosedPipe(error)) return EXIT.ok;
     const message = error instanceof Error ? error.message : String(error);
     const debug = config.log.level === 'debug' || config.log.level === 'trace';
     await write(process.stderr, `error: ${message}\n${debug && error instanceof Error && error.stack ? `${error.stack}\n` : ''}`);
