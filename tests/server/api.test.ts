@@ -73,6 +73,11 @@ describe('POST /api/v1/jobs', () => {
 
   test('an unknown type is a 400 naming the field', async () => {
     await expectError(await api('', { method: 'POST', json: { type: 'nope', data: {} } }), 400, 'UNKNOWN_JOB_TYPE', 'type');
+    // A huge unknown type is not echoed back whole.
+    const huge = await api('', { method: 'POST', json: { type: 'x'.repeat(100_000), data: {} } });
+    expect(huge.status).toBe(400);
+    expect((await huge.text()).length).toBeLessThan(1000);
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId: 'j'.repeat(513) } }), 400, 'INVALID_BODY', 'jobId');
   });
 
   test('invalid data is a 400 naming the payload field', async () => {

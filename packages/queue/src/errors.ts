@@ -14,7 +14,9 @@ export class UnknownJobTypeError extends QueueError {
   override name = 'UnknownJobTypeError';
   readonly code = 'UNKNOWN_JOB_TYPE';
   constructor(readonly type: string, known: readonly string[]) {
-    super(`unknown job type "${type}" (known types: ${known.join(', ')})`, 'type');
+    // A type name is short; anything longer is not echoed back whole.
+    const shown = type.length > 100 ? `${type.slice(0, 100)}...` : type;
+    super(`unknown job type "${shown}" (known types: ${known.join(', ')})`, 'type');
   }
 }
 

@@ -31,7 +31,7 @@ export const SubmitBody = t.Object(
     data: t.Optional(t.Unknown({ description: "The payload, validated against the type's schema. Default {}" })),
     delay: t.Optional(t.Integer({ minimum: 0, maximum: MAX_DELAY_MS, error: problem('delay', `delay must be a whole number of milliseconds from 0 to ${MAX_DELAY_MS} (365 days)`), description: 'Milliseconds to wait before the job may run' })),
     priority: t.Optional(Priority),
-    jobId: t.Optional(t.String({ minLength: 1, maxLength: 512, error: problem('jobId', 'jobId must be a non-empty string'), description: 'Custom id; a second submit with the same id gets 409' })),
+    jobId: t.Optional(t.String({ minLength: 1, maxLength: 512, error: problem('jobId', 'jobId must be a string of 1 to 512 characters'), description: 'Custom id; a second submit with the same id gets 409' })),
     attempts: t.Optional(Attempts),
   },
   { additionalProperties: false },
