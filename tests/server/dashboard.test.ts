@@ -110,3 +110,45 @@ test.skipIf(!chromiumBinary)('shows the Job Schedulers of the queue', async () =
   await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-job-schedulers.png'), fullPage: true });
   await page.close();
 });
+
+test.skipIf(!chromiumBinary)("the dashboard's own writes still work: Retry all on the failed jobs goes through", async () => {
+  const page = await context.newPage();
+  await page.goto(`${server.url}/admin/queues/queue/jobs?status=failed`);
+  await page.getByText('echo failing permanently on purpose').first().waitFor({ timeout: 20_000 });
+  const retried = page.waitForResponse((response) => response.request().method() === 'PUT' && response.url().includes('/retry'), { timeout: 20_000 });
+  await page.getByRole('button', { name: 'Retry all' }).click();
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  expect((await retried).status()).toBeLessThan(300);
+  // It ran again (and failed again, on purpose): a second attempt in its history.
+  await waitUntil('the retried job to fail a second time', async () => {
+    const job = (await (await server.request(`/api/v1/jobs/${failedJobId}`)).json()) as any;
+    return job.state === 'failed' && job.audit?.length === 2;
+  });
+  await page.close();
+});
+
+test.skipIf(!chromiumBinary)("a page on another origin cannot drive the API with the admin's cached credentials", async () => {
+  // What an attacker's page would do: a form that posts itself to the server on load.
+  const evil = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: () =>
+      new Response(
+        `<form method="post" action="${server.url}/api/v1/jobs/queue/pause"><input name="x" value="1"></form><script>document.forms[0].submit()</script>`,
+        { headers: { 'content-type': 'text/html' } },
+      ),
+  });
+  try {
+    const page = await context.newPage();
+    const refused = page.waitForResponse((response) => response.url().endsWith('/api/v1/jobs/queue/pause'), { timeout: 20_000 });
+    await page.goto(`http://localhost:${evil.port}/`);
+    const response = await refused;
+    expect(response.status()).toBe(403);
+    expect(((await response.json()) as any).error.code).toBe('CROSS_SITE_REQUEST');
+    await page.close();
+    const health = (await (await server.request('/api/v1/jobs/health')).json()) as any;
+    expect(health.queue.paused).toBe(false);
+  } finally {
+    evil.stop(true);
+  }
+});
