@@ -3,7 +3,8 @@ import { QueueEvents, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@sluice/config';
 import { jobRegistry, type DefaultRegistry, type JobRegistry } from '@sluice/jobs';
-import { connectRedis, QUEUE_NAME, QueueManager } from '@sluice/queue';
+import { createLogger } from '@sluice/observability';
+import { connectRedis, createJobWorker, QUEUE_NAME, QueueManager, type ExecutionRecord, type JobWorker } from '@sluice/queue';
 import { testConfig, uniquePrefix } from './env.ts';
 import { waitFor } from './wait.ts';
 
@@ -73,4 +74,38 @@ export function waitForSettled(queue: Queue, id: string, timeoutMs = 20_000): Pr
     },
     { timeoutMs },
   );
+}
+
+/** A test queue plus one in-process BullMQ worker running `registry`'s handlers (no subprocess). */
+export interface InProcessWorker<R extends JobRegistry> {
+  queue: TestQueue<R>;
+  worker: JobWorker;
+  close(): Promise<void>;
+}
+
+export async function openInProcessWorker<R extends JobRegistry>(
+  label: string,
+  registry: R,
+  options: { onExecution?: (record: ExecutionRecord) => void } = {},
+): Promise<InProcessWorker<R>> {
+  const queue = await openTestQueue(label, { registry });
+  // BullMQ workers block on their connection.
+  const connection = await connectRedis(queue.config.redis.url, { role: 'blocking' });
+  const worker = createJobWorker({
+    config: queue.config,
+    registry,
+    connection,
+    log: createLogger({ level: 'silent', pretty: false }),
+    queue: queue.manager,
+    ...(options.onExecution ? { onExecution: options.onExecution } : {}),
+  });
+  return {
+    queue,
+    worker,
+    async close() {
+      await worker.stop(5000);
+      connection.disconnect();
+      await queue.close();
+    },
+  };
 }

@@ -2,10 +2,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { Type } from '@sinclair/typebox';
 import { defineJob } from '@sluice/jobs';
-import { createLogger } from '@sluice/observability';
-import { connectRedis, createJobWorker, type JobWorker } from '@sluice/queue';
-import type { Redis } from 'ioredis';
-import { openTestQueue, waitForSettled, type TestQueue } from '../helpers/queue.ts';
+import { openInProcessWorker, waitForSettled, type InProcessWorker, type TestQueue } from '../helpers/queue.ts';
 
 const registry = {
   parent: defineJob({
@@ -22,19 +19,15 @@ const registry = {
   }),
 };
 
+let fixture: InProcessWorker<typeof registry>;
 let queue: TestQueue<typeof registry>;
-let connection: Redis;
-let worker: JobWorker;
 
 beforeAll(async () => {
-  queue = await openTestQueue('follow-up', { registry });
-  connection = await connectRedis(queue.config.redis.url, { role: 'blocking' });
-  worker = createJobWorker({ config: queue.config, registry, connection, log: createLogger({ level: 'silent', pretty: false }), queue: queue.manager });
+  fixture = await openInProcessWorker('follow-up', registry);
+  queue = fixture.queue;
 }, 30_000);
 afterAll(async () => {
-  await worker?.stop(5000);
-  connection?.disconnect();
-  await queue?.close();
+  await fixture?.close();
 }, 30_000);
 
 test('two handlers queueing the same named follow-up: one creates it, the other finds it, both complete', async () => {

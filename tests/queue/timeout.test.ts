@@ -2,10 +2,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { Type } from '@sinclair/typebox';
 import { defineJob } from '@sluice/jobs';
-import { createLogger } from '@sluice/observability';
-import { connectRedis, createJobWorker, type ExecutionRecord, type JobWorker } from '@sluice/queue';
-import type { Redis } from 'ioredis';
-import { openTestQueue, waitForSettled, type TestQueue } from '../helpers/queue.ts';
+import type { ExecutionRecord } from '@sluice/queue';
+import { openInProcessWorker, waitForSettled, type InProcessWorker, type TestQueue } from '../helpers/queue.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const TIMEOUT_MS = 300;
@@ -39,27 +37,16 @@ const registry = {
   }),
 };
 
+let fixture: InProcessWorker<typeof registry>;
 let queue: TestQueue<typeof registry>;
-let connection: Redis;
-let worker: JobWorker;
 const records: ExecutionRecord[] = [];
 
 beforeAll(async () => {
-  queue = await openTestQueue('timeout', { registry });
-  connection = await connectRedis(queue.config.redis.url, { role: 'blocking' });
-  worker = createJobWorker({
-    config: queue.config,
-    registry,
-    connection,
-    log: createLogger({ level: 'silent', pretty: false }),
-    queue: queue.manager,
-    onExecution: (record) => void records.push(record),
-  });
+  fixture = await openInProcessWorker('timeout', registry, { onExecution: (record) => void records.push(record) });
+  queue = fixture.queue;
 }, 30_000);
 afterAll(async () => {
-  await worker?.stop(5000);
-  connection?.disconnect();
-  await queue?.close();
+  await fixture?.close();
 }, 30_000);
 
 test('an attempt running past timeoutMs fails with a timeout error and its signal is aborted', async () => {
