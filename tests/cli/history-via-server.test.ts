@@ -51,6 +51,22 @@ test('history prints the executions the server recorded, and says where it read 
   expect(page.rows[0]).toMatchObject({ jobId: id, status: 'completed', data: { message: 'via the server' } });
 }, 60_000);
 
+test("queue:monitor's audit section reads through the server too, and says so", async () => {
+  const proc = Bun.spawn([process.execPath, CLI, 'monitor', '--json'], { env: testEnv({ ...server.env }), stdout: 'pipe', stderr: 'pipe' });
+  const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+  expect(code).toBe(0);
+  const { audit } = JSON.parse(stdout) as { audit: { via?: string; types?: { type: string; runs: number; health: string }[]; error?: string } };
+  expect(audit.error).toBeUndefined();
+  expect(audit.via).toBe(server.url);
+  // The first test's job ran and was recorded.
+  expect(audit.types).toEqual([expect.objectContaining({ type: 'echo', runs: 1, health: 'ok' })]);
+
+  const plain = Bun.spawn([process.execPath, CLI, 'monitor'], { env: testEnv({ ...server.env }), stdout: 'pipe', stderr: 'pipe' });
+  const text = await new Response(plain.stdout).text();
+  expect(text).toContain(`Executions in the last 1h (audit table, through the server at ${server.url})`);
+  expect(text).toMatch(/^\s+echo\s+1\s+0\s+100\.0%/m);
+}, 30_000);
+
 test('a bad --cursor is exit 2 through the server too, and an unreachable server is named', async () => {
   const cursor = await history('--cursor', 'garbage');
   expect(cursor.code).toBe(2);

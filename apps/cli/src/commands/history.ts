@@ -17,7 +17,7 @@ import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { noMorePositionals, parseFlags, wholeNumber } from '../flags.ts';
 import { formatDuration, formatTime, table } from '../format.ts';
-import { historyFromServer } from '../server-history.ts';
+import { historyFromServer } from '../ask-server.ts';
 
 const FLAGS = {
   type: { type: 'string' },

@@ -2,6 +2,7 @@
 import type { Config } from '@sluice/config';
 import { existsSync } from 'node:fs';
 import { DEFAULT_HEALTH_WINDOW_MS, embeddedStoreDir, migrate, openAuditStore, type AuditStore, type TypeHealth } from '@sluice/db';
+import { askServer } from '../ask-server.ts';
 import { formatDuration, relative, table } from '../format.ts';
 
 export interface AuditTypeRow {
@@ -15,7 +16,8 @@ export interface AuditTypeRow {
   lastRunAt: string | null;
 }
 
-export type AuditStats = { windowMs: number; types: AuditTypeRow[] } | { windowMs: number; error: string };
+/** `via`: the server it was read through, when the embedded store is open there. */
+export type AuditStats = { windowMs: number; types: AuditTypeRow[]; via?: string } | { windowMs: number; error: string };
 
 /** The store stays open across --watch redraws; a failed open is retried on the next one. */
 const QUERY_TIMEOUT_MS = 3000;
@@ -30,17 +32,16 @@ export function createAuditStats(config: Config) {
         const embedded = embeddedStoreDir(config);
         if (embedded && !existsSync(embedded)) return { windowMs, types: [] };
         if (!store) {
-          store = await openAuditStore(config, { maxConnections: 1 });
+          try {
+            store = await openAuditStore(config, { maxConnections: 1 });
+          } catch (error) {
+            if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
+            return await throughServer(config, windowMs, error as Error);
+          }
           if (store.kind === 'pglite') await migrate(store);
         }
         const health = await withTimeout(store.getHealth({ windowMs }), QUERY_TIMEOUT_MS);
-        return {
-          windowMs,
-          types: health.map((h) => ({
-            type: h.type, runs: h.count, failed: h.failed, successRate: h.successRate, p95DurationMs: h.p95DurationMs,
-            health: h.status, lastRunAt: h.lastRunAt?.toISOString() ?? null,
-          })),
-        };
+        return { windowMs, types: health.map(toRow) };
       } catch (error) {
         return { windowMs, error: error instanceof Error ? error.message : String(error) };
       }
@@ -51,8 +52,30 @@ export function createAuditStats(config: Config) {
   };
 }
 
+const toRow = (h: TypeHealth): AuditTypeRow => ({
+  type: h.type,
+  runs: h.count,
+  failed: h.failed,
+  successRate: h.successRate,
+  p95DurationMs: h.p95DurationMs,
+  health: h.status,
+  lastRunAt: h.lastRunAt ? new Date(h.lastRunAt).toISOString() : null,
+});
+
+/** The embedded store is open in the server (`bun run dev`): ask the server, which reads the same table. */
+async function throughServer(config: Config, windowMs: number, busy: Error): Promise<AuditStats> {
+  const { body, origin } = await askServer(config, '/api/v1/jobs/health', { windowMs }).catch((cause: Error) => {
+    throw new Error(`${busy.message} Asking the server failed too: ${cause.message}`);
+  });
+  if (body.database?.status !== 'up') throw new Error(`the server at ${origin} cannot read its audit table: ${body.database?.error ?? body.database?.status}`);
+  // The server lists every registered type; the store lists those that ran, and so does this.
+  const types = (body.types as TypeHealth[]).filter((t) => t.count > 0).map(toRow);
+  return { windowMs, types, via: origin };
+}
+
 export function renderAuditStats(stats: AuditStats, now = Date.now()): string[] {
-  const title = `Executions in the last ${formatDuration(stats.windowMs)} (audit table)`;
+  const source = 'via' in stats && stats.via ? `audit table, through the server at ${stats.via}` : 'audit table';
+  const title = `Executions in the last ${formatDuration(stats.windowMs)} (${source})`;
   if ('error' in stats) return [title, `  unavailable: ${stats.error}`];
   if (stats.types.length === 0) return [title, '  none recorded'];
   const rows = stats.types.map((t) => [

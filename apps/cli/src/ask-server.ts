@@ -1,0 +1,38 @@
+/**
+ * Reads the audit table through the running server's API. Used when the embedded audit
+ * store is open in that server (PGlite has one owner), so `queue:history` and the
+ * monitor's audit section still work beside `bun run dev`.
+ */
+import type { Config } from '@sluice/config';
+import { InvalidAuditQueryError, type HistoryPage, type HistoryQuery } from '@sluice/db';
+
+/** GETs `path` from the running server, with the admin credentials when configured. Throws naming the server. */
+export async function askServer(config: Config, path: string, params: Record<string, unknown> = {}): Promise<{ body: any; origin: string }> {
+  // A server bound to every interface still answers on loopback.
+  const host = ['0.0.0.0', '::', ''].includes(config.server.host) ? '127.0.0.1' : config.server.host;
+  const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}${path}`);
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(key, String(value));
+  const headers: Record<string, string> = {};
+  if (config.admin.token) headers.authorization = `Bearer ${config.admin.token}`;
+  else if (config.admin.user && config.admin.password) headers.authorization = `Basic ${btoa(`${config.admin.user}:${config.admin.password}`)}`;
+
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) }).catch((error: Error) => {
+    throw new Error(`could not reach the server at ${url.origin} (${(error.cause as Error | undefined)?.message ?? error.message})`);
+  });
+  const body = (await response.json().catch(() => null)) as { error?: { code: string; message: string; field?: string } } | null;
+  // The server checks the query as the store would: its verdict is the caller's mistake, as it would be locally.
+  if (body?.error?.code === 'INVALID_AUDIT_QUERY') throw new InvalidAuditQueryError(body.error.field ?? 'query', body.error.message);
+  if (!response.ok || !body) throw new Error(`the server at ${url.origin} answered ${response.status}: ${body?.error?.message ?? 'no body'}`);
+  return { body, origin: url.origin };
+}
+
+export async function historyFromServer(config: Config, query: HistoryQuery): Promise<{ page: HistoryPage; url: string }> {
+  const { body, origin } = await askServer(config, '/api/v1/jobs/history', { ...query });
+  if (!Array.isArray(body.rows)) throw new Error(`the server at ${origin} answered without history rows`);
+  // JSON carries dates as strings; the table printer wants Dates like the store returns.
+  const rows = (body.rows as Record<string, unknown>[]).map((r) => {
+    for (const key of ['queuedAt', 'startedAt', 'completedAt', 'createdAt']) if (typeof r[key] === 'string') r[key] = new Date(r[key] as string);
+    return r;
+  });
+  return { page: { rows, nextCursor: body.nextCursor ?? null } as HistoryPage, url: origin };
+}
