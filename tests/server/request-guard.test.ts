@@ -89,3 +89,17 @@ describe('body content types', () => {
     await expectRefused(await post('/api/v1/jobs', '{"type":', { 'content-type': 'APPLICATION/JSON' }), 400, 'INVALID_JSON');
   });
 });
+
+describe('body size', () => {
+  test('a body over 1 MiB is a JSON 413 naming the limit, and nothing is queued', async () => {
+    const before = await jobCount();
+    const body = JSON.stringify({ type: 'echo', data: { message: 'x'.repeat(2 * 1024 * 1024) } });
+    const response = await post('/api/v1/jobs', body, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    expect(response.status).toBe(413);
+    const error = ((await response.json()) as any).error;
+    expect(error.code).toBe('BODY_TOO_LARGE');
+    expect(error.message).toContain(`request body is ${body.length} bytes; the limit is 1048576`);
+    expect(await jobCount()).toBe(before);
+  });
+});
+

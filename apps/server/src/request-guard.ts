@@ -11,6 +11,12 @@ import type { Logger } from '@sluice/observability';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * The largest request body: 1 MiB. A job's payload is stored in Redis as is (and copied into
+ * each of its audit rows, truncated), so it should carry ids and parameters, not files.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 /** `application/json`, any case, any parameters, and `application/<something>+json`. */
 export function isJsonMediaType(contentType: string | null): boolean {
   const mediaType = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
@@ -18,7 +24,7 @@ export function isJsonMediaType(contentType: string | null): boolean {
 }
 
 /** Why a write must be refused, or null. */
-export function refuseWrite(request: Request): { status: 403 | 415; code: string; message: string } | null {
+export function refuseWrite(request: Request): { status: 403 | 413 | 415; code: string; message: string } | null {
   if (READ_METHODS.has(request.method)) return null;
   // Sent by every current browser; `none` is a typed URL or a non-browser client.
   const site = request.headers.get('sec-fetch-site');
@@ -28,6 +34,14 @@ export function refuseWrite(request: Request): { status: 403 | 415; code: string
       status: 403,
       code: 'CROSS_SITE_REQUEST',
       message: `writes are accepted only from this server's own origin, not from ${origin ?? `a ${site} page`}`,
+    };
+  }
+  const length = Number(request.headers.get('content-length') ?? 0);
+  if (length > MAX_BODY_BYTES) {
+    return {
+      status: 413,
+      code: 'BODY_TOO_LARGE',
+      message: `request body is ${length} bytes; the limit is ${MAX_BODY_BYTES} (1 MiB): put large data elsewhere and pass a reference`,
     };
   }
   const contentType = request.headers.get('content-type');

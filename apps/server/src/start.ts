@@ -9,6 +9,7 @@ import { createMetrics, type Logger } from '@sluice/observability';
 import { QueueManager, setupSchedules } from '@sluice/queue';
 import { startSupervisor } from '@sluice/worker-app';
 import { assertProductionCredentials } from './auth.ts';
+import { MAX_BODY_BYTES } from './request-guard.ts';
 import { createServer } from './server.ts';
 
 /** How long in-flight HTTP requests get to finish once we stop listening. */
@@ -76,7 +77,9 @@ export async function startServerProcess(config: Config, log: Logger): Promise<R
   try {
     // Elysia turns reusePort on by default, which lets a second server share the port and
     // take half the requests instead of failing.
-    app.listen({ hostname: config.server.host, port: config.server.port, reusePort: false });
+    // Bun's own body limit (an empty 413) only as a backstop for bodies sent without a length;
+    // the request guard answers a declared oversized body with a JSON 413.
+    app.listen({ hostname: config.server.host, port: config.server.port, reusePort: false, maxRequestBodySize: 2 * MAX_BODY_BYTES });
   } catch (error) {
     await trail?.close(0).catch(() => {});
     await queue.close();
