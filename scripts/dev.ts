@@ -17,6 +17,7 @@ if (local) {
   try {
     redis = await ensureRedis({
       port: Number(redisUrl.port || 6379),
+      host: redisUrl.hostname === '[::1]' ? '::1' : '127.0.0.1',
       name: 'sluice-redis-dev',
       mode: 'reuse',
       stateDir: resolve(root, '.data'),

@@ -16,6 +16,8 @@ export interface RedisHandle {
 
 export interface EnsureRedisOptions {
   port: number;
+  /** Loopback address to probe and bind: `127.0.0.1` (default) or `::1`. */
+  host?: '127.0.0.1' | '::1';
   /** Container name, and the tag that marks a process as ours. */
   name: string;
   /** `reuse`: an answering Redis on the port is used as is (dev). `exclusive`: refuse one we did not start (tests). */
@@ -36,13 +38,14 @@ export const INSTALL_HINT = [
 ].join('\n');
 
 export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHandle> {
-  const { port, name, mode, log = () => {} } = options;
-  const url = `redis://127.0.0.1:${port}`;
+  const { port, name, mode, host = '127.0.0.1', log = () => {} } = options;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  const url = `redis://${hostInUrl}:${port}`;
   const pidFile = join(options.stateDir, `${name}.pid`);
 
-  if (await portInUse(port)) {
+  if (await portInUse(port, host)) {
     const leftover = ownOrphanPid(pidFile);
-    if (mode === 'reuse' && leftover !== null && (await redisAnswers(port))) {
+    if (mode === 'reuse' && leftover !== null && (await redisAnswers(port, host))) {
       // A run killed without its cleanup (terminal closed, kill -9) left our redis-server behind:
       // adopt it, so this run stops it on the way out instead of leaving it forever.
       log(`using the redis-server (pid ${leftover}) an earlier run started and did not stop; it stops with this run`);
@@ -51,16 +54,16 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
         via: 'binary',
         async stop() {
           killOwnOrphan(pidFile);
-          await waitFor(async () => !(await portInUse(port)), 5000, `redis-server (pid ${leftover}) to exit`).catch(() => {});
+          await waitFor(async () => !(await portInUse(port, host)), 5000, `redis-server (pid ${leftover}) to exit`).catch(() => {});
         },
       };
     }
-    if (mode === 'reuse' && (await redisAnswers(port))) {
+    if (mode === 'reuse' && (await redisAnswers(port, host))) {
       log(`using the Redis already listening on ${port}`);
       return { url, via: 'existing', stop: async () => {} };
     }
     if (mode === 'exclusive' && killOwnOrphan(pidFile)) {
-      await waitFor(async () => !(await portInUse(port)), 5000, `old ${name} to exit`);
+      await waitFor(async () => !(await portInUse(port, host)), 5000, `old ${name} to exit`);
     } else {
       throw new Error(
         mode === 'exclusive'
@@ -72,9 +75,9 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
 
   if (await dockerEngineAvailable()) {
     await docker(['rm', '-f', name]);
-    const run = await docker(['run', '-d', '--rm', '--name', name, '-p', `127.0.0.1:${port}:6379`, 'redis:7-alpine', 'redis-server', '--save', '', '--appendonly', 'no']);
+    const run = await docker(['run', '-d', '--rm', '--name', name, '-p', `${hostInUrl}:${port}:6379`, 'redis:7-alpine', 'redis-server', '--save', '', '--appendonly', 'no']);
     if (run.code !== 0) throw new Error(`docker run ${name} failed: ${run.out}`);
-    await waitFor(() => redisAnswers(port), 15_000, `Redis container ${name}`);
+    await waitFor(() => redisAnswers(port, host), 15_000, `Redis container ${name}`);
     log(`started Redis container ${name} on ${port}`);
     return { url, via: 'docker', stop: async () => void (await docker(['rm', '-f', name])) };
   }
@@ -82,14 +85,14 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   const binary = Bun.which('redis-server');
   if (!binary) throw new Error(INSTALL_HINT);
   const proc = Bun.spawn(
-    [binary, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+    [binary, '--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
     // Own process group: Ctrl+C in the terminal must not kill Redis before the app has
     // drained its jobs and flushed its audit records; stop() ends it afterwards.
     { stdout: 'ignore', stderr: 'inherit', detached: true },
   );
   mkdirSync(options.stateDir, { recursive: true });
   writeFileSync(pidFile, String(proc.pid));
-  await waitFor(() => redisAnswers(port), 10_000, `redis-server on ${port}`);
+  await waitFor(() => redisAnswers(port, host), 10_000, `redis-server on ${port}`);
   log(`started redis-server (pid ${proc.pid}) on ${port}`);
   return {
     url,
