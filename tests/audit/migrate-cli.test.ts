@@ -3,10 +3,10 @@ import { afterAll, expect, test } from 'bun:test';
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import postgres from 'postgres';
-import { MIGRATIONS_DIR } from '@sluice/db';
+import { migrate as migrateStore, MIGRATIONS_DIR, openAuditStore } from '@sluice/db';
 import { closedPort } from '../helpers/ports.ts';
 import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
-import { testEnv } from '../helpers/env.ts';
+import { testConfig, testEnv } from '../helpers/env.ts';
 
 const REPO_ROOT = resolve(import.meta.dir, '../..');
 const databases: TestDatabase[] = [];
@@ -54,6 +54,44 @@ test('on the embedded store: applies under DATA_DIR', async () => {
   const result = await migrate(database.env);
   expect(result.code).toBe(0);
   expect(result.stdout).toContain(`migrations applied (pglite: ${database.env.DATA_DIR}/audit)`);
+}, 60_000);
+
+test('a worker_jobs dropped by hand after the migrations ran is created again, with its indexes', async () => {
+  const database = await postgresDatabase('migrate-dropped');
+  databases.push(database);
+  expect((await migrate(database.env)).code).toBe(0);
+  if (database.kind !== 'postgres') return; // the embedded store runs the same code; see the store test
+  const sql = postgres(database.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    await sql`drop table worker_jobs`;
+    // drizzle's journal still lists the migration; before, this printed success and created nothing.
+    const again = await migrate(database.env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('worker_jobs was gone although its migrations were recorded as applied (dropped by hand?): created it again');
+    const [{ present }] = await sql<{ present: boolean }[]>`select to_regclass('public.worker_jobs') is not null as present`;
+    expect(present).toBe(true);
+    const indexes = await sql`select indexname from pg_indexes where tablename = 'worker_jobs'`;
+    expect(indexes).toHaveLength(7);
+    // And once is enough: the next run finds the table and says nothing more.
+    expect((await migrate(database.env)).stdout).not.toContain('created it again');
+  } finally {
+    await sql.end();
+  }
+}, 60_000);
+
+test('on the embedded store, a dropped worker_jobs is created again too', async () => {
+  const database = pgliteDatabase('migrate-dropped');
+  databases.push(database);
+  const store = await openAuditStore(testConfig(database.env));
+  try {
+    expect(await migrateStore(store)).toEqual({ recreatedTable: false });
+    if (store.driver.kind !== 'pglite') throw new Error('expected the embedded store');
+    await store.driver.client.query('drop table worker_jobs');
+    expect(await migrateStore(store)).toEqual({ recreatedTable: true });
+    expect((await store.getJobHistory({ limit: 1 })).rows).toEqual([]);
+  } finally {
+    await store.close();
+  }
 }, 60_000);
 
 test('an unreachable Postgres: exit 1, naming the server without its password', async () => {

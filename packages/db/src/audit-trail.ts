@@ -57,7 +57,8 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
   const ready = (async () => {
     for (let failures = 0; !closing; failures++) {
       try {
-        await migrate(store);
+        const { recreatedTable } = await migrate(store);
+        if (recreatedTable) auditLog.warn({ store: store.location }, 'audit table worker_jobs was gone although its migrations were recorded as applied; created it again');
         if (closing) return;
         writer.start();
         started = true;

@@ -7,7 +7,8 @@ const config = loadConfigOrExit(process.env);
 let store: AuditStore | null = null;
 try {
   store = await openAuditStore(config, { maxConnections: 1 });
-  await migrate(store);
+  const { recreatedTable } = await migrate(store);
+  if (recreatedTable) process.stdout.write('worker_jobs was gone although its migrations were recorded as applied (dropped by hand?): created it again\n');
   process.stdout.write(`migrations applied (${store.kind}: ${store.location})\n`);
 } catch (error) {
   // Name the database (password redacted): postgres.js connects on the first query, so its error alone says only host and port.
