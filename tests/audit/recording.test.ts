@@ -109,6 +109,27 @@ describe('audit recording (Postgres path)', () => {
     expect(rows[0]!.worker).not.toBe(`${hostname()}:${victim}`);
   }, 60_000);
 
+  test('a job whose workers die under it twice fails for good, and that failure has its row', async () => {
+    // BullMQ allows one stall; after the second it fails the job on the next fetch, without running it.
+    const { id } = await queue.submit('echo', { message: 'doomed', sleepMs: 30_000 }, { attempts: 1 });
+    for (let kill = 1; kill <= 2; kill++) {
+      const victim = await waitFor(`run ${kill} to be running`, async () => {
+        const job = await queue.queue.getJob(id);
+        return job?.attemptsStarted === kill && (await job.getState()) === 'active' && workers.snapshot().find((c) => c.activeJobs > 0 && c.state === 'ready')?.pid;
+      }, 40_000);
+      process.kill(victim, 'SIGKILL');
+    }
+    const rows = await waitFor('the final failure to be recorded', async () => {
+      const rows = await rowsOf(id);
+      return rows.length > 0 && rows;
+    }, 60_000);
+    // The two killed runs never finished, so they have no rows; the failure BullMQ decided has one.
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 'failed', willRetry: false, durationMs: 0, error: { name: 'UnrecoverableError', message: 'job stalled more than allowable limit' } });
+    expect(rows[0]!.executionId).toBe(`${id}:3:${(await queue.queue.getJob(id))!.timestamp}`);
+    expect(await queue.queue.getJobState(id)).toBe('failed');
+  }, 120_000);
+
   test('cleanupAuditLog deletes only rows past the retention', async () => {
     const at = new Date();
     const seed = (jobId: string) => ({ executionId: `${jobId}:1:1`, jobId, type: 'echo', status: 'completed' as const, attempt: 1, worker: 'seed:1', queuedAt: at, startedAt: at, completedAt: at, durationMs: 1 });

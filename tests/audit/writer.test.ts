@@ -57,7 +57,7 @@ for (const path of ['postgres', 'pglite'] as const) {
 
     test('oversized data, result and error are stored truncated, with a marker', async () => {
       const big = 'x'.repeat(100_000);
-      const r = record({ data: { blob: big }, result: { blob: big }, status: 'failed', error: { name: 'Error', message: big, stack: big } });
+      const r = record({ data: { blob: big }, result: { blob: big }, status: 'failed', error: { name: big, message: big, stack: big } });
       await append(r);
       const row = await waitFor('the truncated row', () => rowOf(r.jobId));
       const data = row.data as TruncatedJson;
@@ -68,6 +68,7 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(row.error!.message.length).toBeLessThan(5000);
       expect(row.error!.message).toMatch(/… \[truncated \d+ chars\]$/);
       expect(row.error!.stack!.length).toBeLessThan(9000);
+      expect(row.error!.name).toBe(`${'x'.repeat(200)}… [truncated 99800 chars]`);
     });
 
     test('text and JSON holding tabs, newlines, backslashes and quotes are stored exactly as appended', async () => {

@@ -1,5 +1,5 @@
 /** Fits an execution record for `worker_jobs`: oversized payloads become a marker, long errors are cut. */
-import type { ExecutionRecord } from '@sluice/queue';
+import { cutText, ERROR_TEXT_LIMITS, type ExecutionRecord } from '@sluice/queue';
 import type { StoredError } from './schema.ts';
 
 /**
@@ -19,7 +19,12 @@ export interface TruncationLimits {
   errorStackChars: number;
 }
 
-export const DEFAULT_LIMITS: TruncationLimits = { jsonBytes: 64 * 1024, previewChars: 1024, errorMessageChars: 4096, errorStackChars: 8192 };
+export const DEFAULT_LIMITS: TruncationLimits = {
+  jsonBytes: 64 * 1024,
+  previewChars: 1024,
+  errorMessageChars: ERROR_TEXT_LIMITS.messageChars,
+  errorStackChars: ERROR_TEXT_LIMITS.stackChars,
+};
 
 /** Marker stored in place of an oversized `data` or `result`. */
 export interface TruncatedJson {
@@ -51,14 +56,14 @@ export function toRow(record: ExecutionRecord, limits: TruncationLimits = DEFAUL
   return record;
 }
 
+/** Workers cut errors already (describeError); this covers records from older workers and other producers. */
 function trimError(error: StoredError, limits: TruncationLimits): StoredError {
-  const trimmed: StoredError = { name: String(error.name ?? 'Error'), message: cutMarked(String(error.message ?? ''), limits.errorMessageChars) };
-  if (error.stack) trimmed.stack = cutMarked(String(error.stack), limits.errorStackChars);
+  const trimmed: StoredError = {
+    name: cutText(String(error.name ?? 'Error'), ERROR_TEXT_LIMITS.nameChars),
+    message: cutText(String(error.message ?? ''), limits.errorMessageChars),
+  };
+  if (error.stack) trimmed.stack = cutText(String(error.stack), limits.errorStackChars);
   return trimmed;
-}
-
-function cutMarked(text: string, max: number): string {
-  return text.length <= max ? text : `${cut(text, max)}… [truncated ${text.length - max} chars]`;
 }
 
 /** Cuts at `max` UTF-16 units without leaving half a surrogate pair (Postgres rejects those). */

@@ -33,8 +33,24 @@ export const WORKER_ID = `${hostname()}:${process.pid}`;
 
 const STACK_LINES = 12;
 
+/** Characters of an error's name, message and stack that are kept: in the stream and in `worker_jobs`. */
+export const ERROR_TEXT_LIMITS = { nameChars: 200, messageChars: 4096, stackChars: 8192 } as const;
+
+/** An error as it is recorded: the stack's first lines, and every part cut to its limit, before it reaches Redis. */
 export function describeError(error: unknown): ExecutionError {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  if (!(error instanceof Error)) return { name: 'Error', message: cutText(String(error), ERROR_TEXT_LIMITS.messageChars) };
   const stack = error.stack?.split('\n').slice(0, STACK_LINES).join('\n');
-  return { name: error.name, message: error.message, ...(stack ? { stack } : {}) };
+  return {
+    name: cutText(String(error.name), ERROR_TEXT_LIMITS.nameChars),
+    message: cutText(String(error.message), ERROR_TEXT_LIMITS.messageChars),
+    ...(stack ? { stack: cutText(stack, ERROR_TEXT_LIMITS.stackChars) } : {}),
+  };
+}
+
+/** `text` cut to `max` UTF-16 units, with `… [truncated N chars]`; never half a surrogate pair (Postgres rejects those). */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  const kept = code >= 0xd800 && code <= 0xdbff ? max - 1 : max;
+  return `${text.slice(0, kept)}… [truncated ${text.length - kept} chars]`;
 }

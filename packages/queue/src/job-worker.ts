@@ -3,7 +3,7 @@ import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Config } from '@sluice/config';
 import type { JobRegistry, JobServices, JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
-import type { ExecutionRecord } from './execution-record.ts';
+import { WORKER_ID, type ExecutionRecord } from './execution-record.ts';
 import type { JobEnvelope } from './job-options.ts';
 import { createProcessor } from './processor.ts';
 import { QUEUE_NAME } from './queue-keys.ts';
@@ -55,6 +55,36 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     },
   );
   worker.on('error', (error) => options.log.error({ err: error }, 'worker error'));
+  const { onExecution } = options;
+  if (onExecution) {
+    // A job that stalled more often than BullMQ allows (its workers kept dying mid-run) is
+    // failed by the next worker that fetches it, without calling the processor. That fetch is
+    // an execution too, and the job's final outcome: record it, or the job's failure would
+    // have no row at all.
+    worker.on('failed', (job, error) => {
+      if (!job || !job.deferredFailure || error.message !== job.deferredFailure) return;
+      const now = Date.now();
+      const record: ExecutionRecord = {
+        executionId: `${job.id}:${job.attemptsStarted}:${job.timestamp}`,
+        jobId: job.id!,
+        type: job.name,
+        userId: job.data?.userId ?? null,
+        data: job.data?.data ?? null,
+        status: 'failed',
+        error: { name: 'UnrecoverableError', message: error.message },
+        willRetry: false,
+        // BullMQ counted this failure already.
+        attempt: job.attemptsMade,
+        worker: WORKER_ID,
+        queuedAt: job.timestamp,
+        startedAt: job.processedOn ?? now,
+        completedAt: now,
+        durationMs: 0,
+      };
+      options.log.error({ jobId: job.id, type: job.name, reason: error.message }, 'job failed without running');
+      void Promise.resolve(onExecution(record)).catch((cause) => options.log.error({ err: cause, jobId: job.id }, 'audit record not appended'));
+    });
+  }
 
   return {
     worker,
