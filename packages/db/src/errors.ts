@@ -58,6 +58,18 @@ export class AuditStoreUnavailableError extends AuditError {
   }
 }
 
+/** The embedded store's directory was deleted under a running process: writes would vanish when it exits. */
+export class AuditStoreGoneError extends AuditError {
+  override name = 'AuditStoreGoneError';
+  readonly code = 'AUDIT_STORE_GONE';
+  constructor(readonly dataDir: string) {
+    super(
+      `the embedded audit store ${dataDir} was deleted while this process ran; rows written now would be lost when it exits, ` +
+        'so records wait in Redis: restart the process to create the store again and write them',
+    );
+  }
+}
+
 /** A query found no `worker_jobs` table: the migrations were never applied to this database. */
 export class AuditTableMissingError extends AuditError {
   override name = 'AuditTableMissingError';

@@ -1,5 +1,5 @@
 /** Opens the audit store: Postgres through postgres.js when DATABASE_URL is set, else embedded PGlite. */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -9,7 +9,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '@sluice/config';
 import { errorMessage, isUnreachable, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
-import { AuditError, AuditStoreBusyError, AuditStoreUnavailableError, AuditTableMissingError } from './errors.ts';
+import { AuditError, AuditStoreBusyError, AuditStoreGoneError, AuditStoreUnavailableError, AuditTableMissingError } from './errors.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
 import { deleteExecutionsBefore, type PruneOptions } from './prune.ts';
@@ -82,31 +82,40 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
   try {
     const client = await PGlite.create(dir);
     const db = drizzlePglite(client, { schema }) as unknown as AuditDb;
+    // PGlite keeps writing into files a deleted directory no longer names; refuse instead, so records stay in Redis.
+    const assertPresent = () => {
+      if (!existsSync(join(dir, 'PG_VERSION'))) throw new AuditStoreGoneError(dir);
+    };
     return buildStore({ kind: 'pglite', client }, db, dir, async () => {
       await client.close();
       releaseLock();
-    });
+    }, assertPresent);
   } catch (error) {
     releaseLock();
     throw error;
   }
 }
 
-function buildStore(driver: StoreDriver, db: AuditDb, location: string, close: () => Promise<void>): AuditStore {
+function buildStore(driver: StoreDriver, db: AuditDb, location: string, close: () => Promise<void>, assertPresent = () => {}): AuditStore {
   let closed: Promise<void> | null = null;
+  /** Writes (and the readiness ping) first check that the store still exists. */
+  const checked = <T>(run: () => Promise<T>) => async (): Promise<T> => {
+    assertPresent();
+    return run();
+  };
   return {
     kind: driver.kind,
     location,
     db,
     driver,
-    ping: (timeoutMs = 1000) => ping(db, location, timeoutMs),
+    ping: (timeoutMs = 1000) => ping(db, location, timeoutMs, assertPresent),
     getJobHistory: (query = {}) => reading(location, () => getJobHistory(db, query)),
     getJobMetrics: (query) => reading(location, () => getJobMetrics(db, query)),
     getJobMetricsByType: (query) => reading(location, () => getJobMetricsByType(db, query)),
     getHealth: (query = {}) => reading(location, () => getHealth(db, query)),
-    insertExecutions: (rows) => insertExecutions(db, rows),
-    insertAuditRows: (rows) => writeAuditRows(db, driver, rows),
-    deleteExecutionsBefore: (cutoff, opts) => deleteExecutionsBefore(db, cutoff, opts),
+    insertExecutions: (rows) => checked(() => insertExecutions(db, rows))(),
+    insertAuditRows: (rows) => checked(() => writeAuditRows(db, driver, rows))(),
+    deleteExecutionsBefore: (cutoff, opts) => checked(() => deleteExecutionsBefore(db, cutoff, opts))(),
     close: () => (closed ??= close()),
   };
 }
@@ -124,10 +133,11 @@ async function reading<T>(location: string, query: () => Promise<T>): Promise<T>
   }
 }
 
-async function ping(db: AuditDb, location: string, timeoutMs: number): Promise<StoreHealth> {
+async function ping(db: AuditDb, location: string, timeoutMs: number, assertPresent: () => void): Promise<StoreHealth> {
   const started = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
+    assertPresent();
     await Promise.race([
       // The table, not just the server: a database the migrations never reached cannot take rows.
       reading(location, () => db.execute(sql`select 1 from worker_jobs limit 0`)),

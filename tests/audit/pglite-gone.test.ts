@@ -1,0 +1,59 @@
+/** The embedded store's directory deleted under a running writer: records wait in Redis instead of vanishing, and land after a restart. */
+import { afterAll, expect, test } from 'bun:test';
+import { rmSync } from 'node:fs';
+import { createAuditAppender, migrate, openAuditStore, type AuditStore } from '@sluice/db';
+import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
+import { pgliteDatabase } from '../helpers/db.ts';
+import { testConfig, uniquePrefix } from '../helpers/env.ts';
+import { startWriter, waitFor, type TestWriter } from './support.ts';
+
+const prefix = uniquePrefix('audit-pglite-gone');
+const keys = sluiceKeys(prefix);
+const db = pgliteDatabase('audit-gone');
+const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
+const redis = await connectRedis(config.redis.url, { role: 'producer' });
+const append = createAuditAppender({ send: ioredisSend(redis), streamKey: keys.auditStream }).append;
+let store: AuditStore | undefined;
+let writer: TestWriter | undefined;
+
+afterAll(async () => {
+  await writer?.stop();
+  await store?.close();
+  await redis.del(keys.auditStream, keys.auditParked);
+  redis.disconnect();
+  await db.drop();
+});
+
+function record(jobId: string): ExecutionRecord {
+  const now = Date.now();
+  return {
+    executionId: `${jobId}:1:${now}`, jobId, type: 'echo', userId: null, data: { message: jobId }, result: null,
+    status: 'completed', attempt: 1, willRetry: false, worker: 'host:1', queuedAt: now, startedAt: now, completedAt: now, durationMs: 0,
+  };
+}
+
+test('rows are refused while the directory is gone, kept in Redis, and written once the store is opened again', async () => {
+  store = await openAuditStore(config);
+  await migrate(store);
+  writer = await startWriter(store, config, { retry: { initialMs: 50, maxMs: 200 } });
+  await append(record('before'));
+  await waitFor('the first row', async () => (await store!.getJobHistory({ jobId: 'before' })).rows.length === 1);
+
+  rmSync(`${db.env.DATA_DIR}/audit`, { recursive: true, force: true });
+  await append(record('after'));
+  await waitFor('the writer to hold the record back', () => writer!.writer.stats().storeDown);
+  expect(await writer.writer.backlog()).toBe(1);
+  const health = await store.ping();
+  expect(health.status).toBe('down');
+  expect(health.error).toContain('was deleted while this process ran');
+
+  // What a restart does: a new store in the same place, migrated, and the writer drains the backlog into it.
+  await writer.stop();
+  await store.close();
+  store = await openAuditStore(config);
+  await migrate(store);
+  // The first writer read the record and never acknowledged it: it is claimed once idle (30 s by default).
+  writer = await startWriter(store, config, { claimIdleMs: 500 });
+  await waitFor('the held-back row', async () => (await store!.getJobHistory({ jobId: 'after' })).rows.length === 1);
+  expect(await writer.writer.backlog()).toBe(0);
+}, 60_000);
