@@ -1,4 +1,4 @@
-/** The embedded store's directory deleted under a running writer: records wait in Redis instead of vanishing, and land after a restart. */
+/** The embedded store deleted under a running writer (records wait in Redis, land after a restart), or damaged (a clear refusal). */
 import { afterAll, expect, test } from 'bun:test';
 import { rmSync } from 'node:fs';
 import { createAuditAppender, migrate, openAuditStore, type AuditStore } from '@sluice/db';
@@ -56,4 +56,21 @@ test('rows are refused while the directory is gone, kept in Redis, and written o
   writer = await startWriter(store, config, { claimIdleMs: 500 });
   await waitFor('the held-back row', async () => (await store!.getJobHistory({ jobId: 'after' })).rows.length === 1);
   expect(await writer.writer.backlog()).toBe(0);
+}, 60_000);
+
+test('a damaged embedded store is refused with its directory and what to check, not PGlite\'s bare "Aborted()"', async () => {
+  const broken = pgliteDatabase('audit-broken');
+  try {
+    const dir = `${broken.env.DATA_DIR}/audit`;
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(`${dir}/global`, { recursive: true });
+    writeFileSync(`${dir}/PG_VERSION`, 'garbage\n');
+    writeFileSync(`${dir}/global/pg_control`, Buffer.alloc(8192, 7));
+    const error = await openAuditStore(testConfig(broken.env)).catch((e) => e);
+    expect(error.name).toBe('AuditStoreUnavailableError');
+    expect(error.message).toStartWith(`the audit database ${dir} could not be opened: `);
+    expect(error.message).toContain('move it aside to start with an empty audit table');
+  } finally {
+    await broken.drop();
+  }
 }, 60_000);

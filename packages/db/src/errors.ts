@@ -53,8 +53,8 @@ export class AuditRedisTooOldError extends AuditError {
 export class AuditStoreUnavailableError extends AuditError {
   override name = 'AuditStoreUnavailableError';
   readonly code = 'AUDIT_STORE_UNAVAILABLE';
-  constructor(location: string, reason: string, cause: unknown) {
-    super(`the audit database ${location} is not reachable: ${reason}`, undefined, { cause });
+  constructor(location: string, reason: string, cause: unknown, problem = 'is not reachable') {
+    super(`the audit database ${location} ${problem}: ${reason}`, undefined, { cause });
   }
 }
 

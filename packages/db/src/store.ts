@@ -80,7 +80,11 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
   mkdirSync(dir, { recursive: true });
   const releaseLock = takeLock(resolve(dataDir));
   try {
-    const client = await PGlite.create(dir);
+    const client = await PGlite.create(dir).catch((error: unknown) => {
+      // PGlite says only `Aborted()` or `failed to initialize properly`; say where, and what to check.
+      const reason = `${errorMessage(error)}. Check that this user can write ${dir} and that it holds an embedded store; move it aside to start with an empty audit table`;
+      throw new AuditStoreUnavailableError(dir, reason, error, 'could not be opened');
+    });
     const db = drizzlePglite(client, { schema }) as unknown as AuditDb;
     // PGlite keeps writing into files a deleted directory no longer names; refuse instead, so records stay in Redis.
     const assertPresent = () => {
