@@ -57,6 +57,8 @@ describe('QueueManager.submit validation', () => {
       [{ delayMs: -1 }, 'delay'],
       [{ attempts: 0 }, 'attempts'],
       [{ jobId: '42' }, 'jobId'],
+      // Half a surrogate pair: stored as a replacement character, the id would not find its own job.
+      [{ jobId: 'lone\ud800y' }, 'jobId'],
     ] as const;
     for (const [options, field] of cases) {
       const error = await queue.submit('echo', { message: 'x' }, options).catch((e) => e);

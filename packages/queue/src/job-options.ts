@@ -39,6 +39,8 @@ const QUEUE_KEY_NAMES: ReadonlySet<string> = new Set(Object.keys(new QueueKeys()
 /** The jobs API serves these at `/api/v1/jobs/<name>`, where a job so named could never be read. */
 const API_PATH_NAMES: ReadonlySet<string> = new Set(['stats', 'health', 'failures', 'history', 'schedules', 'queue']);
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function checkJobId(jobId: string): void {
   const problem =
     jobId.trim() === '' ? 'must not be empty or blank'
@@ -46,6 +48,8 @@ function checkJobId(jobId: string): void {
     : /^-?\d+$/.test(jobId) ? 'must not be a number (BullMQ numbers its own jobs)'
     // ':' separates the parts of BullMQ's Redis keys.
     : jobId.includes(':') ? "must not contain ':'"
+    // Redis and Postgres would each store a replacement character: the id would not match itself.
+    : LONE_SURROGATE.test(jobId) ? 'must be valid Unicode text (it holds half of a surrogate pair)'
     : QUEUE_KEY_NAMES.has(jobId) ? `must not be one of the queue's own key names (${[...QUEUE_KEY_NAMES].join(', ')})`
     : API_PATH_NAMES.has(jobId) ? `must not be a path of the jobs API (${[...API_PATH_NAMES].join(', ')})`
     : null;
