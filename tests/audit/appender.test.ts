@@ -74,6 +74,34 @@ for (const kind of WORKER_REDIS_CLIENTS) {
       expect(JSON.parse(entries[0]![1][1]!)[0].executionId).toBe(refused.executionId);
     });
 
+    test('drain() during a timer retry in flight sends each kept entry once, and none is skipped', async () => {
+      let slow = false;
+      let xaddsWhileSlow = 0;
+      // Replies to XADD take 100 ms once Redis accepts again, so the timer's retry is still in flight when drain() starts.
+      const send: typeof jobs.send = async (command, args) => {
+        if (command === 'XADD' && slow) {
+          xaddsWhileSlow++;
+          await Bun.sleep(100);
+        }
+        return jobs.send(command, args);
+      };
+      const appender = createAuditAppender({ send, streamKey: auditStream, retry: { initialMs: 50, maxMs: 50 } });
+      await refuseAppends();
+      const first = record();
+      const second = record();
+      await appender.append(first);
+      await appender.append(second); // another event-loop turn: a second kept entry
+      await waitFor('both entries to be kept', () => appender.pending() === 2);
+
+      await probe.del(auditStream);
+      slow = true;
+      await waitFor('the timer retry to be in flight', () => xaddsWhileSlow >= 1, 5000, 5);
+      expect(await appender.drain(5000)).toBe(true);
+      const entries = (await probe.xrange(auditStream, '-', '+')) as [string, string[]][];
+      const ids = entries.flatMap(([, fields]) => (JSON.parse(fields[1]!) as ExecutionRecord[]).map((r) => r.executionId));
+      expect(ids).toEqual([first.executionId, second.executionId]);
+    });
+
     test('drain() stops at its deadline while Redis still refuses, and keeps what is left', async () => {
       const appender = createAuditAppender({ send: jobs.send, streamKey: auditStream, retry: { initialMs: 50, maxMs: 100 } });
       await refuseAppends();

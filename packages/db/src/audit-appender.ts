@@ -98,8 +98,19 @@ export function createAuditAppender({ send, streamKey, log, maxBatch = 100, ...o
     }
   };
 
-  async function retryRefused(): Promise<void> {
+  /**
+   * One retry pass at a time. A pass started by the timer and one started by drain() would
+   * both send the first kept entry and both shift the queue: the entry twice in the stream,
+   * and the one after it dropped unsent.
+   */
+  let retrying: Promise<void> | null = null;
+  function retryRefused(): Promise<void> {
     retryTimer = null;
+    retrying ??= retryPass().finally(() => (retrying = null));
+    return retrying;
+  }
+
+  async function retryPass(): Promise<void> {
     while (refused.length > 0) {
       const records = refused[0]!;
       try {
