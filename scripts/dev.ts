@@ -35,6 +35,8 @@ const entry = resolve(root, 'apps/server/src/main.ts');
 const app = Bun.spawn([process.execPath, (await Bun.file(entry).exists()) ? entry : resolve(root, 'apps/worker/src/main.ts')], {
   stdio: ['inherit', 'inherit', 'inherit'],
   env: { ...process.env, LOG_PRETTY: process.env.LOG_PRETTY ?? 'true' },
+  // A channel the app watches: if this script is killed hard (kill -9), the app sees it close and stops too.
+  ipc() {},
 });
 
 let stopping = false;

@@ -26,5 +26,12 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     void server.stop();
   });
 }
+// Started by `bun run dev` (with an IPC channel): when dev dies without stopping us, stop too.
+if (process.send) {
+  process.on('disconnect', () => {
+    log.info('bun run dev went away; stopping');
+    void server.stop();
+  });
+}
 
 process.exit(await server.done);

@@ -30,6 +30,8 @@ if (endpoint) log.info({ url: `http://${endpoint.hostname}:${endpoint.port}/metr
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => void supervisor!.stop());
 }
+// Started by `bun run dev` (with an IPC channel): when dev dies without stopping us, stop too.
+if (process.send) process.on('disconnect', () => void supervisor!.stop());
 
 const exit = await supervisor.done;
 if (exit.code !== 0) process.stderr.write(`sluice worker: ${exit.reason}\n`);
