@@ -1,5 +1,7 @@
 /** One execution (one attempt, or one re-run after a stall) of one job: what the audit trail stores. */
 import { hostname } from 'node:os';
+import type { Job } from 'bullmq';
+import type { JobEnvelope } from './job-options.ts';
 
 export interface ExecutionError {
   name: string;
@@ -30,6 +32,26 @@ export interface ExecutionRecord {
 }
 
 export const WORKER_ID = `${hostname()}:${process.pid}`;
+
+/** The record of `job`'s current execution (the one BullMQ's `attemptsStarted` counts), ending at `completedAt`. */
+export function executionRecordFor(
+  job: Job<JobEnvelope>,
+  run: { attempt: number; startedAt: number } & Pick<ExecutionRecord, 'status' | 'result' | 'error' | 'willRetry'>,
+  completedAt = Date.now(),
+): ExecutionRecord {
+  return {
+    executionId: `${job.id}:${job.attemptsStarted}:${job.timestamp}`,
+    jobId: job.id!,
+    type: job.name,
+    userId: job.data?.userId ?? null,
+    data: job.data?.data ?? null,
+    worker: WORKER_ID,
+    queuedAt: job.timestamp,
+    completedAt,
+    durationMs: completedAt - run.startedAt,
+    ...run,
+  };
+}
 
 const STACK_LINES = 12;
 

@@ -3,7 +3,7 @@ import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Config } from '@sluice/config';
 import type { JobRegistry, JobServices, JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
-import { WORKER_ID, type ExecutionRecord } from './execution-record.ts';
+import { executionRecordFor, type ExecutionRecord } from './execution-record.ts';
 import type { JobEnvelope } from './job-options.ts';
 import { createProcessor } from './processor.ts';
 import { QUEUE_NAME } from './queue-keys.ts';
@@ -64,23 +64,12 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     worker.on('failed', (job, error) => {
       if (!job || !job.deferredFailure || error.message !== job.deferredFailure) return;
       const now = Date.now();
-      const record: ExecutionRecord = {
-        executionId: `${job.id}:${job.attemptsStarted}:${job.timestamp}`,
-        jobId: job.id!,
-        type: job.name,
-        userId: job.data?.userId ?? null,
-        data: job.data?.data ?? null,
-        status: 'failed',
-        error: { name: 'UnrecoverableError', message: error.message },
-        willRetry: false,
-        // BullMQ counted this failure already.
-        attempt: job.attemptsMade,
-        worker: WORKER_ID,
-        queuedAt: job.timestamp,
-        startedAt: job.processedOn ?? now,
-        completedAt: now,
-        durationMs: 0,
-      };
+      const record = executionRecordFor(
+        job,
+        // BullMQ counted this failure already; it failed the moment it was fetched (durationMs 0).
+        { attempt: job.attemptsMade, startedAt: now, status: 'failed', error: { name: 'UnrecoverableError', message: error.message }, willRetry: false },
+        now,
+      );
       options.log.error({ jobId: job.id, type: job.name, reason: error.message }, 'job failed without running');
       void Promise.resolve(onExecution(record)).catch((cause) => options.log.error({ err: cause, jobId: job.id }, 'audit record not appended'));
     });

@@ -7,7 +7,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '@sluice/config';
 import { createPayloadValidator, isPermanentError, type JobInfo, type JobRegistry, type JobServices, type JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
-import { describeError, WORKER_ID, type ExecutionRecord } from './execution-record.ts';
+import { describeError, executionRecordFor, type ExecutionRecord } from './execution-record.ts';
 import { JobExistsError, JobTimeoutError } from './errors.ts';
 import type { JobEnvelope } from './job-options.ts';
 import { nextTurn } from './next-turn.ts';
@@ -57,21 +57,7 @@ export function createProcessor({ config, registry, log, queue: producer, servic
     let jobLog: Logger | undefined;
     const report = async (outcome: Pick<ExecutionRecord, 'status' | 'result' | 'error' | 'willRetry'>) => {
       if (!onExecution) return nextTurn();
-      const completedAt = Date.now();
-      await onExecution({
-        executionId: `${info.id}:${job.attemptsStarted}:${job.timestamp}`,
-        jobId: info.id,
-        type: info.type,
-        userId: info.userId,
-        data: job.data?.data ?? null,
-        attempt: info.attempt,
-        worker: WORKER_ID,
-        queuedAt: job.timestamp,
-        startedAt,
-        completedAt,
-        durationMs: completedAt - startedAt,
-        ...outcome,
-      });
+      await onExecution(executionRecordFor(job, { attempt: info.attempt, startedAt, ...outcome }));
     };
 
     try {
