@@ -63,6 +63,41 @@ describe('cross-site writes', () => {
   });
 });
 
+describe('behind a reverse proxy, and DNS rebinding', () => {
+  test('a browser write through a TLS proxy (Origin https, server sees http) is let through', async () => {
+    const app2 = await createServer({
+      config: testConfig({ QUEUE_PREFIX: prefix, ADMIN_USER: 'admin', ADMIN_PASSWORD: 'pw', ALLOWED_HOSTS: 'sluice.example.com' }),
+      queue,
+      metrics: createMetrics({ processMetrics: false }),
+      log: pino({ level: 'silent' }),
+    });
+    const headers = {
+      authorization: AUTH,
+      'content-type': 'application/json',
+      host: 'sluice.example.com',
+      origin: 'https://sluice.example.com',
+      'sec-fetch-site': 'same-origin',
+    };
+    const body = JSON.stringify({ type: 'echo', data: { message: 'via proxy' }, delay: 600_000 });
+    const response = await app2.handle(new Request('http://sluice.example.com/api/v1/jobs', { method: 'POST', headers, body }));
+    expect(response.status).toBe(201);
+    // An older browser without Sec-Fetch-Site: Origin's host is compared, not its scheme.
+    const { 'sec-fetch-site': _site, ...older } = headers;
+    expect((await app2.handle(new Request('http://sluice.example.com/api/v1/jobs', { method: 'POST', headers: older, body }))).status).toBe(201);
+  });
+
+  test('on a loopback server, a Host that is not a loopback name or in ALLOWED_HOSTS is refused, reads included', async () => {
+    // What a page on evil.test sends once its DNS points at 127.0.0.1: same-origin to the browser.
+    const headers = { authorization: AUTH, host: 'evil.test:3000', origin: 'http://evil.test:3000', 'sec-fetch-site': 'same-origin' };
+    await expectRefused(await app.handle(new Request('http://evil.test:3000/api/v1/jobs/history', { headers })), 403, 'HOST_NOT_ALLOWED');
+    await expectRefused(await post('/api/v1/jobs/queue/pause', undefined, headers), 403, 'HOST_NOT_ALLOWED');
+    expect(await queue.queue.isPaused()).toBe(false);
+    // Loopback names are fine.
+    expect((await app.handle(new Request('http://127.0.0.1:3000/health', { headers: { host: '127.0.0.1:3000' } }))).status).toBe(200);
+    expect((await app.handle(new Request('http://localhost:3000/health', { headers: { host: 'localhost:3000' } }))).status).toBe(200);
+  });
+});
+
 describe('body content types', () => {
   test('form, multipart and plain-text bodies are a 415 naming the content type, and nothing is queued', async () => {
     const before = await jobCount();

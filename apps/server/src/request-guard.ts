@@ -23,13 +23,39 @@ export function isJsonMediaType(contentType: string | null): boolean {
   return mediaType === 'application/json' || (mediaType.startsWith('application/') && mediaType.endsWith('+json'));
 }
 
+/** Host names a server bound to loopback answers to. */
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const isLoopback = (host: string) => LOOPBACK_NAMES.has(host) || host.startsWith('127.');
+
+/**
+ * A server bound to loopback (the development default) is reachable only from this
+ * machine, but a page whose domain an attacker re-points at 127.0.0.1 (DNS rebinding) is
+ * same-origin to the browser. Such a request still names the attacker's domain in `Host`:
+ * refuse every request, reads included, whose Host is not a loopback name or one of
+ * `allowedHosts` (ALLOWED_HOSTS: the public name a reverse proxy on this machine forwards).
+ */
+export function refuseHost(request: Request, boundHost: string, allowedHosts: readonly string[]): { status: 403; code: string; message: string } | null {
+  if (!isLoopback(boundHost) || allowedHosts.includes('*')) return null;
+  const host = (request.headers.get('host') ?? '').replace(/:\d+$/, '').toLowerCase();
+  if (host === '' || isLoopback(host) || allowedHosts.includes(host)) return null;
+  return {
+    status: 403,
+    code: 'HOST_NOT_ALLOWED',
+    message: `this server listens on ${boundHost} and answers to loopback names and ALLOWED_HOSTS only, not "${host.slice(0, 100)}"`,
+  };
+}
+
 /** Why a write must be refused, or null. */
 export function refuseWrite(request: Request): { status: 403 | 413 | 415; code: string; message: string } | null {
   if (READ_METHODS.has(request.method)) return null;
-  // Sent by every current browser; `none` is a typed URL or a non-browser client.
+  // Sent by every current browser, and decisive where present; `none` is a typed URL or a non-browser client.
   const site = request.headers.get('sec-fetch-site');
   const origin = request.headers.get('origin');
-  if ((site !== null && site !== 'same-origin' && site !== 'none') || (origin !== null && origin !== new URL(request.url).origin)) {
+  // Without it (an older browser), Origin's host must be the one the request was sent to. The scheme
+  // is not compared: behind a TLS-terminating proxy the browser says https and this server sees http.
+  const sentTo = request.headers.get('x-forwarded-host') ?? request.headers.get('host');
+  const crossSite = site !== null ? site !== 'same-origin' && site !== 'none' : origin !== null && originHost(origin) !== sentTo;
+  if (crossSite) {
     return {
       status: 403,
       code: 'CROSS_SITE_REQUEST',
@@ -55,10 +81,18 @@ export function refuseWrite(request: Request): { status: 403 | 413 | 415; code: 
   return null;
 }
 
-export function createRequestGuard({ log }: { log: Logger }) {
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
+  }
+}
+
+export function createRequestGuard({ log, boundHost, allowedHosts }: { log: Logger; boundHost: string; allowedHosts: readonly string[] }) {
   return new Elysia({ name: 'request-guard' })
     .onRequest(({ request }) => {
-      const refusal = refuseWrite(request);
+      const refusal = refuseHost(request, boundHost, allowedHosts) ?? refuseWrite(request);
       if (!refusal) return;
       log.warn({ method: request.method, path: new URL(request.url).pathname, code: refusal.code }, 'write refused');
       return Response.json({ error: { code: refusal.code, message: refusal.message } }, { status: refusal.status });

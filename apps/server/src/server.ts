@@ -26,7 +26,7 @@ export async function createServer(deps: ServerDeps) {
       // Order matters: errors and auth hooks must be in place before the routes they cover.
       .use(createErrorHandler({ log, redisReady: () => queue.connection.status === 'ready' }))
       .use(createAdminAuth({ config, log }))
-      .use(createRequestGuard({ log }))
+      .use(createRequestGuard({ log, boundHost: config.server.host, allowedHosts: config.server.allowedHosts }))
       .use(
         openapi({
           path: '/docs',

@@ -1,6 +1,6 @@
 /** Reads and validates the environment once, at an entry point, into a frozen Config. */
 import { cpus } from 'node:os';
-import { bool, countOrCpus, hex32, int, oneOf, ParseProblem, redisUrl, str, url, type Parser } from './parsers.ts';
+import { bool, countOrCpus, hex32, hostList, int, oneOf, ParseProblem, redisUrl, str, url, type Parser } from './parsers.ts';
 import { closest } from './suggest.ts';
 
 export { ConfigError } from './config-error.ts';
@@ -19,6 +19,11 @@ export interface Config {
     readonly port: number;
     /** `bun run worker` serves /metrics on this port when set (the server uses `port`). */
     readonly metricsPort: number | undefined;
+    /**
+     * Host names (lower case) the server answers to besides loopback names, when it is bound
+     * to loopback; `*` allows any. Empty: loopback names only (a DNS rebinding guard).
+     */
+    readonly allowedHosts: readonly string[];
   };
   readonly worker: {
     /** Resolved process count (`cpus` already turned into a number). */
@@ -69,6 +74,7 @@ export const VARIABLES = {
   DATA_DIR: { parse: str, default: '.data' },
   HOST: { parse: str, default: '127.0.0.1' },
   PORT: { parse: int(0, 65535), default: '3000' },
+  ALLOWED_HOSTS: { parse: hostList, default: '' },
   METRICS_PORT: { parse: int(0, 65535), default: undefined },
   WORKER_COUNT: { parse: countOrCpus, default: 'cpus' },
   WORKER_QUEUE_CONCURRENCY: { parse: int(1, 10_000), default: '5' },
@@ -143,7 +149,7 @@ export function loadConfig(env: Env): Config {
     env: nodeEnv,
     redis: { url: read('REDIS_URL'), prefix: read('QUEUE_PREFIX') },
     database: { url: read('DATABASE_URL'), dataDir: read('DATA_DIR') },
-    server: { host: read('HOST'), port: read('PORT'), metricsPort: read('METRICS_PORT') },
+    server: { host: read('HOST'), port: read('PORT'), metricsPort: read('METRICS_PORT'), allowedHosts: read('ALLOWED_HOSTS') },
     worker: {
       count: workerCount === 'cpus' ? cpus().length : workerCount,
       concurrency: read('WORKER_QUEUE_CONCURRENCY'),

@@ -62,5 +62,14 @@ export const redisUrl: Parser<string> = (raw) => {
 export const countOrCpus: Parser<number | 'cpus'> = (raw) =>
   raw.trim() === 'cpus' ? 'cpus' : int(1, 256)(raw);
 
+/** `a.example.com, b.example.com` (or `*`): host names without scheme or port, lower-cased. */
+export const hostList: Parser<string[]> = (raw) => {
+  const hosts = raw.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean);
+  for (const host of hosts) {
+    if (host !== '*' && !/^[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/.test(host)) fail(`must be host names separated by commas (no scheme or port), like app.example.com, got "${host}"`);
+  }
+  return hosts;
+};
+
 export const hex32: Parser<`0x${string}`> = (raw) =>
   /^0x[0-9a-fA-F]{64}$/.test(raw) ? (raw as `0x${string}`) : fail('must be 0x followed by 64 hex digits');

@@ -22,7 +22,8 @@ export interface MigrateResult {
 
 /** The journal drizzle keeps of applied migrations. */
 const JOURNAL = 'drizzle.__drizzle_migrations';
-const TABLE_PRESENT = `select to_regclass('public.worker_jobs') is not null as present`;
+// Unqualified, like the migration's CREATE TABLE: it resolves on the connection's search_path.
+const TABLE_PRESENT = `select to_regclass('worker_jobs') is not null as present`;
 
 /** Idempotent; safe to call from every process that starts (server, `bun run worker`, dev). */
 export async function migrate(store: AuditStore): Promise<MigrateResult> {

@@ -171,7 +171,8 @@ export class Supervisor extends EventEmitter<Events> {
           proc.kill('SIGTERM');
         }
         // The child enforces the drain timeout itself; this is the backstop for a hung child.
-        const hardKill = setTimeout(() => proc.kill('SIGKILL'), shutdownTimeoutMs + 5000);
+        // Capped at what a timer can hold: a longer delay fires at once and would kill the draining child.
+        const hardKill = setTimeout(() => proc.kill('SIGKILL'), Math.min(2_147_483_647, shutdownTimeoutMs + 5000));
         await proc.exited;
         clearTimeout(hardKill);
       }),
