@@ -91,7 +91,8 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
     { stdout: 'ignore', stderr: 'inherit', detached: true },
   );
   mkdirSync(options.stateDir, { recursive: true });
-  writeFileSync(pidFile, String(proc.pid));
+  // The redis-server's pid, then ours: a later run may take it over only once we are gone.
+  writeFileSync(pidFile, `${proc.pid} ${process.pid}`);
   await waitFor(() => redisAnswers(port, host), 10_000, `redis-server on ${port}`);
   log(`started redis-server (pid ${proc.pid}) on ${port}`);
   return {
@@ -105,21 +106,34 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   };
 }
 
-/** The pid of a live redis-server our pid file names (one a run killed hard left behind), or null. */
+/**
+ * The pid of a live redis-server our pid file names whose starter is gone (a run killed hard
+ * left it behind), or null. One whose starter still runs belongs to that run, not to us.
+ */
 function ownOrphanPid(pidFile: string): number | null {
   try {
-    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const [pid, owner] = readFileSync(pidFile, 'utf8').trim().split(/\s+/).map(Number);
+    if (!pid || (owner && owner !== process.pid && isAlive(owner))) return null;
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server') ? pid : null;
   } catch {
     return null;
   }
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Stops a redis-server left behind by a run that was killed hard: ours if its pid file says so. */
 function killOwnOrphan(pidFile: string): boolean {
   const pid = ownOrphanPid(pidFile);
-  rmSync(pidFile, { force: true });
   if (pid === null) return false;
+  rmSync(pidFile, { force: true });
   try {
     process.kill(pid, 'SIGTERM');
     return true;
