@@ -68,6 +68,16 @@ describe('QueueManager.submit validation', () => {
     expect(await queue.queue.count()).toBe(before);
   });
 
+  test('submitBulk refuses custom job ids, and queues nothing', async () => {
+    const before = await queue.queue.count();
+    const error = await queue
+      .submitBulk([{ type: 'echo', data: { message: 'a' } }, { type: 'echo', data: { message: 'b' }, options: { jobId: 'bulk-1' } }])
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.field).toBe('jobId');
+    expect(await queue.queue.count()).toBe(before);
+  });
+
   test('a jobId deduplicates: a second submit gets JobExistsError and the first job is kept', async () => {
     const first = await queue.submit('echo', { message: 'once' }, { jobId: 'dedup-me' });
     expect(first.id).toBe('dedup-me');

@@ -36,6 +36,9 @@ export class InvalidOptionError extends QueueError {
   }
 }
 
+/** The state a JobExistsError names while another submit holds the id's claim. */
+export const BEING_ADDED = 'being added';
+
 /** A submit named a job id that is taken (or being taken by a concurrent submit); nothing was queued. */
 export class JobExistsError extends QueueError {
   override name = 'JobExistsError';

@@ -8,7 +8,7 @@ import type { Config } from '@sluice/config';
 import { createPayloadValidator, isPermanentError, type JobInfo, type JobRegistry, type JobServices, type JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
 import { describeError, executionRecordFor, type ExecutionRecord } from './execution-record.ts';
-import { JobExistsError, JobTimeoutError } from './errors.ts';
+import { BEING_ADDED, JobExistsError, JobTimeoutError } from './errors.ts';
 import type { JobEnvelope } from './job-options.ts';
 import { nextTurn } from './next-turn.ts';
 
@@ -34,11 +34,18 @@ export function createProcessor({ config, registry, log, queue: producer, servic
   // A handler that names its follow-up job (`jobId`) wants that job to exist once; finding it
   // there already is success, not a failure that would retry the handler.
   const queue: JobSubmitter = {
-    submit: (type, data, options) =>
-      producer.submit(type, data, options).catch((error) => {
-        if (error instanceof JobExistsError) return { id: error.jobId, existed: true };
-        throw error;
-      }),
+    async submit(type, data, options) {
+      // Another submit holding the id right now may still fail to add it: wait for its outcome (up to ~2 s).
+      for (let tries = 0; ; tries++) {
+        try {
+          return await producer.submit(type, data, options);
+        } catch (error) {
+          if (!(error instanceof JobExistsError)) throw error;
+          if (error.state !== BEING_ADDED || tries >= 40) return { id: error.jobId, existed: true };
+          await Bun.sleep(50);
+        }
+      }
+    },
   };
   const validate = createPayloadValidator(registry);
 

@@ -11,7 +11,7 @@ import {
   type SubmitOptions,
 } from '@sluice/jobs';
 import { checkCronPattern } from './cron-pattern.ts';
-import { InvalidJobDataError, InvalidOptionError, JobExistsError, UnknownJobTypeError } from './errors.ts';
+import { BEING_ADDED, InvalidJobDataError, InvalidOptionError, JobExistsError, UnknownJobTypeError } from './errors.ts';
 import { buildJobOptions, MAX_DELAY_MS, type JobEnvelope } from './job-options.ts';
 import { QUEUE_NAME, sluiceKeys } from './queue-keys.ts';
 import { checkRedis, connectRedis, type RedisHealth } from './redis.ts';
@@ -49,6 +49,9 @@ export interface QueueManagerOptions<R extends JobRegistry> {
   /** A producer connection; one is opened (and later closed) when omitted. */
   connection?: Redis;
 }
+
+/** Deletes a key only while it still holds the caller's token. */
+const RELEASE_CLAIM = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 export class QueueManager<R extends JobRegistry> implements JobSubmitter {
   readonly queue: Queue;
@@ -101,20 +104,29 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
    */
   private async addWithCustomId(jobId: string, add: () => Promise<unknown>): Promise<{ id: string }> {
     const claim = sluiceKeys(this.config.redis.prefix).jobIdClaim(jobId);
-    if ((await this.connection.set(claim, '1', 'PX', 10_000, 'NX')) === null) throw new JobExistsError(jobId, 'being added');
+    const token = crypto.randomUUID();
+    if ((await this.connection.set(claim, token, 'PX', 10_000, 'NX')) === null) throw new JobExistsError(jobId, BEING_ADDED);
     try {
       const state = await this.queue.getJobState(jobId);
       if (state !== 'unknown') throw new JobExistsError(jobId, state);
       await add();
       return { id: jobId };
     } finally {
-      await this.connection.del(claim).catch(() => {});
+      // Only our own claim: if this took longer than its 10 s, another submit may hold the key now.
+      await this.connection.eval(RELEASE_CLAIM, 1, claim, token).catch(() => {});
     }
   }
 
-  /** All or nothing: every item is validated before any is enqueued. */
+  /**
+   * All or nothing: every item is validated before any is enqueued. Jobs get generated ids:
+   * BullMQ's addBulk would silently keep an existing job for a taken id, so a custom `jobId`
+   * is refused here; `submit` takes one and refuses it when taken.
+   */
   async submitBulk(items: { type: string; data: unknown; options?: SubmitOptions }[]): Promise<{ id: string }[]> {
     const prepared = items.map(({ type, data, options = {} }) => {
+      if (options.jobId !== undefined) {
+        throw new InvalidOptionError('jobId', 'submitBulk takes no jobId (a taken id would be dropped silently); submit jobs with your own ids one at a time with submit');
+      }
       this.check(type, data);
       const envelope: JobEnvelope = { data, userId: options.userId ?? null };
       return { name: type, data: envelope, opts: buildJobOptions(this.registry[type]!, options, this.config) };
