@@ -45,6 +45,8 @@ describe('loadConfig', () => {
     expect(problems({ DATABASE_URL: 'postgres:foo' })).toEqual(['DATABASE_URL must name a host, like postgres://host:port, got "postgres:foo"']);
     expect(problems({ REDIS_URL: 'redis://127.0.0.1:6379/abc' })).toEqual(['REDIS_URL path must be a database number like /0, got "/abc"']);
     expect(problems({ REDIS_URL: 'redis://127.0.0.1:6379/2', DATABASE_URL: 'postgres://app:pw@db.internal:5432/app' })).toEqual([]);
+    // No host on purpose: postgres.js takes it from PGHOST (a Unix socket directory, say).
+    expect(problems({ DATABASE_URL: 'postgres:///app' })).toEqual([]);
   });
 
   test('timeouts a timer cannot hold (over 2^31 - 1 ms) are refused instead of firing at once', () => {

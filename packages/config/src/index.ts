@@ -1,6 +1,6 @@
 /** Reads and validates the environment once, at an entry point, into a frozen Config. */
 import { cpus } from 'node:os';
-import { bool, countOrCpus, hex32, hostList, int, oneOf, ParseProblem, redisUrl, str, url, type Parser } from './parsers.ts';
+import { bool, countOrCpus, hex32, hostList, int, oneOf, ParseProblem, postgresUrl, redisUrl, str, url, type Parser } from './parsers.ts';
 import { closest } from './suggest.ts';
 
 export { ConfigError } from './config-error.ts';
@@ -70,7 +70,7 @@ export const VARIABLES = {
   NODE_ENV: { parse: oneOf('development', 'production', 'test'), default: 'development' },
   REDIS_URL: { parse: redisUrl, default: 'redis://127.0.0.1:6379' },
   QUEUE_PREFIX: { parse: str, default: 'bull' },
-  DATABASE_URL: { parse: url('postgres:', 'postgresql:'), default: undefined },
+  DATABASE_URL: { parse: postgresUrl, default: undefined },
   DATA_DIR: { parse: str, default: '.data' },
   HOST: { parse: str, default: '127.0.0.1' },
   PORT: { parse: int(0, 65535), default: '3000' },

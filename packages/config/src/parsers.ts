@@ -50,6 +50,15 @@ export const url =
     return raw;
   };
 
+/**
+ * A Postgres URL. `postgres:///db` (no host) is allowed: postgres.js then takes the host from
+ * PGHOST, which may be a Unix socket directory such as /var/run/postgresql.
+ */
+export const postgresUrl: Parser<string> = (raw) => {
+  if (/^postgres(ql)?:\/\/\//.test(raw)) return raw;
+  return url('postgres:', 'postgresql:')(raw);
+};
+
 /** A Redis URL whose path, if any, is a database number: `redis://host:6379/2`. */
 export const redisUrl: Parser<string> = (raw) => {
   const checked = url('redis:', 'rediss:')(raw);
