@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { connectionRecorder, type ConnectionRecorder } from '../helpers/ports.ts';
 import { spawnWorkerMain } from '../helpers/processes.ts';
-import { uniquePrefix } from '../helpers/env.ts';
+import { testEnv, uniquePrefix } from '../helpers/env.ts';
 import { within } from '../helpers/wait.ts';
 
 let redis: ConnectionRecorder;
@@ -33,4 +33,17 @@ test('an invalid env stops the worker entry with exit 1 and the problems on stde
   expect(stderr).toContain('WORKER_QUEUE_CONCURRENCY must be between 1 and 10000, got 0');
   expect(stderr).toContain('did you mean WORKER_QUEUE_CONCURRENCY?');
   expect(redis.connections()).toBe(0);
+});
+
+test('a worker process whose Redis refuses the URL database index exits 1 saying so, instead of serving database 0', async () => {
+  const base = new URL(testEnv().REDIS_URL!);
+  const child = Bun.spawn([process.execPath, 'apps/worker/src/child.ts'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: testEnv({ QUEUE_PREFIX: uniquePrefix('db-index'), REDIS_URL: `redis://${base.host}/99`, AUDIT_ENABLED: 'false' }),
+    stdout: 'ignore',
+    stderr: 'pipe',
+  });
+  const [stderr, code] = await Promise.all([new Response(child.stderr).text(), within('the worker process to exit', child.exited, 15_000)]);
+  expect(code).toBe(1);
+  expect(stderr).toContain(`sluice worker: Redis at redis://${base.host}/99 refused database 99 (ERR DB index is out of range)`);
 });

@@ -4,7 +4,7 @@ import { loadConfigOrExit } from '@sluice/config';
 import { jobRegistry } from '@sluice/jobs';
 import { createLogger } from '@sluice/observability';
 import { createAuditAppender, createAuditMaintenanceClient } from '@sluice/db/worker';
-import { createJobWorker, openWorkerConnection, QueueManager, sluiceKeys } from '@sluice/queue';
+import { createJobWorker, openWorkerConnection, QueueManager, selectUrlDatabase, sluiceKeys } from '@sluice/queue';
 import { WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
 
 const HEARTBEAT_MS = 1000;
@@ -18,6 +18,11 @@ const send = (message: ChildMessage) => process.send?.(message);
 // instead of failing: BullMQ needs maxRetriesPerRequest=null here.
 const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: `sluice-worker-${slot}` });
 connection.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
+// A database index Redis refuses would leave both connections in database 0, serving another queue.
+await selectUrlDatabase(connection, config.redis.url).catch((error: Error) => {
+  process.stderr.write(`sluice worker: ${error.message}\n`);
+  process.exit(1);
+});
 // The job connection: BullMQ's job commands, and the audit records that must precede them.
 const jobs = openWorkerConnection(config.redis.url, {
   kind: config.worker.redisClient,

@@ -51,23 +51,32 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
     redis.disconnect();
     throw new RedisUnavailableError(url, lastError ?? error);
   }
-  // ioredis selects the URL's database on connect but only reports a refusal (an index past
-  // the server's `databases`) as an event, and carries on in database 0. Select it here, where
-  // a refusal can stop the caller before it writes into the wrong database.
-  const db = redis.options.db ?? 0;
-  if (db !== 0) {
-    try {
-      await redis.select(db);
-    } catch (error) {
-      redis.disconnect();
-      throw new RedisUnavailableError(url, error, db);
-    }
+  try {
+    await selectUrlDatabase(redis, url);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
   }
   // Keep a listener so a later outage is not an unhandled 'error' event; callers
   // that care subscribe themselves.
   redis.off('error', onError);
   redis.on('error', () => {});
   return redis;
+}
+
+/**
+ * ioredis selects the URL's database on connect but only reports a refusal (an index past the
+ * server's `databases`) as an event, and carries on in database 0. Selecting it explicitly
+ * turns that into RedisUnavailableError, before anything is written into the wrong database.
+ */
+export async function selectUrlDatabase(redis: Redis, url: string): Promise<void> {
+  const db = redis.options.db ?? 0;
+  if (db === 0) return;
+  try {
+    await redis.select(db);
+  } catch (error) {
+    throw new RedisUnavailableError(url, error, db);
+  }
 }
 
 export interface RedisHealth {
