@@ -29,15 +29,20 @@ export function isRecordError(error: unknown): boolean {
 /**
  * True when the database could not be reached at all: a socket error (`ECONNREFUSED`...), one of
  * postgres.js's connection errors (`CONNECT_TIMEOUT`, `CONNECTION_CLOSED`...), or a connection
- * (08), authorization (28), missing-database (3D000) or shutdown (57P) SQLSTATE. A query's own
+ * (08), authorization (28), missing-database (3D000), too-many-connections (53300) or shutdown
+ * (57P) SQLSTATE. A query's own
  * mistakes carry other codes and are not outages.
  */
+/** The server is at max_connections: it answers, but cannot take this client. */
+const TOO_MANY_CONNECTIONS = '53300';
+
 export function isUnreachable(error: unknown): boolean {
   const state = sqlState(error);
-  if (state !== undefined) return state.startsWith('08') || state.startsWith('28') || state === '3D000' || state.startsWith('57P');
+  if (state !== undefined) return state.startsWith('08') || state.startsWith('28') || state === '3D000' || state === TOO_MANY_CONNECTIONS || state.startsWith('57P');
   for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('CONNECT'))) return true;
+    // ECONNREFUSED, ETIMEDOUT, EAI_AGAIN (a name that did not resolve)...
+    if (typeof code === 'string' && (/^E[A-Z_]+$/.test(code) || code.startsWith('CONNECT'))) return true;
   }
   return false;
 }
