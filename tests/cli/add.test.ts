@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Redis } from 'ioredis';
-import { connectRedis } from '@sluice/queue';
+import { loadConfig } from '@sluice/config';
+import { jobRegistry } from '@sluice/jobs';
+import { connectRedis, QueueManager } from '@sluice/queue';
 import { testEnv, uniquePrefix } from '../helpers/env.ts';
 import { closedPort, deleteKeysUnder, keysUnder, runCli } from './cli.ts';
 
@@ -114,6 +116,20 @@ describe('queue:add --every / --cron', () => {
     expect(plain.stdout).toStartWith('created schedule "echo-cron-0-3-x-x-x": echo cron 0 3 * * *');
     const stepped = await runCli(['add', 'echo', '--data', '{"message":"n"}', '--cron', '*/5 * * * *'], env);
     expect(stepped.stdout).toMatch(/^created schedule "echo-cron-x-5-x-x-x-x-[0-9a-f]{8}": echo cron \*\/5 \* \* \* \*/);
+  });
+
+  test('a schedule an earlier Sluice saved under the old key (no hash) is updated in place, not doubled', async () => {
+    const { env } = fresh();
+    const manager = await QueueManager.open({ config: loadConfig(env), registry: jobRegistry });
+    try {
+      await manager.scheduleCron('echo', { pattern: '*/5 * * * *' }, { message: 'old' }, 'echo-cron-x-5-x-x-x-x');
+      const added = await runCli(['add', 'echo', '--data', '{"message":"new"}', '--cron', '*/5 * * * *'], env);
+      expect(added.stdout).toStartWith('updated schedule "echo-cron-x-5-x-x-x-x": echo cron */5 * * * *');
+      const schedules = await manager.listCrons();
+      expect(schedules.map((s) => [s.key, s.data])).toEqual([['echo-cron-x-5-x-x-x-x', { message: 'new' }]]);
+    } finally {
+      await manager.close();
+    }
   });
 
   test('patterns that read alike (1-5, 1,5) get different default keys; the same one again updates it', async () => {

@@ -46,7 +46,8 @@ export interface AddPlan {
   type: string;
   data: unknown;
   options: SubmitOptions;
-  schedule?: { spec: CronSpec; key: string };
+  /** `legacyKey`: the key an earlier Sluice derived for the same cron schedule, when it differs from `key`. */
+  schedule?: { spec: CronSpec; key: string; legacyKey?: string };
 }
 
 /** Turns arguments into a checked plan, or throws a usage/validation error. Never touches Redis. */
@@ -106,11 +107,18 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
     }
   }
   const key = flags.key ?? defaultScheduleKey(type, spec);
+  const legacy = flags.key === undefined && spec.pattern !== undefined ? legacyScheduleKey(type, spec) : undefined;
   if (key.trim() === '' || key.includes(':')) throw new UsageError(`--key must be non-empty and without ':', got "${key}"`, '--key');
   if (key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
     throw new UsageError(`--key must not start with "${BUILTIN_SCHEDULE_PREFIX}" (reserved for queue:scheduler setup)`, '--key');
   }
-  return { spec, key };
+  return { spec, key, ...(legacy !== undefined && legacy !== key ? { legacyKey: legacy } : {}) };
+}
+
+/** The key Sluice derived for a cron schedule before the hash was added; `queue:add` still updates a schedule saved under it. */
+function legacyScheduleKey(type: string, spec: CronSpec): string {
+  const slug = (text: string) => text.replaceAll('*', 'x').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  return `${type}-cron-${slug(spec.pattern!)}${spec.tz ? `-${slug(spec.tz)}` : ''}`;
 }
 
 /**
@@ -122,8 +130,7 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
 export function defaultScheduleKey(type: string, spec: CronSpec): string {
   if (spec.everyMs !== undefined) return `${type}-every-${spec.everyMs}`;
   const pattern = spec.pattern!.trim().replace(/\s+/g, ' ');
-  const slug = (text: string) => text.replaceAll('*', 'x').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-  const key = `${type}-cron-${slug(pattern)}${spec.tz ? `-${slug(spec.tz)}` : ''}`;
+  const key = legacyScheduleKey(type, spec);
   if (/^[0-9*]+( [0-9*]+)*$/.test(pattern) && !spec.tz) return key;
   const hash = createHash('sha256').update(`${pattern}\n${spec.tz ?? ''}`).digest('hex').slice(0, 8);
   return `${key}-${hash}`;

@@ -43,8 +43,12 @@ payload (nothing queued).`,
     const queue = await ctx.queue();
 
     if (plan.schedule) {
-      const { spec, key } = plan.schedule;
-      const existed = (await queue.listCrons()).some((s) => s.key === key);
+      const { spec, legacyKey } = plan.schedule;
+      const schedules = await queue.listCrons();
+      // Saved by an earlier Sluice under the old derived key, with this very pattern: update that one, not add a twin.
+      const legacy = schedules.find((s) => s.key === legacyKey && s.type === plan.type && s.pattern === spec.pattern && (s.tz ?? undefined) === spec.tz);
+      const key = legacy?.key ?? plan.schedule.key;
+      const existed = schedules.some((s) => s.key === key);
       const saved = await queue.scheduleCron(plan.type, spec, plan.data, key, plan.options).catch((error) => {
         throw underFlag(error);
       });
