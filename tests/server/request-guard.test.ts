@@ -91,6 +91,8 @@ describe('behind a reverse proxy, and DNS rebinding', () => {
     const headers = { authorization: AUTH, host: 'evil.test:3000', origin: 'http://evil.test:3000', 'sec-fetch-site': 'same-origin' };
     await expectRefused(await app.handle(new Request('http://evil.test:3000/api/v1/jobs/history', { headers })), 403, 'HOST_NOT_ALLOWED');
     await expectRefused(await post('/api/v1/jobs/queue/pause', undefined, headers), 403, 'HOST_NOT_ALLOWED');
+    // A name that merely starts like a loopback address is still a name.
+    await expectRefused(await app.handle(new Request('http://127.0.0.1.evil.test/health', { headers: { host: '127.0.0.1.evil.test' } })), 403, 'HOST_NOT_ALLOWED');
     expect(await queue.queue.isPaused()).toBe(false);
     // Loopback names are fine.
     expect((await app.handle(new Request('http://127.0.0.1:3000/health', { headers: { host: '127.0.0.1:3000' } }))).status).toBe(200);

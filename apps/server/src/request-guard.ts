@@ -25,7 +25,8 @@ export function isJsonMediaType(contentType: string | null): boolean {
 
 /** Host names a server bound to loopback answers to. */
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-const isLoopback = (host: string) => LOOPBACK_NAMES.has(host) || host.startsWith('127.');
+// The whole 127/8 block, as an address: `127.attacker.example` is a name, not loopback.
+const isLoopback = (host: string) => LOOPBACK_NAMES.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 
 /**
  * A server bound to loopback (the development default) is reachable only from this
