@@ -49,6 +49,13 @@ describe('loadConfig', () => {
     expect(problems({ DATABASE_URL: 'postgres:///app' })).toEqual([]);
   });
 
+  test('ALLOWED_HOSTS is a list of host names, lower-cased; a scheme or port is refused', () => {
+    expect(loadConfig({ ALLOWED_HOSTS: ' Jobs.Example.com, other.example.com ' }).server.allowedHosts).toEqual(['jobs.example.com', 'other.example.com']);
+    expect(loadConfig({}).server.allowedHosts).toEqual([]);
+    expect(() => loadConfig({ ALLOWED_HOSTS: 'https://jobs.example.com' })).toThrow('ALLOWED_HOSTS must be host names separated by commas');
+    expect(() => loadConfig({ ALLOWED_HOSTS: 'jobs.example.com:443' })).toThrow('ALLOWED_HOSTS must be host names separated by commas');
+  });
+
   test('timeouts a timer cannot hold (over 2^31 - 1 ms) are refused instead of firing at once', () => {
     for (const name of ['WORKER_SHUTDOWN_TIMEOUT', 'WORKER_QUEUE_LOCK_DURATION', 'WORKER_QUEUE_STALLED_INTERVAL']) {
       expect(() => loadConfig({ [name]: '3000000000' })).toThrow(`${name} must be between`);
