@@ -59,6 +59,8 @@ describe('QueueManager.submit validation', () => {
       [{ jobId: '42' }, 'jobId'],
       // Half a surrogate pair: stored as a replacement character, the id would not find its own job.
       [{ jobId: 'lone\ud800y' }, 'jobId'],
+      // Postgres cannot store U+0000: the job would run with no audit history.
+      [{ jobId: 'nul\u0000id' }, 'jobId'],
     ] as const;
     for (const [options, field] of cases) {
       const error = await queue.submit('echo', { message: 'x' }, options).catch((e) => e);

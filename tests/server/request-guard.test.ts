@@ -94,10 +94,22 @@ describe('behind a reverse proxy, and DNS rebinding', () => {
     // A name that merely starts like a loopback address is still a name.
     await expectRefused(await app.handle(new Request('http://127.0.0.1.evil.test/health', { headers: { host: '127.0.0.1.evil.test' } })), 403, 'HOST_NOT_ALLOWED');
     expect(await queue.queue.isPaused()).toBe(false);
+    // A Host no URL can hold is a JSON 400, not an error page.
+    const bad = await app.handle(new Request('http://127.0.0.1:3000/health', { headers: { host: '127.0.0.1:evil' } }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.code).toBe('BAD_HOST');
     // Loopback names are fine.
     expect((await app.handle(new Request('http://127.0.0.1:3000/health', { headers: { host: '127.0.0.1:3000' } }))).status).toBe(200);
     expect((await app.handle(new Request('http://localhost:3000/health', { headers: { host: 'localhost:3000' } }))).status).toBe(200);
   });
+});
+
+test('with ALLOWED_HOSTS set, Host is checked whatever the bind address (a container on 0.0.0.0 published on loopback)', async () => {
+  const config = testConfig({ QUEUE_PREFIX: prefix, HOST: '0.0.0.0', ALLOWED_HOSTS: 'app' });
+  const container = await createServer({ config, queue, metrics: createMetrics({ processMetrics: false }), log: pino({ level: 'silent' }) });
+  await expectRefused(await container.handle(new Request('http://evil.test/api/v1/jobs/stats', { headers: { host: 'evil.test' } })), 403, 'HOST_NOT_ALLOWED');
+  expect((await container.handle(new Request('http://app:3000/metrics', { headers: { host: 'app:3000' } }))).status).toBe(200);
+  expect((await container.handle(new Request('http://localhost:3000/health', { headers: { host: 'localhost:3000' } }))).status).toBe(200);
 });
 
 describe('body content types', () => {

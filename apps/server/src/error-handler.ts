@@ -46,7 +46,7 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
 
 export function createErrorHandler({ log, redisReady }: ErrorHandlerOptions) {
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ error, request, set }) => {
-    const url = new URL(request.url);
+    const url = URL.parse(request.url) ?? new URL('http://invalid/');
     const { status, body } = describeHttpError(error, redisReady, url);
     if (status >= 500) log.error({ err: error, method: request.method, path: url.pathname, status }, 'request failed');
     else log.debug({ method: request.method, path: url.pathname, status, code: body.error.code }, 'request rejected');

@@ -23,6 +23,9 @@ export function isJsonMediaType(contentType: string | null): boolean {
   return mediaType === 'application/json' || (mediaType.startsWith('application/') && mediaType.endsWith('+json'));
 }
 
+/** `name[:port]` or `[ipv6][:port]`. */
+const HOST_HEADER = /^([a-z0-9._-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/i;
+
 /** Host names a server bound to loopback answers to. */
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 // The whole 127/8 block, as an address: `127.attacker.example` is a name, not loopback.
@@ -34,9 +37,11 @@ const isLoopback = (host: string) => LOOPBACK_NAMES.has(host) || /^127\.\d{1,3}\
  * same-origin to the browser. Such a request still names the attacker's domain in `Host`:
  * refuse every request, reads included, whose Host is not a loopback name or one of
  * `allowedHosts` (ALLOWED_HOSTS: the public name a reverse proxy on this machine forwards).
+ * Set, ALLOWED_HOSTS applies whatever the bind address: a container binds 0.0.0.0 while
+ * its port is published on the host's loopback only.
  */
 export function refuseHost(request: Request, boundHost: string, allowedHosts: readonly string[]): { status: 403; code: string; message: string } | null {
-  if (!isLoopback(boundHost) || allowedHosts.includes('*')) return null;
+  if ((!isLoopback(boundHost) && allowedHosts.length === 0) || allowedHosts.includes('*')) return null;
   const host = (request.headers.get('host') ?? '').replace(/:\d+$/, '').toLowerCase();
   if (host === '' || isLoopback(host) || allowedHosts.includes(host)) return null;
   return {
@@ -93,9 +98,16 @@ function originHost(origin: string): string | null {
 export function createRequestGuard({ log, boundHost, allowedHosts }: { log: Logger; boundHost: string; allowedHosts: readonly string[] }) {
   return new Elysia({ name: 'request-guard' })
     .onRequest(({ request }) => {
-      const refusal = refuseHost(request, boundHost, allowedHosts) ?? refuseWrite(request);
+      // A Host header no URL can hold (`127.0.0.1:evil`): every later hook would throw on it.
+      const host = request.headers.get('host');
+      const path = URL.parse(request.url)?.pathname;
+      if ((host !== null && !HOST_HEADER.test(host)) || path === undefined) {
+        return Response.json({ error: { code: 'BAD_HOST', message: 'the Host header is not a valid host[:port]' } }, { status: 400 });
+      }
+      const hostRefusal = refuseHost(request, boundHost, allowedHosts);
+      const refusal = hostRefusal ?? refuseWrite(request);
       if (!refusal) return;
-      log.warn({ method: request.method, path: new URL(request.url).pathname, code: refusal.code }, 'write refused');
+      log.warn({ method: request.method, path, code: refusal.code }, hostRefusal ? 'request refused: host not allowed' : 'write refused');
       return Response.json({ error: { code: refusal.code, message: refusal.message } }, { status: refusal.status });
     })
     .onParse({ as: 'global' }, async ({ request, contentType }) => {

@@ -75,7 +75,7 @@ export const countOrCpus: Parser<number | 'cpus'> = (raw) =>
 export const hostList: Parser<string[]> = (raw) => {
   const hosts = raw.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean);
   for (const host of hosts) {
-    if (host !== '*' && !/^[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/.test(host)) fail(`must be host names separated by commas (no scheme or port), like app.example.com, got "${host}"`);
+    if (host !== '*' && !/^[a-z0-9._-]+$|^\[[0-9a-f:]+\]$/.test(host)) fail(`must be host names separated by commas (no scheme or port), like app.example.com, got "${host}"`);
   }
   return hosts;
 };

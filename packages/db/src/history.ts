@@ -40,6 +40,10 @@ export async function getJobHistory(db: AuditDb, query: HistoryQuery): Promise<H
   if (query.status !== undefined && !EXECUTION_STATUSES.includes(query.status)) {
     throw new InvalidAuditQueryError('status', `status must be one of ${EXECUTION_STATUSES.join(', ')}, got "${query.status}"`);
   }
+  for (const field of ['type', 'jobId'] as const) {
+    // Postgres text cannot hold U+0000; such a filter matches nothing and must not read as an outage.
+    if (query[field]?.includes('\u0000')) throw new InvalidAuditQueryError(field, `${field} must not contain the NUL character (U+0000)`);
+  }
   for (const field of ['since', 'until'] as const) {
     const value = query[field];
     if (value !== undefined && !(value instanceof Date && storableTime(value.getTime()))) {

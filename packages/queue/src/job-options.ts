@@ -50,6 +50,8 @@ function checkJobId(jobId: string): void {
     : jobId.includes(':') ? "must not contain ':'"
     // Redis and Postgres would each store a replacement character: the id would not match itself.
     : LONE_SURROGATE.test(jobId) ? 'must be valid Unicode text (it holds half of a surrogate pair)'
+    // Postgres text cannot hold U+0000: the audit row would be parked and the job would have no history.
+    : jobId.includes('\u0000') ? 'must not contain the NUL character (U+0000)'
     : QUEUE_KEY_NAMES.has(jobId) ? `must not be one of the queue's own key names (${[...QUEUE_KEY_NAMES].join(', ')})`
     : API_PATH_NAMES.has(jobId) ? `must not be a path of the jobs API (${[...API_PATH_NAMES].join(', ')})`
     : null;
