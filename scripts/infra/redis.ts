@@ -2,7 +2,7 @@
  * Provides a Redis for dev, tests and benchmarks: a Docker container when a Docker engine
  * answers, else a local `redis-server`, else a clear message on how to install one.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker, dockerEngineAvailable } from './docker.ts';
 import { portInUse, redisAnswers, waitFor } from './ports.ts';
@@ -113,21 +113,14 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
 function ownOrphanPid(pidFile: string): number | null {
   try {
     const [pid, owner] = readFileSync(pidFile, 'utf8').trim().split(/\s+/).map(Number);
-    if (!pid || (owner && owner !== process.pid && isAlive(owner))) return null;
+    // /proc, like the cmdline check below: the pid files are this machine's own.
+    if (!pid || (owner && owner !== process.pid && existsSync(`/proc/${owner}`))) return null;
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server') ? pid : null;
   } catch {
     return null;
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Stops a redis-server left behind by a run that was killed hard: ours if its pid file says so. */
 function killOwnOrphan(pidFile: string): boolean {
