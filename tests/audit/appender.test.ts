@@ -76,14 +76,17 @@ for (const kind of WORKER_REDIS_CLIENTS) {
 
     test('drain() during a timer retry in flight sends each kept entry once, and none is skipped', async () => {
       let slow = false;
-      let xaddsWhileSlow = 0;
-      // Replies to XADD take 100 ms once Redis accepts again, so the timer's retry is still in flight when drain() starts.
+      let inFlight = 0;
+      // XADDs take 100 ms to reach Redis once slowed, so the timer's retry is still in flight when drain() starts.
       const send: typeof jobs.send = async (command, args) => {
-        if (command === 'XADD' && slow) {
-          xaddsWhileSlow++;
+        if (command !== 'XADD' || !slow) return jobs.send(command, args);
+        inFlight++;
+        try {
           await Bun.sleep(100);
+          return await jobs.send(command, args);
+        } finally {
+          inFlight--;
         }
-        return jobs.send(command, args);
       };
       const appender = createAuditAppender({ send, streamKey: auditStream, retry: { initialMs: 50, maxMs: 50 } });
       await refuseAppends();
@@ -93,9 +96,10 @@ for (const kind of WORKER_REDIS_CLIENTS) {
       await appender.append(second); // another event-loop turn: a second kept entry
       await waitFor('both entries to be kept', () => appender.pending() === 2);
 
-      await probe.del(auditStream);
+      // Slowed before Redis accepts again, so no retry can slip through unslowed in between.
       slow = true;
-      await waitFor('the timer retry to be in flight', () => xaddsWhileSlow >= 1, 5000, 5);
+      await probe.del(auditStream);
+      await waitFor('a timer retry to be in flight', () => inFlight >= 1, 5000, 5);
       expect(await appender.drain(5000)).toBe(true);
       const entries = (await probe.xrange(auditStream, '-', '+')) as [string, string[]][];
       const ids = entries.flatMap(([, fields]) => (JSON.parse(fields[1]!) as ExecutionRecord[]).map((r) => r.executionId));
