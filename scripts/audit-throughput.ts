@@ -24,16 +24,32 @@ import { namedProcessesCpuSeconds, processCpuSeconds, redisCpuSeconds, selfCpuSe
 import { ensureRedis } from './infra/redis.ts';
 
 const say = (line: string) => process.stderr.write(`[audit-throughput] ${line}\n`);
-let values: Record<string, string | undefined>;
+const USAGE = `usage: bun scripts/audit-throughput.ts [options]
+  --jobs N          echo jobs per mode and round (default 20000)
+  --rounds N        rounds; each runs off, append-only and on (default 2)
+  --processes N     worker processes (default 2)
+  --concurrency N   jobs at once per worker process (default 50)
+  --sleep-ms MS     how long each echo job waits (default 0)
+  --batch N         most stream entries the writer reads at once (default 1000)
+  --linger MS       the writer's wait after a short read (default 100)
+  --redis-port N    the Redis it starts for itself (default 6397)
+  --help            this text`;
+let values: Record<string, string | boolean | undefined>;
 try {
   ({ values } = parseArgs({
     strict: true,
     options: { jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' },
-      concurrency: { type: 'string', default: '50' }, 'sleep-ms': { type: 'string', default: '0' }, processes: { type: 'string', default: '2' }, 'redis-port': { type: 'string', default: '6397' } },
+      concurrency: { type: 'string', default: '50' }, 'sleep-ms': { type: 'string', default: '0' }, processes: { type: 'string', default: '2' }, 'redis-port': { type: 'string', default: '6397' },
+      help: { type: 'boolean' } },
   }));
 } catch (error) {
   say(`error: ${(error as Error).message}`);
+  process.stderr.write(`${USAGE}\n`);
   process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
 }
 /** A whole-number flag, or exit 2 naming it. */
 function flag(name: string, min: number): number {
