@@ -84,7 +84,10 @@ export interface AuditWriter {
   /** Records moved to the parked stream because Postgres rejected them. */
   parked(): Promise<number>;
   stats(): AuditWriterStats;
-  /** Waits until the stream is empty and nothing is in flight; false if `timeoutMs` (default 10000) passed first. */
+  /**
+   * Waits until the stream is empty and nothing is in flight; false if `timeoutMs` (default
+   * 10000) passed first, or once Redis has not answered for a second with nothing in flight.
+   */
   flush(timeoutMs?: number): Promise<boolean>;
   /**
    * Stops reading. A batch in flight gets `timeoutMs` (default 10000) to commit; after that it is
@@ -329,9 +332,15 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     stats: () => ({ ...stats }),
     async flush(timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
+      let redisDownSince = 0;
       while (Date.now() < deadline) {
-        // A Redis outage is waited out like a backlog, until the deadline.
-        if (!busy && (await backlog().catch(() => null)) === 0) return true;
+        const waiting = await backlog().catch(() => null);
+        if (!busy && waiting === 0) return true;
+        // Redis unreachable and no batch in hand: what waits is in Redis, out of reach and
+        // safe there, so stop rather than wait for Redis to come back. A blip of under a
+        // second is waited out.
+        redisDownSince = waiting === null ? redisDownSince || Date.now() : 0;
+        if (!busy && redisDownSince && Date.now() - redisDownSince >= 1000) return false;
         await Bun.sleep(Math.min(50, Math.max(1, deadline - Date.now())));
       }
       return false;
