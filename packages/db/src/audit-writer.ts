@@ -4,12 +4,13 @@
  * -> onInserted -> XACK and remove. An entry leaves Redis only after its row committed, so a
  * crash anywhere re-delivers it, and the unique execution id turns the re-delivery into a
  * no-op. Postgres outages are waited out with backoff; records Postgres rejects are parked.
+ * The stream commands (read, claim, park, acknowledge) are in audit-stream.ts.
  */
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@sluice/observability';
 import { errorMessage, isRecordError, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
-import { ackAndRemove } from './stream-ack.ts';
+import { createAuditStream, type ParkedRecord, type StreamEntry } from './audit-stream.ts';
 import type { AuditStore } from './store.ts';
 import { decodeEntry, type PruneRequest, type RecordMeta } from './stream-entry.ts';
 import { DEFAULT_LIMITS, toRow, type AuditRow, type TruncationLimits } from './to-row.ts';
@@ -96,8 +97,6 @@ export interface AuditWriter {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-type StreamEntry = [id: string, fields: string[] | null];
-
 class Abandoned extends Error {
   override name = 'Abandoned';
 }
@@ -119,6 +118,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const retryMaxMs = options.retry?.maxMs ?? 5000;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const stats: AuditWriterStats = { inserted: 0, duplicates: 0, parked: 0, storeDown: false };
+  const stream = createAuditStream({ redis, keys, group, consumer, log });
 
   let running: Promise<void> | null = null;
   let stopping = false;
@@ -139,49 +139,19 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       wake = done;
     });
 
-  async function ensureGroup(): Promise<void> {
-    try {
-      // Id 0: records appended before any writer ever ran are read too.
-      await redis.xgroup('CREATE', keys.auditStream, group, '0', 'MKSTREAM');
-    } catch (error) {
-      if (!String(error).includes('BUSYGROUP')) throw error;
-    }
-  }
-
-  async function readNew(count: number): Promise<StreamEntry[]> {
-    const reply = (await redis.call(
-      'XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.auditStream, '>',
-    )) as [string, StreamEntry[]][] | null;
-    return reply?.[0]?.[1] ?? [];
-  }
-
-  /** Takes over records a dead (or stuck) writer read and never acknowledged. */
-  async function claimStale(): Promise<StreamEntry[]> {
-    const reply = (await redis.call(
-      'XAUTOCLAIM', keys.auditStream, group, consumer, claimIdleMs, '0-0', 'COUNT', readCount(),
-    )) as [string, StreamEntry[], string[]?];
-    const entries = reply[1] ?? [];
-    // Redis < 7 returns entries deleted from the stream with nil fields; drop them from the group.
-    const gone = entries.filter(([, fields]) => fields === null).map(([id]) => id);
-    if (gone.length > 0) await redis.xack(keys.auditStream, group, ...gone);
-    const live = entries.filter(([, fields]) => fields !== null);
-    if (live.length > 0) log.info({ count: live.length, consumer }, 'audit writer claimed unacknowledged records');
-    return live;
-  }
-
   async function loop(): Promise<void> {
     let lastClaimAt = 0;
     let redisFailures = 0;
     while (!stopping) {
       try {
-        if (redisFailures > 0 || lastClaimAt === 0) await ensureGroup();
+        if (redisFailures > 0 || lastClaimAt === 0) await stream.ensureGroup();
         let entries: StreamEntry[] = [];
         if (Date.now() - lastClaimAt >= claimEveryMs) {
-          entries = await claimStale();
+          entries = await stream.claimStale(claimIdleMs, readCount());
           lastClaimAt = Date.now();
         }
         const count = readCount();
-        if (entries.length === 0) entries = await readNew(count);
+        if (entries.length === 0) entries = await stream.readNew(count, blockMs);
         redisFailures = 0;
         if (entries.length === 0) continue;
         busy = true;
@@ -204,7 +174,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   /** Writes one read's entries, then acknowledges and deletes them; returns how many records they held. */
   async function processBatch(entries: StreamEntry[]): Promise<number> {
     const records: { id: string; row: AuditRow; fields: () => string[] }[] = [];
-    const toPark: { id: string; fields: string[]; reason: string }[] = [];
+    const toPark: ParkedRecord[] = [];
     const prunes: PruneRequest[] = [];
     for (const [id, fields] of entries) {
       const decoded = decodeEntry(fields, limits);
@@ -240,10 +210,13 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       const reason = rejected.get(r.row.executionId);
       if (reason) toPark.push({ id: r.id, fields: r.fields(), reason });
     }
-    if (toPark.length > 0) await park(toPark);
+    if (toPark.length > 0) {
+      await stream.park(toPark);
+      stats.parked += toPark.length;
+    }
     for (const request of prunes) await prune(request);
 
-    await ackAndRemove(redis, keys.auditStream, group, entries.map(([id]) => id));
+    await stream.done(entries.map(([id]) => id));
     return recordCount;
   }
 
@@ -294,17 +267,6 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         if (abandon) throw new Abandoned();
       }
     }
-  }
-
-  async function park(entries: { id: string; fields: string[]; reason: string }[]): Promise<void> {
-    const pipeline = redis.pipeline();
-    for (const entry of entries) {
-      // Bounded: the parked stream is for inspection, not a second backlog.
-      pipeline.xadd(keys.auditParked, 'MAXLEN', '~', 10_000, '*', ...entry.fields, 'parkedReason', entry.reason, 'sourceId', entry.id);
-    }
-    await pipeline.exec();
-    stats.parked += entries.length;
-    for (const entry of entries) log.error({ entryId: entry.id, reason: entry.reason, parkedIn: keys.auditParked }, 'audit record parked');
   }
 
   async function prune(request: PruneRequest): Promise<void> {
