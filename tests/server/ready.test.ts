@@ -142,6 +142,62 @@ describe('a real server whose Redis goes away and comes back', () => {
   });
 });
 
+describe('a real server whose database role may read worker_jobs but not insert into it', () => {
+  const role = `sluice_ro_${crypto.randomUUID().slice(0, 8)}`;
+  let db: TestDatabase;
+  let server: ServerProcess;
+  const ready = async () => {
+    const response = await server.request('/ready');
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('ready_role');
+    // The owner applies the migrations; the server's role may read but (for now) not insert.
+    const migrate = Bun.spawn([process.execPath, 'run', 'db:migrate'], { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: db.url }, stdout: 'ignore', stderr: 'inherit' });
+    expect(await migrate.exited).toBe(0);
+    await db.sql.unsafe(`create role ${role} login`);
+    await db.sql.unsafe(`grant usage on schema public, drizzle to ${role}`);
+    await db.sql.unsafe(`grant select on worker_jobs, drizzle.__drizzle_migrations to ${role}`);
+    await db.sql.unsafe(`grant usage on all sequences in schema public to ${role}`);
+    const url = new URL(db.url);
+    url.username = role;
+    server = await spawnServer({ label: 'ready-role', env: { DATABASE_URL: url.toString(), WORKER_COUNT: '1' } });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+    const { SQL } = await import('bun');
+    const admin = new SQL('postgres://postgres@127.0.0.1:5432/test');
+    await admin.unsafe(`drop role if exists ${role}`);
+    await admin.close();
+  });
+
+  test('503 naming the refused insert while the record waits in Redis; after GRANT INSERT the row lands once and /ready is 200', async () => {
+    const submitted = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'refused at first' } } });
+    expect(submitted.status).toBe(201);
+    const { id } = (await submitted.json()) as { id: string };
+    // Its reads answer, so a ping alone said "up" while no row could get in.
+    const refused = await waitUntil('/ready to report the refused insert', async () => {
+      const result = await ready();
+      return result.status === 503 && result;
+    });
+    expect(refused.body.checks.database).toMatchObject({ status: 'down', error: 'the audit writer cannot write: permission denied for table worker_jobs' });
+    const messages = server.logs().map((line) => line.msg);
+    expect(messages).toContain('audit store refuses this role its inserts; records wait in redis until it may insert into worker_jobs');
+    expect(messages).not.toContain('audit store unreachable; records wait in redis');
+
+    await db.sql.unsafe(`grant insert on worker_jobs to ${role}`);
+    await waitUntil('/ready to report 200 after the grant', async () => (await ready()).status === 200);
+    const rows = await waitUntil(`job ${id}'s row`, async () => {
+      const found = await db.sql`select status from worker_jobs where job_id = ${id}`;
+      return found.length > 0 && found;
+    });
+    expect([...rows]).toEqual([{ status: 'completed' }]);
+  });
+});
+
 describe('checkReadiness and worker processes', () => {
   const prefix = uniquePrefix('ready-workers');
   let queue: QueueManager<JobRegistry>;

@@ -19,6 +19,8 @@ export interface ServerDeps {
   supervisor?: Pick<Supervisor, 'snapshot'>;
   /** Absent (auditing off): /history answers 503 AUDIT_UNAVAILABLE saying so; other routes leave their audit parts null. */
   audit?: AuditReader;
+  /** Why records are not reaching the audit table right now, or null (`AuditTrail.problem`); /ready reports it. */
+  auditProblem?: () => string | null;
   metrics: Metrics;
   log: Logger;
 }

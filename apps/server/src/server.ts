@@ -16,7 +16,7 @@ import { createScheduleRoutes } from './routes/schedules.ts';
 export type { ServerDeps } from './deps.ts';
 
 export async function createServer(deps: ServerDeps) {
-  const { config, queue, supervisor, audit, metrics, log } = deps;
+  const { config, queue, supervisor, audit, auditProblem, metrics, log } = deps;
   const dashboard = await createDashboard(queue.queue);
 
   return (
@@ -49,6 +49,9 @@ export async function createServer(deps: ServerDeps) {
                 // The readiness check has its own 2 s limit; the store's 1 s default would cut it short.
                 const health = await audit.ping(2000);
                 if (health.status !== 'up') throw new Error(health.error ?? 'database down');
+                // It answers a read, yet rows may not be getting in (a role refused its inserts or the migrations).
+                const problem = auditProblem?.();
+                if (problem) throw new Error(problem);
               }
             : undefined,
         }),

@@ -3,7 +3,7 @@ import type { Config } from '@sluice/config';
 import type { Logger } from '@sluice/observability';
 import { connectRedis, sluiceKeys } from '@sluice/queue';
 import { createAuditWriter, type AuditWriter, type AuditWriterOptions } from './audit-writer.ts';
-import { errorMessage } from './classify-error.ts';
+import { errorMessage, INSUFFICIENT_PRIVILEGE, MIGRATE_AS_OWNER_HINT, sqlState } from './classify-error.ts';
 import { AuditRedisTooOldError } from './errors.ts';
 import { redisVersionOf, supportsAuditCommands } from './redis-version.ts';
 import { migrate } from './migrate.ts';
@@ -14,6 +14,8 @@ export interface AuditTrail {
   writer: AuditWriter;
   /** Resolves once migrations are applied and the writer runs (retried while the store is down). */
   ready: Promise<void>;
+  /** Why records are not reaching the table right now (migrations not applied, writes failing), or null. */
+  problem(): string | null;
   /** Flushes the backlog (up to `flushTimeoutMs`, default 10000), stops the writer, closes connections. */
   close(flushTimeoutMs?: number): Promise<void>;
 }
@@ -53,6 +55,7 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
   const writer = createAuditWriter({ store, redis, statusRedis, keys: sluiceKeys(config.redis.prefix), log: auditLog, ...writerOptions });
   let closing = false;
   let started = false;
+  let migrateError = 'migrations are being applied';
 
   const ready = (async () => {
     for (let failures = 0; !closing; failures++) {
@@ -65,7 +68,9 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
         auditLog.info({ store: store.kind, location: store.location }, 'audit trail ready');
         return;
       } catch (error) {
-        auditLog.warn({ err: errorMessage(error), store: store.location }, 'audit store not ready; migrations retry while records wait in redis');
+        migrateError = `migrations not applied: ${errorMessage(error)}`;
+        const hint = sqlState(error) === INSUFFICIENT_PRIVILEGE ? { hint: MIGRATE_AS_OWNER_HINT } : {};
+        auditLog.warn({ err: errorMessage(error), store: store.location, ...hint }, 'audit store not ready; migrations retry while records wait in redis');
         await Bun.sleep(Math.min(MIGRATE_RETRY_MAX_MS, 500 * 2 ** failures));
       }
     }
@@ -75,6 +80,11 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
     store,
     writer,
     ready,
+    problem() {
+      if (!started) return `the audit writer is not running: ${migrateError}`;
+      const { storeDown, lastError } = writer.stats();
+      return storeDown ? `the audit writer cannot write: ${lastError ?? 'the store did not answer'}` : null;
+    },
     async close(flushTimeoutMs = 10_000) {
       closing = true;
       const flushed = !started || (await writer.flush(flushTimeoutMs));

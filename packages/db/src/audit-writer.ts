@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@sluice/observability';
-import { errorMessage, isRecordError, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
+import { errorMessage, INSUFFICIENT_PRIVILEGE, isRecordError, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
 import { createAuditStream, type ParkedRecord, type StreamEntry } from './audit-stream.ts';
 import type { AuditStore } from './store.ts';
 import { decodeEntry, type PruneRequest, type RecordMeta } from './stream-entry.ts';
@@ -69,8 +69,10 @@ export interface AuditWriterStats {
   /** Re-delivered records that were already in the table. */
   duplicates: number;
   parked: number;
-  /** True while the store is unreachable and records wait in Redis. */
+  /** True while the store is unreachable (or refuses the writes) and records wait in Redis. */
   storeDown: boolean;
+  /** While `storeDown`: why the last write failed. */
+  lastError?: string;
 }
 
 export interface AuditWriter {
@@ -248,16 +250,21 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         const value = await attempt();
         if (stats.storeDown) {
           stats.storeDown = false;
+          delete stats.lastError;
           log.info({ downForMs: Date.now() - downSince }, 'audit store reachable again; writing the backlog');
         }
         return value;
       } catch (error) {
         if (isRecordError(error)) throw error;
+        stats.lastError = errorMessage(error);
         if (!stats.storeDown) {
           stats.storeDown = true;
           downSince = Date.now();
           if (sqlState(error) === UNDEFINED_TABLE) {
             log.warn({ store: store.location }, 'audit table worker_jobs missing; records wait in redis until `bun run db:migrate` has run');
+          } else if (sqlState(error) === INSUFFICIENT_PRIVILEGE) {
+            // The server answers, so not an outage; but a GRANT fixes it, so the records wait rather than park.
+            log.warn({ err: errorMessage(error), store: store.location }, 'audit store refuses this role its inserts; records wait in redis until it may insert into worker_jobs');
           } else {
             log.warn({ err: errorMessage(error), store: store.location }, 'audit store unreachable; records wait in redis');
           }

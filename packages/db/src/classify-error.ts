@@ -6,6 +6,13 @@ const RECORD_CLASSES = new Set(['22', '23', '54']);
 /** SQLSTATE undefined_table: the migrations never reached this database. */
 export const UNDEFINED_TABLE = '42P01';
 
+/** SQLSTATE insufficient_privilege: the role may not do this (insert, or create for a migration). */
+export const INSUFFICIENT_PRIVILEGE = '42501';
+
+/** What to do about a migration the role may not apply. */
+export const MIGRATE_AS_OWNER_HINT =
+  'this database role may not create the audit table: run `bun run db:migrate` once as a role that may (the database owner); a role that may only read and write worker_jobs is enough afterwards';
+
 /** The SQLSTATE of a Postgres error, looking through drizzle's wrapper to its cause. */
 export function sqlState(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
@@ -26,16 +33,15 @@ export function isRecordError(error: unknown): boolean {
   return state !== undefined && RECORD_CLASSES.has(state.slice(0, 2));
 }
 
+/** The server is at max_connections: it answers, but cannot take this client. */
+const TOO_MANY_CONNECTIONS = '53300';
+
 /**
  * True when the database could not be reached at all: a socket error (`ECONNREFUSED`...), one of
  * postgres.js's connection errors (`CONNECT_TIMEOUT`, `CONNECTION_CLOSED`...), or a connection
  * (08), authorization (28), missing-database (3D000), too-many-connections (53300) or shutdown
- * (57P) SQLSTATE. A query's own
- * mistakes carry other codes and are not outages.
+ * (57P) SQLSTATE. A query's own mistakes carry other codes and are not outages.
  */
-/** The server is at max_connections: it answers, but cannot take this client. */
-const TOO_MANY_CONNECTIONS = '53300';
-
 export function isUnreachable(error: unknown): boolean {
   const state = sqlState(error);
   if (state !== undefined) return state.startsWith('08') || state.startsWith('28') || state === '3D000' || state === TOO_MANY_CONNECTIONS || state.startsWith('57P');

@@ -1,5 +1,6 @@
 /** `bun run db:migrate`: applies pending migrations to DATABASE_URL, or to the embedded store under DATA_DIR. */
 import { loadConfigOrExit } from '@sluice/config';
+import { errorMessage, INSUFFICIENT_PRIVILEGE, MIGRATE_AS_OWNER_HINT, sqlState } from './classify-error.ts';
 import { migrate } from './migrate.ts';
 import { openAuditStore, type AuditStore } from './store.ts';
 
@@ -13,7 +14,9 @@ try {
 } catch (error) {
   // Name the database (password redacted): postgres.js connects on the first query, so its error alone says only host and port.
   const where = store ? ` (${store.kind}: ${store.location})` : '';
-  process.stderr.write(`db:migrate failed${where}: ${(error as Error).message}\n`);
+  // drizzle's own message is only the statement (`Failed query: CREATE SCHEMA ...`); Postgres's reason is its cause.
+  const hint = sqlState(error) === INSUFFICIENT_PRIVILEGE ? `\n${MIGRATE_AS_OWNER_HINT}` : '';
+  process.stderr.write(`db:migrate failed${where}: ${errorMessage(error)}${hint}\n`);
   process.exitCode = 1;
 } finally {
   await store?.close().catch(() => {});

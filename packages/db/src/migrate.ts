@@ -1,5 +1,6 @@
 /** Applies the committed drizzle-kit migrations (packages/db/migrations) to an audit store. */
 import { fileURLToPath } from 'node:url';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -24,6 +25,12 @@ export interface MigrateResult {
 const JOURNAL = 'drizzle.__drizzle_migrations';
 // Unqualified, like the migration's CREATE TABLE: it resolves on the connection's search_path.
 const TABLE_PRESENT = `select to_regclass('worker_jobs') is not null as present`;
+const JOURNAL_PRESENT = `select to_regclass('${JOURNAL}') is not null as present`;
+/** When the newest migration the journal lists was generated: drizzle applies only newer ones. */
+const NEWEST_APPLIED = `select max(created_at)::text as newest from ${JOURNAL}`;
+
+/** A database query, on whichever client the store has. */
+type Query = <T>(text: string) => Promise<T[]>;
 
 /** Idempotent; safe to call from every process that starts (server, `bun run worker`, dev). */
 export async function migrate(store: AuditStore): Promise<MigrateResult> {
@@ -31,17 +38,15 @@ export async function migrate(store: AuditStore): Promise<MigrateResult> {
   if (store.driver.kind === 'pglite') {
     // One process owns a PGlite directory (see the lock in store.ts), so no race here.
     const client = store.driver.client;
-    const run = () => migratePglite(drizzlePglite(client), config);
-    const present = async () => ((await client.query<{ present: boolean }>(TABLE_PRESENT)).rows[0]?.present ?? false);
-    return applyRecreatingDroppedTable(run, present, async () => void (await client.query(`delete from ${JOURNAL}`)));
+    const query: Query = async <T>(text: string) => (await client.query<T>(text)).rows;
+    return applyRecreatingDroppedTable(() => migratePglite(drizzlePglite(client), config), query);
   }
   // drizzle's migrator does not lock; a session lock on a one-connection client does.
   const connection = postgres(store.driver.url, { max: 1, connect_timeout: 5, onnotice: () => {} });
   try {
     await connection`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
-    const run = () => migratePostgres(drizzlePostgres(connection), config);
-    const present = async () => ((await connection.unsafe<{ present: boolean }[]>(TABLE_PRESENT))[0]?.present ?? false);
-    return await applyRecreatingDroppedTable(run, present, async () => void (await connection.unsafe(`delete from ${JOURNAL}`)));
+    const query: Query = async <T>(text: string) => (await connection.unsafe(text)) as unknown as T[];
+    return await applyRecreatingDroppedTable(() => migratePostgres(drizzlePostgres(connection), config), query);
   } finally {
     await connection.end({ timeout: 5 });
   }
@@ -52,11 +57,31 @@ export async function migrate(store: AuditStore): Promise<MigrateResult> {
  * would report success and create nothing, and records would wait in Redis for good. The
  * journal only describes this one table, so when the table is gone it is cleared and the
  * migrations run again from the first.
+ *
+ * With nothing to apply, drizzle is not run at all: it starts with `CREATE SCHEMA IF NOT
+ * EXISTS`, which Postgres refuses to a role without CREATE on the database even when the
+ * schema exists, so a role that may only read and write the table (the owner migrated it)
+ * could never start its writer.
  */
-async function applyRecreatingDroppedTable(run: () => Promise<void>, present: () => Promise<boolean>, clearJournal: () => Promise<void>): Promise<MigrateResult> {
+async function applyRecreatingDroppedTable(run: () => Promise<void>, query: Query): Promise<MigrateResult> {
+  const present = async () => (await query<{ present: boolean }>(TABLE_PRESENT))[0]?.present ?? false;
+  if ((await upToDate(query)) && (await present())) return { recreatedTable: false };
   await run();
   if (await present()) return { recreatedTable: false };
-  await clearJournal();
+  await query(`delete from ${JOURNAL}`);
   await run();
   return { recreatedTable: true };
+}
+
+/** True when the journal lists the newest committed migration (drizzle applies only newer ones). */
+async function upToDate(query: Query): Promise<boolean> {
+  const newestLocal = Math.max(...readMigrationFiles({ migrationsFolder: MIGRATIONS_DIR }).map((m) => m.folderMillis));
+  try {
+    if (!(await query<{ present: boolean }>(JOURNAL_PRESENT))[0]?.present) return false;
+    const newest = (await query<{ newest: string | null }>(NEWEST_APPLIED))[0]?.newest;
+    return newest != null && Number(newest) >= newestLocal;
+  } catch {
+    // The journal is not readable by this role: let drizzle decide (and report what it cannot do).
+    return false;
+  }
 }
