@@ -1,6 +1,11 @@
 /** The worker-side appender on both job-connection clients: order on the wire, refused appends kept and retried. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
+import { ensureRedis } from '../../scripts/infra/redis.ts';
+import { freePort } from '../helpers/ports.ts';
 import { countRecords, createAuditAppender } from '@sluice/db';
 import { connectRedis, openWorkerConnection, sluiceKeys, WORKER_REDIS_CLIENTS, type ExecutionRecord, type WorkerConnection } from '@sluice/queue';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
@@ -77,9 +82,18 @@ for (const kind of WORKER_REDIS_CLIENTS) {
     test('drain() during a timer retry in flight sends each kept entry once, and none is skipped', async () => {
       let slow = false;
       let inFlight = 0;
+      let refusals = 0;
       // XADDs take 100 ms to reach Redis once slowed, so the timer's retry is still in flight when drain() starts.
       const send: typeof jobs.send = async (command, args) => {
-        if (command !== 'XADD' || !slow) return jobs.send(command, args);
+        if (command !== 'XADD') return jobs.send(command, args);
+        if (!slow) {
+          try {
+            return await jobs.send(command, args);
+          } catch (error) {
+            refusals++;
+            throw error;
+          }
+        }
         inFlight++;
         try {
           await Bun.sleep(100);
@@ -94,7 +108,8 @@ for (const kind of WORKER_REDIS_CLIENTS) {
       const second = record();
       await appender.append(first);
       await appender.append(second); // another event-loop turn: a second kept entry
-      await waitFor('both entries to be kept', () => appender.pending() === 2);
+      // Both refusals back (pending() counts a record from its send, before Redis answers).
+      await waitFor('both entries to be refused and kept', () => refusals === 2 && appender.pending() === 2);
 
       // Slowed before Redis accepts again, so no retry can slip through unslowed in between.
       slow = true;
@@ -118,5 +133,34 @@ for (const kind of WORKER_REDIS_CLIENTS) {
       expect(await appender.drain(5000)).toBe(true);
       expect(countIn((await probe.xrange(auditStream, '-', '+')) as [string, string[]][])).toBe(2);
     });
+
+    test('while Redis is unreachable, records the client holds unsent are pending, and drain() waits until they land', async () => {
+      // Its own redis-server, stopped and started again on the same port.
+      const stateDir = mkdtempSync(join(tmpdir(), 'sluice-appender-redis-'));
+      const port = await freePort();
+      const start = () => ensureRedis({ port, name: `sluice-appender-redis-${port}`, mode: 'exclusive', stateDir });
+      let redis = await start();
+      const own = openWorkerConnection(redis.url, { kind, connectionName: `appender-offline-${kind}`, onError: () => {} });
+      try {
+        await own.send('PING', []);
+        await redis.stop();
+        const appender = createAuditAppender({ send: own.send, streamKey: auditStream, retry: { initialMs: 50, maxMs: 100 } });
+        const held = record();
+        // The job goes on: the XADD is handed to the client, which holds it until Redis is back.
+        await appender.append(held);
+        // Before, pending() was 0 here and drain() said true, so a worker stopping now logged no lost records.
+        expect(appender.pending()).toBe(1);
+        expect(await appender.drain(300)).toBe(false);
+
+        redis = await start();
+        expect(await appender.drain(15_000)).toBe(true);
+        const entries = (await own.send('XRANGE', [auditStream, '-', '+'])) as [string, string[]][];
+        expect(entries.flatMap(([, fields]) => (JSON.parse(fields[1]!) as ExecutionRecord[]).map((r) => r.executionId))).toEqual([held.executionId]);
+      } finally {
+        own.close();
+        await redis.stop();
+        rmSync(stateDir, { recursive: true, force: true });
+      }
+    }, 30_000);
   });
 }

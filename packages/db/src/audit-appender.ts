@@ -37,9 +37,12 @@ export interface AuditAppender {
    * Rejects only when the record cannot be serialised (a BigInt, a cycle).
    */
   append(record: ExecutionRecord): Promise<void>;
-  /** Records whose XADD Redis refused, waiting for a retry. */
+  /**
+   * Records not yet known to be in the stream: sent and awaiting Redis's reply (while Redis
+   * is unreachable a client queues them until it reconnects), or refused and waiting for a retry.
+   */
   pending(): number;
-  /** Retries refused records until none is left; false if `timeoutMs` passed first. */
+  /** Waits for replies and retries refused records until none is pending; false if `timeoutMs` passed first. */
   drain(timeoutMs: number): Promise<boolean>;
 }
 
@@ -56,10 +59,13 @@ export function createAuditAppender({ send, streamKey, log, maxBatch = 100, ...o
   const waiting: Waiting[] = [];
   /** Entries (each one XADD's record JSONs) that Redis refused. */
   const refused: string[][] = [];
+  /** Records sent whose reply has not come back. */
+  let unanswered = 0;
   let scheduled = false;
   let retryTimer: ReturnType<typeof setTimeout> | null = null;
   let failures = 0;
 
+  const pending = () => unanswered + refused.reduce((sum, records) => sum + records.length, 0);
   const xadd = (records: string[]) => send('XADD', [streamKey, '*', ...encodeEntry(records)]);
 
   const keepForRetry = (records: string[], error: unknown) => {
@@ -93,7 +99,14 @@ export function createAuditAppender({ send, streamKey, log, maxBatch = 100, ...o
       } catch (error) {
         sent = Promise.reject(error);
       }
-      sent.catch((error) => keepForRetry(records, error));
+      unanswered += records.length;
+      sent.then(
+        () => void (unanswered -= records.length),
+        (error) => {
+          unanswered -= records.length;
+          keepForRetry(records, error);
+        },
+      );
       for (const item of encoded) item.resolve();
     }
   };
@@ -143,18 +156,20 @@ export function createAuditAppender({ send, streamKey, log, maxBatch = 100, ...o
           setImmediate(flush);
         }
       }),
-    pending: () => refused.reduce((sum, records) => sum + records.length, 0),
+    pending,
     async drain(timeoutMs) {
       const deadline = Date.now() + timeoutMs;
-      while (refused.length > 0 && Date.now() < deadline) {
-        if (retryTimer) {
-          clearTimeout(retryTimer);
-          retryTimer = null;
+      while (pending() > 0 && Date.now() < deadline) {
+        if (refused.length > 0) {
+          if (retryTimer) {
+            clearTimeout(retryTimer);
+            retryTimer = null;
+          }
+          await retryRefused();
         }
-        await retryRefused();
-        if (refused.length > 0) await Bun.sleep(Math.min(200, Math.max(0, deadline - Date.now())));
+        if (pending() > 0) await Bun.sleep(Math.min(refused.length > 0 ? 200 : 10, Math.max(0, deadline - Date.now())));
       }
-      return refused.length === 0;
+      return pending() === 0;
     },
   };
 }
