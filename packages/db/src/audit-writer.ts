@@ -52,6 +52,8 @@ export interface AuditWriterOptions {
   lingerMs?: number;
   /** Records another writer read but has not acknowledged for this long are taken over. Default 30000 ms. */
   claimIdleMs?: number;
+  /** A write still unanswered after this long is logged (a lock on worker_jobs, an overloaded server). Default 5000 ms. */
+  slowWriteMs?: number;
   /** Backoff while the store is unreachable: doubles from `initialMs` up to `maxMs`. Default 200..5000 ms. */
   retry?: { initialMs?: number; maxMs?: number };
   /** Error text limits for every record; payload limits for first-format entries (workers fit payloads themselves). */
@@ -118,6 +120,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const claimEveryMs = Math.max(200, Math.min(claimIdleMs / 2, 10_000));
   const retryInitialMs = options.retry?.initialMs ?? 200;
   const retryMaxMs = options.retry?.maxMs ?? 5000;
+  const slowWriteMs = options.slowWriteMs ?? 5000;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const stats: AuditWriterStats = { inserted: 0, duplicates: 0, parked: 0, storeDown: false };
   const stream = createAuditStream({ redis, keys, group, consumer, log });
@@ -243,11 +246,24 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     return { inserted, rejected };
   }
 
+  /** Runs one write, logging it if still unanswered after `slowWriteMs`: a statement waiting on a lock fails nothing, so nothing else would say why rows stopped arriving. */
+  async function reportingSlow<T>(attempt: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    const timer = setTimeout(() => {
+      log.warn({ waitingMs: Date.now() - started, store: store.location }, 'audit write still waiting for the store (a lock on worker_jobs, or an overloaded server?); records wait in redis');
+    }, slowWriteMs);
+    try {
+      return await attempt();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Retries `attempt` with backoff until it succeeds or fails for a record's own fault. */
   async function untilStoreAnswers<T>(attempt: () => Promise<T>): Promise<T> {
     for (let failures = 0; ; failures++) {
       try {
-        const value = await attempt();
+        const value = await reportingSlow(attempt);
         if (stats.storeDown) {
           stats.storeDown = false;
           delete stats.lastError;
