@@ -30,6 +30,8 @@ test('two worker processes, 12 jobs: the host endpoint counts each execution onc
   worker = spawnWorkerMain({ ...queue.env, WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '3', METRICS_PORT: String(port) });
   const url = `http://127.0.0.1:${port}/metrics`;
   await waitFor('the metrics endpoint', async () => (await fetch(url).catch(() => null))?.ok === true, { timeoutMs: 30_000 });
+  // The endpoint answers before both processes are up; under load the second can take seconds.
+  await waitFor('both worker processes ready in the metrics', async () => /^sluice_worker_processes\{state="ready"\} 2$/m.test(await (await fetch(url)).text()), { timeoutMs: 30_000 });
 
   await queue.manager.submitBulk([
     ...Array.from({ length: 9 }, (_, i) => ({ type: 'echo', data: { message: `ok ${i}`, sleepMs: 20 } })),
@@ -44,6 +46,7 @@ test('two worker processes, 12 jobs: the host endpoint counts each execution onc
 
   const text = await (await fetch(url)).text();
   expect(text).toMatch(/^sluice_worker_processes\{state="ready"\} 2$/m);
+  expect(text).toMatch(/^sluice_worker_processes\{state="starting"\} 0$/m);
   expect(text).not.toContain('sluice_queue_jobs{');
   expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
 
