@@ -1,9 +1,10 @@
 /** `bun run db:migrate`: applies the migrations to Postgres or the embedded store, twice without harm, and names an unreachable server. */
 import { afterAll, expect, test } from 'bun:test';
-import { readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import postgres from 'postgres';
-import { migrate as migrateStore, MIGRATIONS_DIR, openAuditStore } from '@sluice/db';
+import { migrate as migrateStore, MIGRATIONS_DIR, openAuditStore, sql } from '@sluice/db';
 import { closedPort } from '../helpers/ports.ts';
 import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, testEnv } from '../helpers/env.ts';
@@ -102,3 +103,38 @@ test('an unreachable Postgres: exit 1, naming the server without its password', 
   expect(result.stderr).toContain('ECONNREFUSED');
   expect(result.stderr).not.toContain('s3cret');
 }, 30_000);
+
+/** drizzle's execute() answers rows on postgres.js and `{ rows }` on PGlite. */
+const rowsOf = (result: unknown) => (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { n?: number }[];
+
+for (const path of ['postgres', 'pglite'] as const) {
+  test(`on ${path}: a migration newer than the journal's last is applied; with none newer, nothing runs`, async () => {
+    const database = path === 'postgres' ? await postgresDatabase('migrate-newer') : pgliteDatabase('migrate-newer');
+    databases.push(database);
+    // The committed migrations plus one generated later, in a folder of their own.
+    const folder = mkdtempSync(join(tmpdir(), 'sluice-migrations-'));
+    cpSync(MIGRATIONS_DIR, folder, { recursive: true });
+    const journalFile = join(folder, 'meta/_journal.json');
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { idx: number; when: number; tag: string }[] };
+    const last = journal.entries.at(-1)!;
+    journal.entries.push({ ...last, idx: last.idx + 1, when: last.when + 1000, tag: '0099_probe' });
+    writeFileSync(journalFile, JSON.stringify(journal));
+    writeFileSync(join(folder, '0099_probe.sql'), 'CREATE INDEX "idx_worker_jobs_probe" ON "worker_jobs" USING btree ("attempt");');
+
+    const store = await openAuditStore(testConfig(database.env));
+    try {
+      await migrateStore(store);
+      const probeIndex = async () => rowsOf(await store.db.execute(sql`select count(*)::int as n from pg_indexes where indexname = 'idx_worker_jobs_probe'`))[0]?.n;
+      expect(await probeIndex()).toBe(0);
+      await migrateStore(store, { migrationsFolder: folder });
+      expect(await probeIndex()).toBe(1);
+      // Up to date now: the second run skips drizzle, and the journal lists each migration once.
+      await migrateStore(store, { migrationsFolder: folder });
+      const applied = await store.db.execute(sql`select hash from drizzle.__drizzle_migrations`);
+      expect(rowsOf(applied)).toHaveLength(journal.entries.length);
+    } finally {
+      await store.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 60_000);
+}

@@ -71,7 +71,7 @@ export async function startServerProcess(config: Config, log: Logger): Promise<R
     // Workers start once the port is ours; until then /ready counts none.
     supervisor: { snapshot: () => supervisor?.snapshot() ?? [] },
     audit: trail?.store,
-    auditProblem: trail ? () => trail!.problem() : undefined,
+    auditProblem: trail?.problem,
     metrics,
     log: log.child({ component: 'http' }),
   });

@@ -37,7 +37,7 @@ const appender = config.audit.enabled
 const audit = appender
   ? { onExecution: appender.append, services: { audit: createAuditMaintenanceClient({ redis: connection, keys }) } }
   : {};
-const jobWorker = createJobWorker({ config, registry: jobRegistry, connection: jobs.client, log, queue, ...audit });
+const jobWorker = createJobWorker({ config, registry: jobRegistry, connection: jobs.client, connected: jobs.connected, log, queue, ...audit });
 
 let processed = 0;
 jobWorker.worker.on('completed', () => processed++);
@@ -53,43 +53,25 @@ async function shutdown(timeoutMs: number): Promise<void> {
   stopping = true;
   clearInterval(heartbeat);
   log.info({ active: jobWorker.activeCount(), timeoutMs }, 'worker draining');
-  const idle = idleWhileRedisDown();
-  const drained = await Promise.race([jobWorker.stop(timeoutMs), idle.reached]);
-  idle.cancel();
-  if (!drained) {
+  const outcome = await jobWorker.stop(timeoutMs);
+  if (outcome === 'redis-gone') {
+    log.warn('redis closed the connection and no job is running or finishing: stopping without waiting for it');
+  } else if (outcome === 'timed-out') {
     const active = jobWorker.activeCount();
     // With nothing running, what did not finish is BullMQ's close itself (Redis not answering).
     if (active > 0) log.warn({ active }, 'shutdown timeout reached; unfinished jobs are left for stalled-job recovery');
-    else log.warn('redis unreachable and no job running: stopping without closing the redis connections');
+    else log.warn('shutdown timeout reached while closing the Redis connection (is Redis down?); no job was running');
   }
   // Records Redis refused during an outage get one more chance before the process goes.
   if (appender && !(await appender.drain(Math.max(1000, timeoutMs / 10)))) {
     log.error({ records: appender.pending() }, 'audit records could not be appended before exit');
   }
-  send({ type: 'stopped', drained });
+  // Every job finished unless the timeout cut the drain short.
+  send({ type: 'stopped', drained: outcome !== 'timed-out' });
   await queue.close().catch(() => {});
   jobs.close();
   connection.disconnect();
   process.exit(0);
-}
-
-/**
- * Resolves `false` once no job has been running while Redis stayed unreachable for a second:
- * BullMQ's close would then wait for Redis to answer its QUIT, up to the whole shutdown
- * timeout, with nothing left to drain. A completion still queued for Redis is lost with the
- * process; its job keeps its lock and stalled-job recovery runs it again.
- */
-function idleWhileRedisDown(): { reached: Promise<false>; cancel(): void } {
-  let timer: ReturnType<typeof setInterval> | undefined;
-  let downSince = 0;
-  const reached = new Promise<false>((resolve) => {
-    timer = setInterval(() => {
-      if (jobWorker.activeCount() > 0 || connection.status === 'ready') return void (downSince = 0);
-      downSince ||= Date.now();
-      if (Date.now() - downSince >= 1000) resolve(false);
-    }, 100);
-  });
-  return { reached, cancel: () => clearInterval(timer) };
 }
 
 process.on('message', (message: ParentMessage) => {

@@ -3,10 +3,10 @@ import type { Config } from '@sluice/config';
 import type { Logger } from '@sluice/observability';
 import { connectRedis, sluiceKeys } from '@sluice/queue';
 import { createAuditWriter, type AuditWriter, type AuditWriterOptions } from './audit-writer.ts';
-import { errorMessage, INSUFFICIENT_PRIVILEGE, MIGRATE_AS_OWNER_HINT, sqlState } from './classify-error.ts';
+import { errorMessage, INSUFFICIENT_PRIVILEGE, sqlState } from './classify-error.ts';
 import { AuditRedisTooOldError } from './errors.ts';
 import { redisVersionOf, supportsAuditCommands } from './redis-version.ts';
-import { migrate } from './migrate.ts';
+import { migrate, MIGRATE_AS_OWNER_HINT } from './migrate.ts';
 import { openAuditStore, type AuditStore } from './store.ts';
 
 export interface AuditTrail {
@@ -25,7 +25,8 @@ export interface StartAuditTrailOptions extends Pick<AuditWriterOptions, 'onInse
   log: Logger;
 }
 
-const MIGRATE_RETRY_MAX_MS = 30_000;
+/** Start-up migrations retry at most this far apart, so a store that comes back is used (and /ready turns 200) soon. */
+const MIGRATE_RETRY_MAX_MS = 5000;
 
 /**
  * For the server and `bun run worker`: one writer per process that supervises workers.
@@ -68,9 +69,13 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
         auditLog.info({ store: store.kind, location: store.location }, 'audit trail ready');
         return;
       } catch (error) {
-        migrateError = `migrations not applied: ${errorMessage(error)}`;
-        const hint = sqlState(error) === INSUFFICIENT_PRIVILEGE ? { hint: MIGRATE_AS_OWNER_HINT } : {};
-        auditLog.warn({ err: errorMessage(error), store: store.location, ...hint }, 'audit store not ready; migrations retry while records wait in redis');
+        const reason = `migrations not applied: ${errorMessage(error)}`;
+        // Once per distinct reason: retries every few seconds would otherwise fill the log.
+        if (reason !== migrateError) {
+          const hint = sqlState(error) === INSUFFICIENT_PRIVILEGE ? { hint: MIGRATE_AS_OWNER_HINT } : {};
+          auditLog.warn({ err: errorMessage(error), store: store.location, ...hint }, 'audit store not ready; migrations retry while records wait in redis');
+        }
+        migrateError = reason;
         await Bun.sleep(Math.min(MIGRATE_RETRY_MAX_MS, 500 * 2 ** failures));
       }
     }

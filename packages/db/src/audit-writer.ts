@@ -52,7 +52,10 @@ export interface AuditWriterOptions {
   lingerMs?: number;
   /** Records another writer read but has not acknowledged for this long are taken over. Default 30000 ms. */
   claimIdleMs?: number;
-  /** A write still unanswered after this long is logged (a lock on worker_jobs, an overloaded server). Default 5000 ms. */
+  /**
+   * A write still unanswered after this long is logged (a lock on worker_jobs, an overloaded
+   * server). Default 10000 ms, past the 5 s connect timeout of an unreachable server.
+   */
   slowWriteMs?: number;
   /** Backoff while the store is unreachable: doubles from `initialMs` up to `maxMs`. Default 200..5000 ms. */
   retry?: { initialMs?: number; maxMs?: number };
@@ -101,6 +104,16 @@ export interface AuditWriter {
   stop(timeoutMs?: number): Promise<void>;
 }
 
+/** The promise's value, or null if it rejects or does not settle within `ms`. */
+async function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise.catch(() => null), new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 class Abandoned extends Error {
   override name = 'Abandoned';
 }
@@ -120,7 +133,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const claimEveryMs = Math.max(200, Math.min(claimIdleMs / 2, 10_000));
   const retryInitialMs = options.retry?.initialMs ?? 200;
   const retryMaxMs = options.retry?.maxMs ?? 5000;
-  const slowWriteMs = options.slowWriteMs ?? 5000;
+  const slowWriteMs = options.slowWriteMs ?? 10_000;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const stats: AuditWriterStats = { inserted: 0, duplicates: 0, parked: 0, storeDown: false };
   const stream = createAuditStream({ redis, keys, group, consumer, log });
@@ -246,10 +259,15 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     return { inserted, rejected };
   }
 
-  /** Runs one write, logging it if still unanswered after `slowWriteMs`: a statement waiting on a lock fails nothing, so nothing else would say why rows stopped arriving. */
+  /**
+   * Runs one write, logging it if still unanswered after `slowWriteMs`: a statement waiting on
+   * a lock fails nothing, so nothing else would say why rows stopped arriving.
+   */
   async function reportingSlow<T>(attempt: () => Promise<T>): Promise<T> {
     const started = Date.now();
     const timer = setTimeout(() => {
+      // During an outage each retry may wait out its connect timeout; that was reported already.
+      if (stats.storeDown) return;
       log.warn({ waitingMs: Date.now() - started, store: store.location }, 'audit write still waiting for the store (a lock on worker_jobs, or an overloaded server?); records wait in redis');
     }, slowWriteMs);
     try {
@@ -259,19 +277,26 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     }
   }
 
+  function storeAnswered(): void {
+    if (!stats.storeDown) return;
+    stats.storeDown = false;
+    delete stats.lastError;
+    log.info({ downForMs: Date.now() - downSince }, 'audit store reachable again; writing the backlog');
+  }
+
   /** Retries `attempt` with backoff until it succeeds or fails for a record's own fault. */
   async function untilStoreAnswers<T>(attempt: () => Promise<T>): Promise<T> {
     for (let failures = 0; ; failures++) {
       try {
         const value = await reportingSlow(attempt);
-        if (stats.storeDown) {
-          stats.storeDown = false;
-          delete stats.lastError;
-          log.info({ downForMs: Date.now() - downSince }, 'audit store reachable again; writing the backlog');
-        }
+        storeAnswered();
         return value;
       } catch (error) {
-        if (isRecordError(error)) throw error;
+        if (isRecordError(error)) {
+          // Refusing a record is an answer too: the store is up, whatever happens to this one.
+          storeAnswered();
+          throw error;
+        }
         stats.lastError = errorMessage(error);
         if (!stats.storeDown) {
           stats.storeDown = true;
@@ -319,13 +344,17 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       const deadline = Date.now() + timeoutMs;
       let redisDownSince = 0;
       while (Date.now() < deadline) {
-        const waiting = await backlog().catch(() => null);
+        // Bounded: a Redis that stopped answering without closing the connection would hold the read past the deadline.
+        const waiting = await answerWithin(backlog(), Math.max(1, deadline - Date.now()));
         if (!busy && waiting === 0) return true;
         // Redis unreachable and no batch in hand: what waits is in Redis, out of reach and
         // safe there, so stop rather than wait for Redis to come back. A blip of under a
         // second is waited out.
         redisDownSince = waiting === null ? redisDownSince || Date.now() : 0;
-        if (!busy && redisDownSince && Date.now() - redisDownSince >= 1000) return false;
+        if (!busy && redisDownSince && Date.now() - redisDownSince >= 1000) {
+          log.warn('audit flush: redis does not answer; the backlog stays there for the next start');
+          return false;
+        }
         await Bun.sleep(Math.min(50, Math.max(1, deadline - Date.now())));
       }
       return false;

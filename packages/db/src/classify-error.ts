@@ -9,10 +9,6 @@ export const UNDEFINED_TABLE = '42P01';
 /** SQLSTATE insufficient_privilege: the role may not do this (insert, or create for a migration). */
 export const INSUFFICIENT_PRIVILEGE = '42501';
 
-/** What to do about a migration the role may not apply. */
-export const MIGRATE_AS_OWNER_HINT =
-  'this database role may not create the audit table: run `bun run db:migrate` once as a role that may (the database owner); a role that may only read and write worker_jobs is enough afterwards';
-
 /** The SQLSTATE of a Postgres error, looking through drizzle's wrapper to its cause. */
 export function sqlState(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {

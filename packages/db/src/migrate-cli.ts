@@ -1,7 +1,7 @@
 /** `bun run db:migrate`: applies pending migrations to DATABASE_URL, or to the embedded store under DATA_DIR. */
 import { loadConfigOrExit } from '@sluice/config';
-import { errorMessage, INSUFFICIENT_PRIVILEGE, MIGRATE_AS_OWNER_HINT, sqlState } from './classify-error.ts';
-import { migrate } from './migrate.ts';
+import { errorMessage, INSUFFICIENT_PRIVILEGE, sqlState } from './classify-error.ts';
+import { migrate, MIGRATE_AS_OWNER_HINT } from './migrate.ts';
 import { openAuditStore, type AuditStore } from './store.ts';
 
 const config = loadConfigOrExit(process.env);

@@ -1,5 +1,5 @@
 /** Wraps one BullMQ Worker on the `jobs` queue with Sluice's processor and a bounded graceful stop. */
-import { Worker, type ConnectionOptions } from 'bullmq';
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Config } from '@sluice/config';
 import type { JobRegistry, JobServices, JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
@@ -13,33 +13,51 @@ export interface JobWorkerOptions {
   registry: JobRegistry;
   /** The job connection (`openWorkerConnection`); BullMQ duplicates it for blocking reads. */
   connection: ConnectionOptions;
+  /**
+   * Whether the job connection's socket is open (`WorkerConnection.connected`). With it, a stop
+   * does not wait for a Redis that closed the connection once no job's outcome is still on its
+   * way; without it, a stop waits for BullMQ's close up to its timeout.
+   */
+  connected?: () => boolean;
   log: Logger;
   queue: JobSubmitter;
   services?: JobServices;
   onExecution?: (record: ExecutionRecord) => Promise<void> | void;
 }
 
+/**
+ * How a stop ended: every job finished and BullMQ closed (`drained`); the timeout passed
+ * first (`timed-out`); or Redis had closed the connection and nothing was left for it to
+ * take (`redis-gone`), so BullMQ's close, which waits for Redis to answer, was not awaited.
+ */
+export type StopOutcome = 'drained' | 'timed-out' | 'redis-gone';
+
 export interface JobWorker {
   readonly worker: Worker<JobEnvelope>;
   /** Number of jobs this worker is running now. */
   activeCount(): number;
   /**
-   * Stops taking jobs and waits for active ones up to `timeoutMs`. Resolves `true` when
-   * every active job finished, `false` at the timeout: the caller should then exit the
-   * process, abandoning the jobs still running with their locks, so that stalled-job
-   * recovery re-runs them elsewhere once the locks expire.
+   * Stops taking jobs and waits for active ones up to `timeoutMs`. Short of `drained`, the
+   * caller should exit the process, abandoning the jobs still running with their locks, so
+   * that stalled-job recovery re-runs them elsewhere once the locks expire.
    */
-  stop(timeoutMs: number): Promise<boolean>;
+  stop(timeoutMs: number): Promise<StopOutcome>;
 }
+
+/** How long the job connection must stay closed, with nothing unsettled, before a stop stops waiting for Redis. */
+const REDIS_GONE_MS = 1000;
 
 export function createJobWorker(options: JobWorkerOptions): JobWorker {
   const { config } = options;
   let active = 0;
+  /** Jobs taken whose outcome Redis has not confirmed: running, or their completion not yet answered. */
+  const unsettled = new Set<Job>();
   const run = createProcessor(options);
   const worker = new Worker<JobEnvelope>(
     QUEUE_NAME,
     async (job) => {
       active++;
+      unsettled.add(job);
       try {
         return await run(job);
       } finally {
@@ -55,6 +73,9 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     },
   );
   worker.on('error', (error) => options.log.error({ err: error }, 'worker error'));
+  // Emitted once Redis accepted the outcome; a completion it never answers keeps its job here.
+  worker.on('completed', (job) => unsettled.delete(job));
+  worker.on('failed', (job) => void (job && unsettled.delete(job)));
   const { onExecution } = options;
   if (onExecution) {
     // A job that stalled more often than BullMQ allows (its workers kept dying mid-run) is
@@ -80,12 +101,29 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     activeCount: () => active,
     async stop(timeoutMs) {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-      const drained = await Promise.race([worker.close().then(() => true as const), timedOut]);
+      let watch: ReturnType<typeof setInterval> | undefined;
+      const timedOut = new Promise<StopOutcome>((resolve) => (timer = setTimeout(() => resolve('timed-out'), timeoutMs)));
+      // BullMQ's close sends QUIT and waits for the answer: with Redis gone, the whole timeout.
+      // Not waiting is safe only once no job's outcome is still waiting to reach Redis.
+      const { connected } = options;
+      let goneSince = 0;
+      const redisGone = new Promise<StopOutcome>((resolve) => {
+        if (!connected) return;
+        watch = setInterval(() => {
+          if (unsettled.size > 0 || connected()) {
+            goneSince = 0;
+            return;
+          }
+          goneSince ||= Date.now();
+          if (Date.now() - goneSince >= REDIS_GONE_MS) resolve('redis-gone');
+        }, 100);
+      });
+      const outcome = await Promise.race([worker.close().then(() => 'drained' as const), timedOut, redisGone]);
       clearTimeout(timer);
+      clearInterval(watch);
       // No close(true) here: BullMQ returns the close already in progress, which would
       // wait for the very jobs the timeout gave up on.
-      return drained;
+      return outcome;
     },
   };
 }

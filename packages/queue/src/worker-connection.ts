@@ -18,6 +18,8 @@ export interface WorkerConnection {
   readonly client: ConnectionOptions;
   /** A command on `client`'s own socket, ordered with BullMQ's commands on it. */
   readonly send: RedisSend;
+  /** True while the socket to Redis is open (false while Redis is down and the client reconnects). */
+  connected(): boolean;
   close(): void;
 }
 
@@ -48,9 +50,10 @@ export function openWorkerConnection(url: string, { kind, connectionName, onErro
     // BullMQ needs maxRetriesPerRequest=null on connections that issue blocking commands.
     const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName });
     redis.on('error', onError);
-    return { kind, client: redis, send: ioredisSend(redis), close: () => redis.disconnect() };
+    return { kind, client: redis, send: ioredisSend(redis), connected: () => redis.status === 'ready', close: () => redis.disconnect() };
   }
-  const adapter = createBunRedisClient(new Bun.RedisClient(url), { lazyConnect: true });
+  const raw = new Bun.RedisClient(url);
+  const adapter = createBunRedisClient(raw, { lazyConnect: true });
   adapter.on('error', onError);
   const sender = adapter as unknown as Partial<SendsCommands>;
   if (typeof sender.sendCommand !== 'function') {
@@ -64,6 +67,8 @@ export function openWorkerConnection(url: string, { kind, connectionName, onErro
     kind,
     client: adapter,
     send: (command, args) => sender.sendCommand!.call(adapter, command, args),
+    // The adapter's own status stays 'ready' after the socket closed; Bun's client knows.
+    connected: () => raw.connected,
     close: () => adapter.disconnect(),
   };
 }
