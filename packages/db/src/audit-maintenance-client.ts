@@ -16,10 +16,17 @@ export interface AuditMaintenanceClientOptions {
 export interface PruneRequestOptions {
   /** Rows per DELETE statement. */
   batchSize: number;
-  /** Give up waiting for the writer after this long. Default 300000 ms. */
+  /** Give up when no writer has taken the request on after this long. Default 300000 ms. */
   timeoutMs?: number;
+  /**
+   * Ends the wait (the job timed out). Once a writer has taken the request on, the wait for
+   * its result lasts until this aborts: deleting millions of rows can take minutes.
+   */
   signal?: AbortSignal;
 }
+
+/** How long one wait for the result blocks once a writer runs the request; the loop ends on `signal`. */
+const RESULT_WAIT_S = 60;
 
 export interface AuditMaintenanceClient {
   deleteExecutionsBefore(cutoff: Date, options: PruneRequestOptions): Promise<number>;
@@ -34,9 +41,19 @@ export function createAuditMaintenanceClient({ redis, keys }: AuditMaintenanceCl
       signal?.addEventListener('abort', abort, { once: true });
       try {
         await redis.xadd(keys.auditStream, '*', ...encodePrune({ cutoff, batchSize, replyTo }));
-        const reply = await listener.blpop(replyTo, Math.max(1, Math.ceil(timeoutMs / 1000)));
-        if (!reply) throw new AuditWriterUnavailableError('delete executions past retention', timeoutMs);
-        return Number(JSON.parse(reply[1]).deleted);
+        // First `{ started }` (or the result at once), then the result.
+        let started = false;
+        while (!signal?.aborted) {
+          const reply = await listener.blpop(replyTo, started ? RESULT_WAIT_S : Math.max(1, Math.ceil(timeoutMs / 1000)));
+          if (!reply) {
+            if (started) continue;
+            throw new AuditWriterUnavailableError('delete executions past retention', timeoutMs);
+          }
+          const message = JSON.parse(reply[1]) as { started?: boolean; deleted?: number };
+          if (message.started) started = true;
+          else return Number(message.deleted);
+        }
+        throw signal.reason ?? new Error('aborted');
       } finally {
         signal?.removeEventListener('abort', abort);
         listener.disconnect();

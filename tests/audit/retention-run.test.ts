@@ -1,0 +1,73 @@
+/**
+ * A retention run (what `cleanupAuditLog` asks the writer for) over many rows does not hold up
+ * the audit trail: new executions land while it deletes, and the job's wait outlasts the
+ * 300 s it gives a writer to take the request on.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import postgres from 'postgres';
+import type { Redis } from 'ioredis';
+import { createAuditAppender, createAuditMaintenanceClient, type AuditStore } from '@sluice/db';
+import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
+import type { TestDatabase } from '../helpers/db.ts';
+import { testConfig, uniquePrefix } from '../helpers/env.ts';
+import { openMigratedStore, startWriter, waitFor, type TestWriter } from './support.ts';
+
+const prefix = uniquePrefix('retention-run');
+const keys = sluiceKeys(prefix);
+const EXPIRED = 5000;
+let db: TestDatabase;
+let store: AuditStore;
+let redis: Redis;
+let writer: TestWriter | undefined;
+let probe: postgres.Sql;
+
+beforeAll(async () => {
+  ({ db, store } = await openMigratedStore('postgres', 'retention-run'));
+  // Like a worker's connection: the maintenance client duplicates it for its blocking wait.
+  redis = await connectRedis(testConfig().redis.url, { role: 'blocking' });
+  probe = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+}, 30_000);
+
+afterAll(async () => {
+  await writer?.stop();
+  await redis?.del(keys.auditStream);
+  redis?.disconnect();
+  await probe?.end();
+  await store?.close();
+  await db?.drop();
+});
+
+test('rows keep landing while a retention run deletes, and the run answers with every row it deleted', async () => {
+  if (db.kind !== 'postgres') return; // timing between two sessions needs a real Postgres
+  await probe`insert into worker_jobs (execution_id, job_id, type, data, status, attempt, worker, queued_at, started_at, completed_at, duration_ms, created_at)
+      select 'old:' || g, 'old-' || g, 'echo', '{}', 'completed', 1, 'h:1', now(), now(), now(), 1, now() - interval '40 days'
+      from generate_series(1, ${EXPIRED}) g`;
+  writer = await startWriter(store, testConfig({ QUEUE_PREFIX: prefix, ...db.env }));
+  const maintenance = createAuditMaintenanceClient({ redis, keys });
+  // One row per DELETE: 5000 statements, seconds of work.
+  const run = maintenance.deleteExecutionsBefore(new Date(Date.now() - 30 * 86_400_000), { batchSize: 1 });
+  let answered = false;
+  void run.finally(() => (answered = true)).catch(() => {});
+  await waitFor('the retention run to be deleting', async () => (await countOld()) < EXPIRED);
+
+  const now = Date.now();
+  const fresh: ExecutionRecord = {
+    executionId: `fresh:1:${now}`, jobId: 'fresh', type: 'echo', userId: null, data: {}, result: { ok: true },
+    status: 'completed', attempt: 1, willRetry: false, worker: 'host:1', queuedAt: now - 2, startedAt: now - 1, completedAt: now, durationMs: 1,
+  };
+  await createAuditAppender({ send: ioredisSend(redis), streamKey: keys.auditStream }).append(fresh);
+  await waitFor('the new execution to land', async () => (await store.getJobHistory({ jobId: 'fresh' })).rows.length === 1);
+  // Before, the run held up the pipeline: the new row waited until every old row was gone.
+  expect(answered).toBe(false);
+  expect(await countOld()).toBeGreaterThan(0);
+
+  expect(await run).toBe(EXPIRED);
+  expect(await countOld()).toBe(0);
+  expect((await store.getJobHistory({ jobId: 'fresh' })).rows).toHaveLength(1);
+}, 120_000);
+
+/** Old rows still in the table, counted on a connection of the test's own. */
+async function countOld(): Promise<number> {
+  const [row] = await probe<{ n: number }[]>`select count(*)::int as n from worker_jobs where job_id like 'old-%'`;
+  return row!.n;
+}
