@@ -101,6 +101,28 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(third.nextCursor).toBeNull();
     });
 
+    test('history: pages walk every row when completion times differ by microseconds, and before 1970', async () => {
+      const { sql, workerJobs } = await import('@sluice/db');
+      // Sluice writes milliseconds, but rows written with SQL (now(), an import) keep microseconds.
+      await store.insertExecutions(Array.from({ length: 5 }, (_, i) => row('micro', 'completed', 1, 0, { jobId: `micro-${i + 1}` })));
+      await store.db.update(workerJobs)
+        .set({ completedAt: sql`timestamptz '2025-01-01T00:00:02.123Z' + (substr(${workerJobs.jobId}, 7)::int * interval '100 microseconds')` })
+        .where(sql`${workerJobs.type} = 'micro'`);
+      await store.insertExecutions([row('prehistoric', 'completed', 1, NOW + DAY), row('prehistoric', 'completed', 1, NOW + DAY + 1)]);
+
+      for (const type of ['micro', 'prehistoric']) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const page: Awaited<ReturnType<AuditStore['getJobHistory']>> = await store.getJobHistory({ type, limit: 1, cursor });
+          seen.push(...page.rows.map((r) => r.jobId));
+          cursor = page.nextCursor;
+        } while (cursor);
+        expect(seen).toHaveLength(type === 'micro' ? 5 : 2);
+        expect(new Set(seen).size).toBe(seen.length);
+      }
+    });
+
     test('history: bad arguments name the field', async () => {
       const cursorOf = (text: string) => Buffer.from(text).toString('base64url');
       const cases = [

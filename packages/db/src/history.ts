@@ -59,29 +59,35 @@ export async function getJobHistory(db: AuditDb, query: HistoryQuery): Promise<H
   if (query.until) where.push(lte(workerJobs.completedAt, query.until));
   if (query.cursor) {
     const after = decodeCursor(query.cursor);
-    where.push(sql`(${workerJobs.completedAt}, ${workerJobs.id}) < (${after.completedAt.toISOString()}::timestamptz, ${after.id})`);
+    // Microseconds, as Postgres keeps them: a millisecond cursor would skip rows written by SQL's now() or imported.
+    where.push(sql`(${workerJobs.completedAt}, ${workerJobs.id}) < (timestamptz 'epoch' + ${after.completedAtUs.toString()}::bigint * interval '1 microsecond', ${after.id})`);
   }
 
   const rows = await db
-    .select()
+    .select({ row: workerJobs, completedAtUs: sql<string>`(extract(epoch from ${workerJobs.completedAt}) * 1000000)::bigint::text` })
     .from(workerJobs)
     .where(and(...where))
     .orderBy(desc(workerJobs.completedAt), desc(workerJobs.id))
     .limit(limit + 1);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { rows: page, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  return { rows: page.map((r) => r.row), nextCursor: rows.length > limit && last ? encodeCursor(last.completedAtUs, last.row.id) : null };
 }
 
-function encodeCursor(row: Pick<WorkerJob, 'completedAt' | 'id'>): string {
-  return Buffer.from(`${row.completedAt.getTime()}.${row.id}`).toString('base64url');
+/** `u<completed_at in µs since 1970>.<id>`, base64url. */
+function encodeCursor(completedAtUs: string, id: number): string {
+  return Buffer.from(`u${completedAtUs}.${id}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { completedAt: Date; id: number } {
-  const match = /^(\d+)\.(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
-  const [completedAtMs, id] = match ? [Number(match[1]), Number(match[2])] : [Number.NaN, Number.NaN];
-  if (!storableTime(completedAtMs) || !Number.isSafeInteger(id)) throw new InvalidAuditQueryError('cursor', 'cursor is not one this API returned');
-  return { completedAt: new Date(completedAtMs), id };
+function decodeCursor(cursor: string): { completedAtUs: bigint; id: number } {
+  // `u`: microseconds; without it, a cursor from before they were kept, in milliseconds.
+  const match = /^(u?)(-?\d{1,18})\.(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  const id = match ? Number(match[3]) : Number.NaN;
+  const completedAtUs = match ? BigInt(match[2]!) * (match[1] ? 1n : 1000n) : 0n;
+  if (!match || !storableTime(Number(completedAtUs / 1000n)) || !Number.isSafeInteger(id)) {
+    throw new InvalidAuditQueryError('cursor', 'cursor is not one this API returned');
+  }
+  return { completedAtUs, id };
 }
 
 /** Years 1 to 9999: what both a JavaScript date and Postgres's ISO input take, so no query fails in the database. */
