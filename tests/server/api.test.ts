@@ -220,6 +220,22 @@ describe('reports: stats, health, failures, history', () => {
     await expectError(await api('/health?windowMs=-1'), 400, 'INVALID_QUERY', 'windowMs');
   });
 
+  test('GET /health counts a type only the audit table knows (retired, or from workers with another registry)', async () => {
+    // Rows no worker of this server wrote: a type this server does not register, all failed.
+    await db.sql`insert into worker_jobs (execution_id, job_id, type, data, status, attempt, will_retry, worker, queued_at, started_at, completed_at, duration_ms)
+      select 'legacy:' || g, 'legacy-' || g, 'legacyReport', '{}', 'failed', 1, false, 'other-host:1', now(), now(), now(), 1 from generate_series(1, 3) g`;
+    try {
+      const health = (await (await api('/health')).json()) as any;
+      expect(health.types.find((t: any) => t.type === 'legacyReport')).toMatchObject({ status: 'critical', successRate: 0 });
+      expect(health.status).toBe('critical');
+      // The same rows, the same verdict as /stats gives them.
+      const stats = (await (await api('/stats')).json()) as any;
+      expect(stats.types.find((t: any) => t.type === 'legacyReport')).toMatchObject({ failed: 3, successRate: 0 });
+    } finally {
+      await db.sql`delete from worker_jobs where type = 'legacyReport'`;
+    }
+  });
+
   test('GET /failures lists recent failed jobs with their errors, filtered by type', async () => {
     const all = (await (await api('/failures?limit=50')).json()) as any;
     const mine = all.failures.find((f: any) => f.id === failedId);

@@ -51,7 +51,12 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
         ]);
         const processes = supervisor?.snapshot() ?? [];
         const workersUp = processes.filter((p) => p.state === 'ready').length;
-        const types = queue.types.map((type) => byType.rows.find((row) => row.type === type) ?? idleType(type));
+        // Every registered type (idle ones as ok), then types only the audit table knows (retired,
+        // renamed, or run by workers with another registry): they count too.
+        const types = [
+          ...queue.types.map((type) => byType.rows.find((row) => row.type === type) ?? idleType(type)),
+          ...byType.rows.filter((row) => !queue.types.includes(row.type)),
+        ];
         const status = worst([
           queueHealth.redis.status === 'down' ? 'critical' : 'ok',
           supervisor && workersUp === 0 ? 'critical' : 'ok',
