@@ -69,6 +69,9 @@ test('history rejects bad flags with exit code 2', async () => {
   expect(await cli('history', '--limit', '0')).toMatchObject({ code: 2 });
   expect(await cli('history', '--limit', '5000')).toMatchObject({ code: 2 });
   expect(await cli('history', '--cursor', 'bogus')).toMatchObject({ code: 2 });
+  // Empty filters: refused here as the server's API refuses them, so the answer does not depend on the store.
+  expect(await cli('history', '--type', '')).toMatchObject({ code: 2, stderr: 'error: --type needs a value\n' });
+  expect(await cli('history', '--job-id', ' ')).toMatchObject({ code: 2, stderr: 'error: --job-id needs a value\n' });
   expect(await cli('history', '--frobnicate')).toMatchObject({ code: 2, stderr: 'error: unknown flag --frobnicate\n' });
 });
 

@@ -62,6 +62,10 @@ in a running server: set DATABASE_URL to share one Postgres), 2 bad arguments.`,
     if (status !== undefined && !EXECUTION_STATUSES.includes(status as ExecutionStatus)) {
       throw new UsageError(`--status must be one of ${EXECUTION_STATUSES.join(', ')}, got "${status}"`, '--status');
     }
+    // An empty filter matches nothing, and the server's API refuses it: the same answer either way.
+    for (const name of ['type', 'job-id'] as const) {
+      if (flags[name] !== undefined && flags[name].trim() === '') throw new UsageError(`--${name} needs a value`, `--${name}`);
+    }
     const limit = flags.limit === undefined ? 20 : wholeNumber('limit', flags.limit, { min: 1 });
     if (limit > HISTORY_MAX_LIMIT) throw new UsageError(`--limit must be at most ${HISTORY_MAX_LIMIT}, got ${limit}`, '--limit');
 
