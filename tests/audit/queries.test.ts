@@ -75,6 +75,10 @@ for (const path of ['postgres', 'pglite'] as const) {
       const byType = await store.getJobMetricsByType({ windowMs: 3600_000, now: new Date(NOW) });
       expect(byType.map((m) => m.type)).toEqual(['critical', 'eighty', 'half', 'healthy', 'retrying', 'timed', 'warning']);
       await expect(store.getJobMetrics({ windowMs: 0 })).rejects.toBeInstanceOf(InvalidAuditQueryError);
+      // Windows reaching before year 1 were a raw database error or an Invalid Date.
+      await expect(store.getJobMetrics({ windowMs: 1e15 })).rejects.toBeInstanceOf(InvalidAuditQueryError);
+      await expect(store.getJobMetrics({ windowMs: 1e16 })).rejects.toBeInstanceOf(InvalidAuditQueryError);
+      expect((await store.getJobMetrics({ windowMs: 100 * 365 * DAY, now: new Date(NOW) })).count).toBeGreaterThan(0);
     });
 
     test('health: critical below 50% success, warning below 80%, ok otherwise', async () => {

@@ -71,9 +71,12 @@ export async function getHealth(db: AuditDb, { windowMs = DEFAULT_HEALTH_WINDOW_
   return byType.map((metrics) => ({ ...metrics, type: metrics.type!, status: classifyHealth(metrics.successRate) }));
 }
 
+const MAX_WINDOW_MS = 1000 * 365.25 * 86_400_000;
+
 async function selectMetrics(db: AuditDb, query: MetricsQuery, perType: boolean): Promise<JobMetrics[]> {
-  if (!Number.isFinite(query.windowMs) || query.windowMs <= 0) {
-    throw new InvalidAuditQueryError('windowMs', `windowMs must be a positive number of milliseconds, got "${query.windowMs}"`);
+  // Up to 1000 years: a longer window reaches before year 1, which neither Date nor Postgres takes.
+  if (!Number.isFinite(query.windowMs) || query.windowMs <= 0 || query.windowMs > MAX_WINDOW_MS) {
+    throw new InvalidAuditQueryError('windowMs', `windowMs must be a positive number of milliseconds up to ${MAX_WINDOW_MS} (1000 years), got "${query.windowMs}"`);
   }
   const since = new Date((query.now ?? new Date()).getTime() - query.windowMs);
   const where: SQL[] = [gte(workerJobs.completedAt, since)];
