@@ -86,6 +86,15 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(health).toEqual({ critical: 'critical', half: 'warning', warning: 'warning', eighty: 'ok', healthy: 'ok', retrying: 'warning', timed: 'ok' });
     });
 
+    test('health: a type whose every run failed and waits for a retry is a warning, though no job has finished', async () => {
+      await store.insertExecutions([
+        row('stuck', 'failed', 5, MINUTE, { jobId: 's1', attempt: 1, willRetry: true }),
+        row('stuck', 'failed', 5, MINUTE, { jobId: 's2', attempt: 1, willRetry: true }),
+      ]);
+      const stuck = (await store.getHealth({ windowMs: 3600_000, now: new Date(NOW) })).find((h) => h.type === 'stuck');
+      expect(stuck).toMatchObject({ successRate: null, retried: 2, status: 'warning' });
+    });
+
     test('history: filters by type, status, job id and completion time', async () => {
       expect((await store.getJobHistory({ type: 'critical', status: 'failed', limit: 100 })).rows).toHaveLength(6);
       expect((await store.getJobHistory({ jobId: 'r1' })).rows.map((r) => r.attempt)).toEqual([3, 2, 1]);

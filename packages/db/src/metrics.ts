@@ -49,9 +49,13 @@ export interface HealthQuery {
 
 export const DEFAULT_HEALTH_WINDOW_MS = 3_600_000;
 
-/** Seed 003's thresholds: below 50% success is critical, below 80% a warning. */
-export function classifyHealth(successRate: number | null): HealthStatus {
-  if (successRate === null) return 'ok';
+/**
+ * Seed 003's thresholds: below 50% success is critical, below 80% a warning. With no job
+ * finished in the window (no rate), failed attempts still waiting for their retry are a
+ * warning: every run of the type failed, and none has succeeded yet.
+ */
+export function classifyHealth(successRate: number | null, retried = 0): HealthStatus {
+  if (successRate === null) return retried > 0 ? 'warning' : 'ok';
   if (successRate < 0.5) return 'critical';
   if (successRate < 0.8) return 'warning';
   return 'ok';
@@ -68,7 +72,7 @@ export async function getJobMetricsByType(db: AuditDb, query: Omit<MetricsQuery,
 
 export async function getHealth(db: AuditDb, { windowMs = DEFAULT_HEALTH_WINDOW_MS, now }: HealthQuery): Promise<TypeHealth[]> {
   const byType = await getJobMetricsByType(db, { windowMs, now });
-  return byType.map((metrics) => ({ ...metrics, type: metrics.type!, status: classifyHealth(metrics.successRate) }));
+  return byType.map((metrics) => ({ ...metrics, type: metrics.type!, status: classifyHealth(metrics.successRate, metrics.retried) }));
 }
 
 const MAX_WINDOW_MS = 1000 * 365.25 * 86_400_000;
