@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import postgres from 'postgres';
 import type { Redis } from 'ioredis';
-import { createAuditAppender, createAuditMaintenanceClient, type AuditStore } from '@sluice/db';
+import { AuditRetentionFailedError, createAuditAppender, createAuditMaintenanceClient, openAuditStore, type AuditStore } from '@sluice/db';
 import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
 import type { TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
@@ -44,8 +44,12 @@ test('rows keep landing while a retention run deletes, and the run answers with 
       from generate_series(1, ${EXPIRED}) g`;
   writer = await startWriter(store, testConfig({ QUEUE_PREFIX: prefix, ...db.env }));
   const maintenance = createAuditMaintenanceClient({ redis, keys });
-  // One row per DELETE: 5000 statements, seconds of work.
-  const run = maintenance.deleteExecutionsBefore(new Date(Date.now() - 30 * 86_400_000), { batchSize: 1 });
+  const cutoff = new Date(Date.now() - 30 * 86_400_000);
+  // One row per DELETE: 5000 statements, seconds of work, well past the 1 s each request gives
+  // a writer to take it on: once taken on, the wait lasts until the answer.
+  const run = maintenance.deleteExecutionsBefore(cutoff, { batchSize: 1, timeoutMs: 1000 });
+  // A second request queued behind it is taken on too, not refused as if no writer ran.
+  const queued = maintenance.deleteExecutionsBefore(cutoff, { batchSize: 1000, timeoutMs: 1000 });
   let answered = false;
   void run.finally(() => (answered = true)).catch(() => {});
   await waitFor('the retention run to be deleting', async () => (await countOld()) < EXPIRED);
@@ -62,9 +66,38 @@ test('rows keep landing while a retention run deletes, and the run answers with 
   expect(await countOld()).toBeGreaterThan(0);
 
   expect(await run).toBe(EXPIRED);
+  expect(await queued).toBe(0);
   expect(await countOld()).toBe(0);
   expect((await store.getJobHistory({ jobId: 'fresh' })).rows).toHaveLength(1);
 }, 120_000);
+
+test('a retention run the database refuses is answered with the reason at once, and does not mark the store down', async () => {
+  if (db.kind !== 'postgres') return; // roles need a real Postgres
+  const role = `sluice_nodelete_${crypto.randomUUID().slice(0, 8)}`;
+  await probe.unsafe(`create role ${role} login`);
+  await probe.unsafe(`grant usage on schema public to ${role}`);
+  await probe.unsafe(`grant select, insert on worker_jobs to ${role}`);
+  await probe.unsafe(`grant usage on all sequences in schema public to ${role}`);
+  const url = new URL(db.env.DATABASE_URL);
+  url.username = role;
+  const env = { QUEUE_PREFIX: uniquePrefix('retention-refused'), ...db.env, DATABASE_URL: url.toString() };
+  const roleStore = await openAuditStore(testConfig(env));
+  const roleWriter = await startWriter(roleStore, testConfig(env));
+  try {
+    const maintenance = createAuditMaintenanceClient({ redis, keys: sluiceKeys(env.QUEUE_PREFIX) });
+    const refused = await maintenance.deleteExecutionsBefore(new Date(), { batchSize: 100, timeoutMs: 5000 }).catch((error) => error);
+    // Before, it was retried as an outage for good, and the job waited out its 30 minutes.
+    expect(refused).toBeInstanceOf(AuditRetentionFailedError);
+    expect(refused.message).toContain('permission denied for table worker_jobs');
+    expect(roleWriter.writer.stats().storeDown).toBe(false);
+  } finally {
+    await roleWriter.stop();
+    await roleStore.close();
+    await redis.del(sluiceKeys(env.QUEUE_PREFIX).auditStream);
+    await probe.unsafe(`drop owned by ${role}`);
+    await probe.unsafe(`drop role ${role}`);
+  }
+}, 60_000);
 
 /** Old rows still in the table, counted on a connection of the test's own. */
 async function countOld(): Promise<number> {

@@ -4,7 +4,7 @@
  * waits for the reply. Light on purpose, like the appender: no database driver here.
  */
 import type { Redis } from 'ioredis';
-import { AuditWriterUnavailableError } from './errors.ts';
+import { AuditRetentionFailedError, AuditWriterUnavailableError } from './errors.ts';
 import { encodePrune } from './stream-entry.ts';
 
 export interface AuditMaintenanceClientOptions {
@@ -16,7 +16,7 @@ export interface AuditMaintenanceClientOptions {
 export interface PruneRequestOptions {
   /** Rows per DELETE statement. */
   batchSize: number;
-  /** Give up when no writer has taken the request on after this long. Default 300000 ms. */
+  /** Give up when no writer has taken the request on (or answered) after this long. Default 300000 ms. */
   timeoutMs?: number;
   /**
    * Ends the wait (the job timed out). Once a writer has taken the request on, the wait for
@@ -49,11 +49,15 @@ export function createAuditMaintenanceClient({ redis, keys }: AuditMaintenanceCl
             if (started) continue;
             throw new AuditWriterUnavailableError('delete executions past retention', timeoutMs);
           }
-          const message = JSON.parse(reply[1]) as { started?: boolean; deleted?: number };
+          const message = JSON.parse(reply[1]) as { started?: boolean; deleted?: number; error?: string };
+          if (message.error) throw new AuditRetentionFailedError(message.error);
           if (message.started) started = true;
           else return Number(message.deleted);
         }
         throw signal.reason ?? new Error('aborted');
+      } catch (error) {
+        // The abort ended the wait by closing its connection: say why, not "Connection is closed".
+        throw signal?.aborted ? (signal.reason ?? error) : error;
       } finally {
         signal?.removeEventListener('abort', abort);
         listener.disconnect();

@@ -12,6 +12,7 @@ import type { Logger } from '@sluice/observability';
 import { errorMessage, INSUFFICIENT_PRIVILEGE, isRecordError, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
 import { createAuditStream, type ParkedRecord, type StreamEntry } from './audit-stream.ts';
 import type { AuditStore } from './store.ts';
+import { createRetentionRunner } from './retention-runner.ts';
 import { decodeEntry, type PruneRequest, type RecordMeta } from './stream-entry.ts';
 import { DEFAULT_LIMITS, toRow, type AuditRow, type TruncationLimits } from './to-row.ts';
 
@@ -233,7 +234,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       stats.parked += toPark.length;
     }
     // Not awaited: a retention run over millions of rows must not hold up the rows behind it.
-    for (const request of prunes) startPrune(request);
+    for (const request of prunes) retention.start(request);
 
     await stream.done(entries.map(([id]) => id));
     return recordCount;
@@ -285,14 +286,11 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     log.info({ downForMs: Date.now() - downSince }, 'audit store reachable again; writing the backlog');
   }
 
-  /**
-   * Retries `attempt` with backoff until it succeeds or fails for a record's own fault.
-   * `reportSlow` (default true) logs a single write still unanswered after `slowWriteMs`.
-   */
-  async function untilStoreAnswers<T>(attempt: () => Promise<T>, { reportSlow = true } = {}): Promise<T> {
+  /** Retries `attempt` with backoff until it succeeds or fails for a record's own fault. */
+  async function untilStoreAnswers<T>(attempt: () => Promise<T>): Promise<T> {
     for (let failures = 0; ; failures++) {
       try {
-        const value = await (reportSlow ? reportingSlow(attempt) : attempt());
+        const value = await reportingSlow(attempt);
         storeAnswered();
         return value;
       } catch (error) {
@@ -321,41 +319,13 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     }
   }
 
-  /**
-   * Retention requests run one at a time beside the batch pipeline; their DELETEs (a bounded
-   * batch each) interleave with the inserts. A request is acknowledged with its stream entry
-   * when it starts: if this writer dies mid-way, the job waiting for it times out and retries.
-   */
-  let pruning: Promise<void> = Promise.resolve();
-  const pruneAbort = new AbortController();
-  function startPrune(request: PruneRequest): void {
-    pruning = pruning.then(() => prune(request)).catch((error) => {
-      if (!(error instanceof Abandoned)) log.error({ err: errorMessage(error) }, 'audit retention run failed');
-    });
-  }
-
-  async function prune(request: PruneRequest): Promise<void> {
-    // The job waiting for this learns the writer took it on, and then waits as long as its own timeout allows.
-    await reply(request.replyTo, { started: true });
-    const deleted = await untilStoreAnswers(
-      () => store.deleteExecutionsBefore(request.cutoff, { batchSize: request.batchSize, signal: pruneAbort.signal }),
-      { reportSlow: false },
-    );
-    log.info({ deleted, cutoff: request.cutoff.toISOString(), interrupted: pruneAbort.signal.aborted }, 'audit rows past retention deleted');
-    await reply(request.replyTo, { deleted });
-  }
-
-  /** Appends to a request's reply list (read in order with BLPOP), kept 10 minutes. */
-  async function reply(replyTo: string, message: object): Promise<void> {
-    await redis.multi().rpush(replyTo, JSON.stringify(message)).expire(replyTo, 600).exec();
-  }
-
   function backoff(failures: number): number {
     const ms = Math.min(retryMaxMs, retryInitialMs * 2 ** (failures - 1));
     return ms / 2 + Math.random() * (ms / 2);
   }
 
   const statusRedis = options.statusRedis ?? redis;
+  const retention = createRetentionRunner({ store, redis: statusRedis, log, retry: options.retry });
   const backlog = async () => statusRedis.xlen(keys.auditStream);
 
   return {
@@ -388,8 +358,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     },
     async stop(timeoutMs = 10_000) {
       stopping = true;
-      // A retention run stops after its current DELETE and answers with what it deleted.
-      pruneAbort.abort();
+      // A retention run stops after its current DELETE and tells its job so.
+      retention.stop();
       if (!running) return;
       const timer = setTimeout(() => {
         abandon = true;
@@ -399,7 +369,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       // A read on a Redis that went away waits for it to come back, and so would the loop;
       // stop waiting a moment after abandoning. The caller's disconnect then ends the read.
       let giveUp: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([Promise.all([running, pruning]), new Promise<void>((resolve) => (giveUp = setTimeout(resolve, timeoutMs + 1000)))]);
+      // Once the loop has ended no request can start, so the runner's queue is complete.
+      await Promise.race([running.then(() => retention.idle()), new Promise<void>((resolve) => (giveUp = setTimeout(resolve, timeoutMs + 1000)))]);
       clearTimeout(timer);
       clearTimeout(giveUp);
       log.info({ ...stats }, 'audit writer stopped');

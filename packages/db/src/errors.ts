@@ -40,6 +40,12 @@ export class AuditWriterUnavailableError extends AuditError {
   }
 }
 
+/** The audit writer took a retention request on and could not finish it (the reason is the message). */
+export class AuditRetentionFailedError extends AuditError {
+  override name = 'AuditRetentionFailedError';
+  readonly code = 'AUDIT_RETENTION_FAILED';
+}
+
 /** The audit writer needs Redis 6.2 or newer (XAUTOCLAIM, XTRIM MINID). */
 export class AuditRedisTooOldError extends AuditError {
   override name = 'AuditRedisTooOldError';

@@ -60,7 +60,11 @@ export async function getJobHistory(db: AuditDb, query: HistoryQuery): Promise<H
   if (query.cursor) {
     const after = decodeCursor(query.cursor);
     // Microseconds, as Postgres keeps them: a millisecond cursor would skip rows written by SQL's now() or imported.
-    where.push(sql`(${workerJobs.completedAt}, ${workerJobs.id}) < (timestamptz 'epoch' + ${after.completedAtUs.toString()}::bigint * interval '1 microsecond', ${after.id})`);
+    // Seconds and the microseconds within them apart: bigint * interval goes through float8, exact only below 2^53.
+    const seconds = after.completedAtUs / 1_000_000n - (after.completedAtUs % 1_000_000n < 0n ? 1n : 0n);
+    const micros = after.completedAtUs - seconds * 1_000_000n;
+    const at = sql`timestamptz 'epoch' + ${seconds.toString()}::bigint * interval '1 second' + ${micros.toString()}::bigint * interval '1 microsecond'`;
+    where.push(sql`(${workerJobs.completedAt}, ${workerJobs.id}) < (${at}, ${after.id})`);
   }
 
   const rows = await db
