@@ -44,12 +44,17 @@ test('a write held up by a table lock is logged while it waits, and its row land
   };
   const locker = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
   let release!: () => void;
+  let locked!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
   const holding = locker.begin(async (tx) => {
     await tx`lock table worker_jobs in access exclusive mode`;
+    locked();
     await released;
   });
   try {
+    // The write must meet the lock: under load the writer could otherwise get in first.
+    await isLocked;
     writer = await startWriter(store, testConfig({ QUEUE_PREFIX: prefix, ...db.env }), { log, slowWriteMs: 300 });
     await createAuditAppender({ send: ioredisSend(redis), streamKey: keys.auditStream }).append(held);
 
