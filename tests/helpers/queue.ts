@@ -68,9 +68,11 @@ export function waitForSettled(queue: Queue, id: string, timeoutMs = 20_000): Pr
   return waitFor(
     `job ${id} to complete or fail for good`,
     async () => {
+      // The state first, then the job: a job read before it settled would lack its result or failedReason.
+      const state = await queue.getJobState(id);
+      if (state !== 'completed' && state !== 'failed') return false;
       const job = await queue.getJob(id);
-      const state = await job?.getState();
-      return (state === 'completed' || state === 'failed') && { job: job!, state };
+      return job ? { job, state } : false;
     },
     { timeoutMs },
   );
