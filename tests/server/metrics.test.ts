@@ -1,5 +1,7 @@
 /** /metrics: with 2 worker processes, every execution is counted exactly once; promtool accepts the output. */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { Redis } from 'ioredis';
+import { sluiceKeys } from '@sluice/queue';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
 import { parseSamples, sumOf } from './helpers/prometheus-text.ts';
 import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
@@ -67,15 +69,38 @@ describe('execution counters', () => {
   test('a record Postgres refuses shows in sluice_audit_parked, and is not counted as an execution', async () => {
     const before = sumOf(parseSamples((await scrape()).text), 'sluice_jobs_total');
     expect(sumOf(parseSamples((await scrape()).text), 'sluice_audit_parked')).toBe(0);
-    // echo returns its message, and jsonb cannot hold \u0000: the job completes, its record is parked.
-    const response = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'nul\u0000byte' }, attempts: 1 } });
-    expect(response.status).toBe(201);
+    // A record from another producer that Postgres refuses: duration_ms is an integer column.
+    const now = Date.now();
+    const refused = {
+      executionId: `refused:1:${now}`, jobId: 'refused', type: 'echo', userId: null, data: {}, status: 'completed', attempt: 1,
+      willRetry: false, worker: 'elsewhere:1', queuedAt: now, startedAt: now, completedAt: now, durationMs: 2 ** 31,
+    };
+    const redis = new Redis(process.env.REDIS_URL!);
+    await redis.xadd(sluiceKeys(server.prefix).auditStream, '*', 'x', JSON.stringify([refused]));
+    redis.disconnect();
 
     await waitUntil('sluice_audit_parked to reach 1', async () => sumOf(parseSamples((await scrape()).text), 'sluice_audit_parked') === 1);
     const samples = parseSamples((await scrape()).text);
     expect(sumOf(samples, 'sluice_jobs_total')).toBe(before);
     expect(sumOf(samples, 'sluice_audit_backlog')).toBe(0);
     expect(server.logs().some((line) => line.msg === 'audit record parked')).toBe(true);
+  });
+
+  test('a job whose result holds U+0000 is counted and recorded, with U+FFFD in its row', async () => {
+    const samplesBefore = parseSamples((await scrape()).text);
+    const before = sumOf(samplesBefore, 'sluice_jobs_total');
+    const parkedBefore = sumOf(samplesBefore, 'sluice_audit_parked');
+    // echo returns its message, and Postgres cannot store U+0000.
+    const response = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'nul\u0000byte' }, attempts: 1 } });
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+    const rows = await waitUntil('the row', async () => {
+      const found = await db.sql`select data, result->>'message' as message, status from worker_jobs where job_id = ${id}`;
+      return found.length > 0 ? found : undefined;
+    });
+    expect(rows).toEqual([{ data: { message: 'nul\ufffdbyte' }, message: 'nul\ufffdbyte', status: 'completed' }]);
+    expect(sumOf(parseSamples((await scrape()).text), 'sluice_jobs_total')).toBe(before + 1);
+    expect(sumOf(parseSamples((await scrape()).text), 'sluice_audit_parked')).toBe(parkedBefore);
   });
 
   test('worker process and restart gauges come from the supervisor', async () => {

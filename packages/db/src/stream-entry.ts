@@ -62,7 +62,7 @@ function decodeRecords(flat: string[]): DecodedEntry {
   if (flat.length !== 2) return { kind: 'invalid', reason: `a "${RECORDS_FIELD}" entry has exactly one field` };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(flat[1]!);
+    parsed = parseStorable(flat[1]!);
   } catch (error) {
     return { kind: 'invalid', reason: `records are not valid JSON: ${(error as Error).message}` };
   }
@@ -99,7 +99,7 @@ function decodeFirstFormatRecord(parts: { m?: string; d?: string; r?: string }, 
   if (parts.m === undefined) return { ok: false, reason: 'record has no "m" (metadata) field', fields };
   let record: ExecutionRecord;
   try {
-    record = JSON.parse(parts.m);
+    record = parseStorable(parts.m) as ExecutionRecord;
     const problem = checkRecord(record);
     if (problem) return { ok: false, reason: problem, fields };
     record.data = parseFitted(parts.d ?? 'null', limits);
@@ -110,7 +110,26 @@ function decodeFirstFormatRecord(parts: { m?: string; d?: string; r?: string }, 
   return { ok: true, record, fields };
 }
 
-const parseFitted = (json: string, limits: TruncationLimits): unknown => oversizedMarker(json, limits) ?? JSON.parse(json);
+const parseFitted = (json: string, limits: TruncationLimits): unknown => oversizedMarker(json, limits) ?? parseStorable(json);
+
+/**
+ * JSON.parse, with the two string contents Postgres cannot store (`jsonb` and `text` refuse
+ * U+0000, and `jsonb` an unpaired UTF-16 surrogate) replaced by U+FFFD, so such a record is
+ * stored with a visible replacement character instead of being parked. The scan consumes
+ * escaped backslashes first, so `\\u0000` (a backslash, then the text u0000) is left alone.
+ * JSON.stringify writes `\u` only for control characters and lone surrogates, so the scan
+ * runs on almost no entry.
+ */
+export function parseStorable(json: string): unknown {
+  return JSON.parse(json.includes('\\u') ? json.replace(UNSTORABLE_ESCAPE, storableEscape) : json);
+}
+
+const UNSTORABLE_ESCAPE = /\\(?:\\|u0000|u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|u[dD][c-fC-F][0-9a-fA-F]{2})/g;
+
+/** An escaped backslash and a surrogate pair stay; U+0000 and a lone surrogate become U+FFFD. */
+function storableEscape(escape: string, high: string | undefined, low: string | undefined): string {
+  return escape === '\\\\' || (high !== undefined && low !== undefined) ? escape : '\\ufffd';
+}
 
 function decodeControl(flat: string[]): DecodedEntry {
   const fields = new Map<string, string>();
