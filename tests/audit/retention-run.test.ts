@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import postgres from 'postgres';
 import type { Redis } from 'ioredis';
-import { AuditRetentionFailedError, createAuditAppender, createAuditMaintenanceClient, openAuditStore, type AuditStore } from '@sluice/db';
+import { AuditRetentionFailedError, AuditWriterSilentError, createAuditAppender, createAuditMaintenanceClient, openAuditStore, type AuditStore } from '@sluice/db';
 import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
 import type { TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
@@ -104,3 +104,46 @@ async function countOld(): Promise<number> {
   const [row] = await probe<{ n: number }[]>`select count(*)::int as n from worker_jobs where job_id like 'old-%'`;
   return row!.n;
 }
+
+test('a writer that took a retention request on and then died is given up on after its silence, not the job timeout', async () => {
+  const deadKeys = sluiceKeys(uniquePrefix('retention-dead'));
+  const maintenance = createAuditMaintenanceClient({ redis, keys: deadKeys });
+  const run = maintenance.deleteExecutionsBefore(new Date(), { batchSize: 10, timeoutMs: 60_000, silenceMs: 300 });
+  // Play the writer: take the request from the stream, say it was taken on, then die.
+  const replyTo = await waitFor('the request in the stream', async () => {
+    const [entry] = await redis.xrange(deadKeys.auditStream, '-', '+');
+    return entry ? entry[1][entry[1].indexOf('reply') + 1] : undefined;
+  });
+  await redis.rpush(replyTo!, JSON.stringify({ started: true }));
+  expect(run).rejects.toThrow(AuditWriterSilentError);
+  await run.catch(() => {});
+  await redis.del(deadKeys.auditStream, replyTo!);
+});
+
+test('a live writer whose deletion waits on a lock keeps telling the job so; the job waits past its silence limit', async () => {
+  if (db.kind !== 'postgres') return; // a lock held by another session needs a real Postgres
+  const livePrefix = uniquePrefix('retention-live');
+  const liveKeys = sluiceKeys(livePrefix);
+  await probe`insert into worker_jobs (execution_id, job_id, type, data, status, attempt, worker, queued_at, started_at, completed_at, duration_ms, created_at)
+      select 'held:' || g, 'held-' || g, 'echo', '{}', 'completed', 1, 'h:1', now(), now(), now(), 1, now() - interval '40 days'
+      from generate_series(1, 10) g`;
+  const live = await startWriter(store, testConfig({ QUEUE_PREFIX: livePrefix, ...db.env }), { retentionHeartbeatMs: 100 });
+  try {
+    let locked!: () => void;
+    const lockHeld = new Promise<void>((resolve) => (locked = resolve));
+    // The DELETE waits for this lock for 2 s, four times the job's silence limit.
+    const holder = probe.begin(async (sql) => {
+      await sql`lock table worker_jobs in share row exclusive mode`;
+      locked();
+      await Bun.sleep(2000);
+    });
+    await lockHeld;
+    const maintenance = createAuditMaintenanceClient({ redis, keys: liveKeys });
+    const deleted = await maintenance.deleteExecutionsBefore(new Date(Date.now() - 30 * 86_400_000), { batchSize: 100, timeoutMs: 10_000, silenceMs: 500 });
+    await holder;
+    expect(deleted).toBe(10);
+  } finally {
+    await live.stop();
+    await redis.del(liveKeys.auditStream);
+  }
+}, 30_000);

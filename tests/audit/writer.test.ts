@@ -160,5 +160,70 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect((await store.getJobHistory({ jobId: held.jobId })).rows).toHaveLength(1);
       expect(await redis.xpending(keys.auditStream, 'audit-writers')).toEqual([0, null, null, null]);
     }, 20_000);
+
+    test('a record that cannot be parked (Redis refuses the write) stays in the stream until it can be', async () => {
+      const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
+      await writer.stop();
+      writer = await startWriter(store, config, { claimIdleMs: 200 });
+      await redis.del(keys.auditParked);
+      await redis.set(keys.auditParked, 'not a stream'); // XADD to it now fails, as on a full Redis
+      const refused = record({ durationMs: 2 ** 31 });
+      await append(refused);
+      await waitFor('the writer to have tried to park it', async () => (await redis.xpending(keys.auditStream, 'audit-writers'))[0] === 1);
+      expect(await redis.xlen(keys.auditStream)).toBe(1);
+
+      await redis.del(keys.auditParked);
+      await waitFor('the record parked, once Redis takes it', async () => (await redis.exists(keys.auditParked)) === 1);
+      await drained();
+      const parked = await redis.xrange(keys.auditParked, '-', '+');
+      expect(parked[0]![1].join(' ')).toContain(refused.executionId);
+    }, 20_000);
+
+    test('flush waits for what this writer holds, not for entries another writer holds or records other instances keep appending', async () => {
+      const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
+      await writer.stop();
+      const held = record();
+      await append(held);
+      // Another instance's writer reads it and is still writing it.
+      await redis.xreadgroup('GROUP', 'audit-writers', 'other:1', 'COUNT', 10, 'STREAMS', keys.auditStream, '>');
+      const mine = record();
+      await append(mine);
+      writer = await startWriter(store, config);
+      // Another instance's workers go on appending.
+      let appending = true;
+      const otherWorkers = (async () => {
+        while (appending) {
+          await append(record());
+          await Bun.sleep(20);
+        }
+      })();
+      const flushed = await writer.writer.flush(3000);
+      appending = false;
+      await otherWorkers;
+      expect(flushed).toBe(true);
+      expect(await rowOf(mine.jobId)).toBeDefined();
+      expect(await rowOf(held.jobId)).toBeUndefined();
+      // The other writer finishes its batch.
+      const heldId = ((await redis.xpending(keys.auditStream, 'audit-writers', '-', '+', 10, 'other:1')) as [string][])[0]![0];
+      await redis.xack(keys.auditStream, 'audit-writers', heldId);
+      await redis.xdel(keys.auditStream, heldId);
+      await drained();
+    }, 20_000);
+
+    test('consumers that hold nothing and have not read for a while leave the group; one that holds entries stays', async () => {
+      const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
+      await writer.stop();
+      await redis.xgroup('CREATECONSUMER', keys.auditStream, 'audit-writers', 'gone:1');
+      await append(record());
+      await redis.xreadgroup('GROUP', 'audit-writers', 'holding:1', 'COUNT', 10, 'STREAMS', keys.auditStream, '>');
+      await Bun.sleep(100); // both idle for longer than this writer's limit
+      writer = await startWriter(store, config, { forgetConsumersIdleMs: 50 });
+      const consumers = async () => ((await redis.xinfo('CONSUMERS', keys.auditStream, 'audit-writers')) as string[][]).map((info) => info[1]);
+      await waitFor('gone:1 to leave the group', async () => !(await consumers()).includes('gone:1'));
+      expect(await consumers()).toContain('holding:1');
+      const heldId = ((await redis.xpending(keys.auditStream, 'audit-writers', '-', '+', 10, 'holding:1')) as [string][])[0]![0];
+      await redis.xack(keys.auditStream, 'audit-writers', heldId);
+      await redis.xdel(keys.auditStream, heldId);
+    }, 20_000);
   });
 }

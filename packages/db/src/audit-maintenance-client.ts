@@ -4,7 +4,7 @@
  * waits for the reply. Light on purpose, like the appender: no database driver here.
  */
 import type { Redis } from 'ioredis';
-import { AuditRetentionFailedError, AuditWriterUnavailableError } from './errors.ts';
+import { AuditRetentionFailedError, AuditWriterSilentError, AuditWriterUnavailableError } from './errors.ts';
 import { encodePrune } from './stream-entry.ts';
 
 export interface AuditMaintenanceClientOptions {
@@ -20,13 +20,16 @@ export interface PruneRequestOptions {
   timeoutMs?: number;
   /**
    * Ends the wait (the job timed out). Once a writer has taken the request on, the wait for
-   * its result lasts until this aborts: deleting millions of rows can take minutes.
+   * its result lasts until this aborts (deleting millions of rows can take minutes), or
+   * until the writer has been silent for `silenceMs`.
    */
   signal?: AbortSignal;
+  /**
+   * Give up when the writer running the request has said nothing for this long: it repeats
+   * `{ started }` every 10 s while it works, so silence means it died mid-run. Default 45000 ms.
+   */
+  silenceMs?: number;
 }
-
-/** How long one wait for the result blocks once a writer runs the request; the loop ends on `signal`. */
-const RESULT_WAIT_S = 60;
 
 export interface AuditMaintenanceClient {
   deleteExecutionsBefore(cutoff: Date, options: PruneRequestOptions): Promise<number>;
@@ -34,7 +37,7 @@ export interface AuditMaintenanceClient {
 
 export function createAuditMaintenanceClient({ redis, keys }: AuditMaintenanceClientOptions): AuditMaintenanceClient {
   return {
-    async deleteExecutionsBefore(cutoff, { batchSize, timeoutMs = 300_000, signal }) {
+    async deleteExecutionsBefore(cutoff, { batchSize, timeoutMs = 300_000, signal, silenceMs = 45_000 }) {
       const replyTo = keys.auditReply(crypto.randomUUID());
       const listener = redis.duplicate();
       const abort = () => listener.disconnect();
@@ -44,9 +47,10 @@ export function createAuditMaintenanceClient({ redis, keys }: AuditMaintenanceCl
         // First `{ started }` (or the result at once), then the result.
         let started = false;
         while (!signal?.aborted) {
-          const reply = await listener.blpop(replyTo, started ? RESULT_WAIT_S : Math.max(1, Math.ceil(timeoutMs / 1000)));
+          // BLPOP takes seconds, with fractions.
+          const reply = await listener.blpop(replyTo, started ? Math.max(0.01, silenceMs / 1000) : Math.max(1, Math.ceil(timeoutMs / 1000)));
           if (!reply) {
-            if (started) continue;
+            if (started) throw new AuditWriterSilentError(silenceMs);
             throw new AuditWriterUnavailableError('delete executions past retention', timeoutMs);
           }
           const message = JSON.parse(reply[1]) as { started?: boolean; deleted?: number; error?: string };

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@sluice/observability';
 import { errorMessage, INSUFFICIENT_PRIVILEGE, isRecordError, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
-import { createAuditStream, type ParkedRecord, type StreamEntry } from './audit-stream.ts';
+import { createAuditStream, newestEntryId, readAndWrittenUpTo, type ParkedRecord, type StreamEntry } from './audit-stream.ts';
 import type { AuditStore } from './store.ts';
 import { createRetentionRunner } from './retention-runner.ts';
 import { decodeEntry, type PruneRequest, type RecordMeta } from './stream-entry.ts';
@@ -53,6 +53,10 @@ export interface AuditWriterOptions {
   lingerMs?: number;
   /** Records another writer read but has not acknowledged for this long are taken over. Default 30000 ms. */
   claimIdleMs?: number;
+  /** How often a retention request being run is told again that it was taken on (see retention-runner.ts). Default 10000 ms. */
+  retentionHeartbeatMs?: number;
+  /** Consumers holding nothing that have not read for this long (writers that are gone) leave the group. Default 3600000 ms. */
+  forgetConsumersIdleMs?: number;
   /**
    * A write still unanswered after this long is logged (a lock on worker_jobs, an overloaded
    * server). Default 10000 ms, past the 5 s connect timeout of an unreachable server.
@@ -94,8 +98,11 @@ export interface AuditWriter {
   parked(): Promise<number>;
   stats(): AuditWriterStats;
   /**
-   * Waits until the stream is empty and nothing is in flight; false if `timeoutMs` (default
-   * 10000) passed first, or once Redis has not answered for a second with nothing in flight.
+   * Waits until every entry in the stream when the flush began has been read, by this writer
+   * or another one, and what this writer read is written (the stream is shared: other
+   * instances' workers go on appending, and other writers hold their own batches). False if
+   * `timeoutMs` (default 10000) passed first, or once Redis has not answered for a second
+   * with nothing in flight.
    */
   flush(timeoutMs?: number): Promise<boolean>;
   /**
@@ -132,6 +139,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const lingerMs = options.lingerMs ?? 100;
   const claimIdleMs = options.claimIdleMs ?? 30_000;
   const claimEveryMs = Math.max(200, Math.min(claimIdleMs / 2, 10_000));
+  const forgetConsumersIdleMs = options.forgetConsumersIdleMs ?? 3_600_000;
   const retryInitialMs = options.retry?.initialMs ?? 200;
   const retryMaxMs = options.retry?.maxMs ?? 5000;
   const slowWriteMs = options.slowWriteMs ?? 10_000;
@@ -160,10 +168,15 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
 
   async function loop(): Promise<void> {
     let lastClaimAt = 0;
+    let lastForgetAt = 0;
     let redisFailures = 0;
     while (!stopping) {
       try {
         if (redisFailures > 0 || lastClaimAt === 0) await stream.ensureGroup();
+        if (Date.now() - lastForgetAt >= Math.min(forgetConsumersIdleMs, 3_600_000)) {
+          await stream.forgetIdleConsumers(forgetConsumersIdleMs);
+          lastForgetAt = Date.now();
+        }
         let entries: StreamEntry[] = [];
         if (Date.now() - lastClaimAt >= claimEveryMs) {
           entries = await stream.claimStale(claimIdleMs, readCount());
@@ -184,7 +197,14 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       } catch (error) {
         if (error instanceof Abandoned) return;
         redisFailures++;
-        if (redisFailures === 1) log.warn({ err: errorMessage(error) }, 'audit writer: redis error; records stay in the stream');
+        if (redisFailures === 1) {
+          if (errorMessage(error).includes('NOGROUP')) {
+            // Redis lost the stream (a restart without persistence): records it held are gone.
+            log.warn({ err: errorMessage(error) }, 'audit writer: the audit stream or its group is gone (redis restarted empty?); creating it again');
+          } else {
+            log.warn({ err: errorMessage(error) }, 'audit writer: redis error; records stay in the stream');
+          }
+        }
         await pause(backoff(redisFailures));
       }
     }
@@ -325,7 +345,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   }
 
   const statusRedis = options.statusRedis ?? redis;
-  const retention = createRetentionRunner({ store, redis: statusRedis, log, retry: options.retry });
+  const retention = createRetentionRunner({ store, redis: statusRedis, log, retry: options.retry, heartbeatMs: options.retentionHeartbeatMs });
   const backlog = async () => statusRedis.xlen(keys.auditStream);
 
   return {
@@ -340,14 +360,21 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     async flush(timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       let redisDownSince = 0;
+      /** The newest entry when the flush began: the last this writer may have to write. */
+      let target: string | null | undefined;
+      const written = async (): Promise<boolean> => {
+        if ((await backlog()) === 0) return true;
+        if (target === undefined) target = await newestEntryId(statusRedis, keys.auditStream);
+        return target === null || readAndWrittenUpTo(statusRedis, keys.auditStream, group, consumer, target);
+      };
       while (Date.now() < deadline) {
         // Bounded: a Redis that stopped answering without closing the connection would hold the read past the deadline.
-        const waiting = await answerWithin(backlog(), Math.max(1, deadline - Date.now()));
-        if (!busy && waiting === 0) return true;
+        const done = await answerWithin(written(), Math.max(1, deadline - Date.now()));
+        if (!busy && done === true) return true;
         // Redis unreachable and no batch in hand: what waits is in Redis, out of reach and
         // safe there, so stop rather than wait for Redis to come back. A blip of under a
         // second is waited out.
-        redisDownSince = waiting === null ? redisDownSince || Date.now() : 0;
+        redisDownSince = done === null ? redisDownSince || Date.now() : 0;
         if (!busy && redisDownSince && Date.now() - redisDownSince >= 1000) {
           log.warn('audit flush: redis does not answer; the backlog stays there for the next start');
           return false;

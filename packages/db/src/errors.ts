@@ -40,6 +40,15 @@ export class AuditWriterUnavailableError extends AuditError {
   }
 }
 
+/** The audit writer took a retention request on, then went silent: it died mid-run. A retry asks again. */
+export class AuditWriterSilentError extends AuditError {
+  override name = 'AuditWriterSilentError';
+  readonly code = 'AUDIT_WRITER_SILENT';
+  constructor(silenceMs: number) {
+    super(`the audit writer running the retention deletion has not answered for ${silenceMs} ms (it stopped or died mid-run); a retry asks again and deletes what is left`);
+  }
+}
+
 /** The audit writer took a retention request on and could not finish it (the reason is the message). */
 export class AuditRetentionFailedError extends AuditError {
   override name = 'AuditRetentionFailedError';

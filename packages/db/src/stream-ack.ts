@@ -34,15 +34,16 @@ end
 redis.call('XTRIM', KEYS[1], 'MINID', keep)
 return #ids`;
 
-/** The greatest of stream ids (`ms-seq`); reads return them in order, but the trim must not depend on it. */
+/** Compares stream ids (`ms-seq`) in stream order: negative when `a` comes before `b`. */
+export function compareIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(Number) as [number, number];
+  const [bMs, bSeq] = b.split('-').map(Number) as [number, number];
+  return aMs - bMs || aSeq - bSeq;
+}
+
+/** The greatest of stream ids; reads return them in order, but the trim must not depend on it. */
 function maxId(ids: readonly string[]): string {
-  let best = ids[0]!;
-  let [bestMs, bestSeq] = best.split('-').map(Number) as [number, number];
-  for (const id of ids) {
-    const [ms, seq] = id.split('-').map(Number) as [number, number];
-    if (ms > bestMs || (ms === bestMs && seq > bestSeq)) [best, bestMs, bestSeq] = [id, ms, seq];
-  }
-  return best;
+  return ids.reduce((best, id) => (compareIds(id, best) > 0 ? id : best));
 }
 
 /** The stream id right after `id`: `ms-(seq+1)`. */
