@@ -84,6 +84,24 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(row.durationMs).toBe(5);
     });
 
+    test('a data or result nested deeper than 1000 levels is stored as a marker, and the store keeps working', async () => {
+      let deep: unknown = 'bottom';
+      for (let i = 0; i < 5000; i++) deep = { x: deep }; // about 30 KB: under the size limit
+      let fine: unknown = 'bottom';
+      for (let i = 0; i < 999; i++) fine = [fine];
+      const r = record({ data: { fine }, result: deep });
+      await append(r);
+      const row = await waitFor('the deep row', () => rowOf(r.jobId));
+      expect(row.data).toEqual({ fine });
+      const marker = row.result as TruncatedJson;
+      expect(marker).toMatchObject({ _truncated: true, nestedDeeperThan: 1000 });
+      expect(marker.preview.startsWith('{"x":{"x":')).toBe(true);
+      const after = record();
+      await append(after);
+      expect(await waitFor('a row after it', () => rowOf(after.jobId))).toBeDefined();
+      expect((await store.getJobHistory({ limit: 1000 })).rows.length).toBeGreaterThan(1);
+    });
+
     test('a U+0000 or an unpaired surrogate, which Postgres cannot store, lands as U+FFFD instead of being parked', async () => {
       const odd = 'nul\u0000 lone-high\ud800 lone-low\udc00 pair\ud83d\ude00 text\\u0000';
       const r = record({ userId: `user\u0000`, data: { [odd]: odd }, result: { text: odd }, status: 'failed', error: { name: 'Error', message: odd } });

@@ -61,12 +61,28 @@ describe('QueueManager.submit validation', () => {
       [{ jobId: 'lone\ud800y' }, 'jobId'],
       // Postgres cannot store U+0000: the job would run with no audit history.
       [{ jobId: 'nul\u0000id' }, 'jobId'],
+      // A newline or a terminal escape would break (or rewrite) every listing of the id.
+      [{ jobId: 'line\nbreak' }, 'jobId'],
+      [{ jobId: 'esc\u001b[2Jclear' }, 'jobId'],
+      // user_id is text: a number would reach the audit writer and be parked.
+      [{ userId: 123 as never }, 'userId'],
+      [{ userId: '' }, 'userId'],
     ] as const;
     for (const [options, field] of cases) {
       const error = await queue.submit('echo', { message: 'x' }, options).catch((e) => e);
       expect(error).toBeInstanceOf(InvalidOptionError);
       expect(error.field).toBe(field);
     }
+    expect(await queue.queue.count()).toBe(before);
+  });
+
+  test('a payload nested deeper than 1000 levels is refused, naming the limit, and nothing is enqueued', async () => {
+    const before = await queue.queue.count();
+    let deep: unknown = {};
+    for (let i = 0; i < 100_000; i++) deep = { x: deep };
+    const error = await queue.submit('echo', { message: 'x', deep } as never).catch((e) => e);
+    expect(error).toBeInstanceOf(InvalidJobDataError);
+    expect(error.message).toContain('deeper than 1000 levels');
     expect(await queue.queue.count()).toBe(before);
   });
 

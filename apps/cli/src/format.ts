@@ -1,10 +1,21 @@
 /** Plain-text formatting shared by the commands: aligned tables, times, durations. */
 
-/** Left-aligned columns separated by two spaces; trailing spaces trimmed. */
+/** Left-aligned columns separated by two spaces; trailing spaces trimmed. Control characters in cells are shown escaped. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  rows = rows.map((row) => row.map(printable));
   const widths = headers.map((header, col) => Math.max(header.length, ...rows.map((row) => (row[col] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)];
+}
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * `text` with control characters written as escapes (`\n`, `\u001b`): an error message or a
+ * job id from elsewhere must not move the cursor, clear the operator's screen or break a row.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 /** `2026-11-22 09:26:03` in local time. */

@@ -9,7 +9,7 @@
  * A control entry (`op`) asks the writer, which owns the store, to do maintenance.
  */
 import type { ExecutionRecord } from '@sluice/queue';
-import { DEFAULT_LIMITS, fitValue, oversizedMarker, surelyFits, type TruncationLimits } from './to-row.ts';
+import { DEFAULT_LIMITS, fitValue, MAX_JSON_DEPTH, nestsDeeperThan, oversizedMarker, surelyFits, type TruncationLimits } from './to-row.ts';
 
 export type RecordMeta = Omit<ExecutionRecord, 'data' | 'result'>;
 
@@ -35,8 +35,9 @@ export type DecodedEntry =
 /** One record's JSON for an entry, with oversized `data`/`result` replaced by a marker. Throws when not serialisable. */
 export function encodeRecord(record: ExecutionRecord, limits: TruncationLimits = DEFAULT_LIMITS): string {
   const json = JSON.stringify(record);
-  // The common case: the whole record is too short to hold an oversized payload.
-  if (surelyFits(json, limits)) return json;
+  // The common case: the whole record is too short to hold an oversized payload, and (the
+  // record being one level around its payloads) nests no payload too deep.
+  if (surelyFits(json, limits) && !nestsDeeperThan(json, MAX_JSON_DEPTH + 1)) return json;
   const fitted: ExecutionRecord = { ...record, data: fitValue(record.data ?? null, limits) };
   if (record.result !== undefined) fitted.result = fitValue(record.result, limits);
   return JSON.stringify(fitted);

@@ -26,22 +26,52 @@ export const DEFAULT_LIMITS: TruncationLimits = {
   errorStackChars: ERROR_TEXT_LIMITS.stackChars,
 };
 
-/** Marker stored in place of an oversized `data` or `result`. */
+/** Marker stored in place of an oversized or too deeply nested `data` or `result`. */
 export interface TruncatedJson {
   _truncated: true;
   originalBytes: number;
   preview: string;
+  /** Set when the value was replaced for its nesting, not its size. */
+  nestedDeeperThan?: number;
 }
+
+/**
+ * Deepest nesting of `data` or `result` stored as is. The embedded PGlite's JSON parser runs
+ * out of stack at about 4,000 levels and then loses the row without an error (and breaks the
+ * store); Postgres copes, but one limit keeps both stores alike.
+ */
+export const MAX_JSON_DEPTH = 1000;
 
 /** Every UTF-16 unit is at most 3 UTF-8 bytes, so JSON this short cannot exceed `limits.jsonBytes`. */
 export const surelyFits = (json: string, limits: TruncationLimits): boolean => json.length * 3 <= limits.jsonBytes;
 
-/** The marker for `json` when it exceeds `limits.jsonBytes`, else null. */
+/** True when `json` opens more than `max` objects or arrays inside one another. */
+export function nestsDeeperThan(json: string, max: number): boolean {
+  if (json.length <= 2 * max) return false; // each level takes two characters at least
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** The marker for `json` when it exceeds `limits.jsonBytes` or nests deeper than MAX_JSON_DEPTH, else null. */
 export function oversizedMarker(json: string, limits: TruncationLimits): TruncatedJson | null {
-  if (surelyFits(json, limits)) return null;
+  if (surelyFits(json, limits) && !nestsDeeperThan(json, MAX_JSON_DEPTH)) return null;
   const bytes = Buffer.byteLength(json);
-  if (bytes <= limits.jsonBytes) return null;
-  return { _truncated: true, originalBytes: bytes, preview: cut(json, limits.previewChars) };
+  if (bytes > limits.jsonBytes) return { _truncated: true, originalBytes: bytes, preview: cut(json, limits.previewChars) };
+  if (nestsDeeperThan(json, MAX_JSON_DEPTH)) {
+    return { _truncated: true, originalBytes: bytes, preview: cut(json, limits.previewChars), nestedDeeperThan: MAX_JSON_DEPTH };
+  }
+  return null;
 }
 
 /** `value` itself when its JSON fits, else its marker. */

@@ -21,8 +21,32 @@ export function createPayloadValidator(registry: JobRegistry): PayloadValidator 
   return (type, data) => {
     const check = compiled.get(type);
     if (!check) return { path: '', message: `unknown job type "${type}"` };
+    if (nestsDeeperThan(data, MAX_PAYLOAD_DEPTH)) {
+      return { path: '', message: `payload nests objects and arrays deeper than ${MAX_PAYLOAD_DEPTH} levels` };
+    }
     if (check.Check(data)) return null;
     const first = check.Errors(data).First();
     return { path: first?.path ?? '', message: first?.message ?? 'invalid payload' };
   };
+}
+
+/**
+ * Deepest nesting of objects and arrays a payload may have. Payloads are data, not linked
+ * lists; far deeper ones overflow the stack in BullMQ's serialisation (a 500 instead of a 400)
+ * and in the embedded audit store's JSON parser.
+ */
+export const MAX_PAYLOAD_DEPTH = 1000;
+
+/** Depth-first without recursion, so that the check cannot overflow the stack itself; a cycle counts as too deep. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }

@@ -43,7 +43,7 @@ export function executionRecordFor(
     executionId: `${job.id}:${job.attemptsStarted}:${job.timestamp}`,
     jobId: job.id!,
     type: job.name,
-    userId: job.data?.userId ?? null,
+    userId: storedUserId(job.data?.userId),
     data: job.data?.data ?? null,
     worker: WORKER_ID,
     queuedAt: job.timestamp,
@@ -51,6 +51,12 @@ export function executionRecordFor(
     durationMs: completedAt - run.startedAt,
     ...run,
   };
+}
+
+/** Submits refuse a userId that is not a string; a job queued before that check may still hold a number. */
+function storedUserId(userId: unknown): string | null {
+  if (userId === undefined || userId === null) return null;
+  return typeof userId === 'string' ? userId : typeof userId === 'object' ? JSON.stringify(userId) : String(userId);
 }
 
 const STACK_LINES = 12;

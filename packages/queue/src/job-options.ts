@@ -39,6 +39,8 @@ const QUEUE_KEY_NAMES: ReadonlySet<string> = new Set(Object.keys(new QueueKeys()
 /** The jobs API serves these at `/api/v1/jobs/<name>`, where a job so named could never be read. */
 const API_PATH_NAMES: ReadonlySet<string> = new Set(['stats', 'health', 'failures', 'history', 'schedules', 'queue']);
 
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function checkJobId(jobId: string): void {
@@ -50,12 +52,26 @@ function checkJobId(jobId: string): void {
     : jobId.includes(':') ? "must not contain ':'"
     // Redis and Postgres would each store a replacement character: the id would not match itself.
     : LONE_SURROGATE.test(jobId) ? 'must be valid Unicode text (it holds half of a surrogate pair)'
-    // Postgres text cannot hold U+0000: the audit row would be parked and the job would have no history.
-    : jobId.includes('\u0000') ? 'must not contain the NUL character (U+0000)'
+    // Postgres text cannot hold U+0000, and a newline or an escape sequence breaks every listing of the id.
+    : CONTROL_CHARACTER.test(jobId) ? 'must not contain control characters (U+0000-U+001F, U+007F-U+009F: NUL, newlines, tabs, terminal escapes)'
     : QUEUE_KEY_NAMES.has(jobId) ? `must not be one of the queue's own key names (${[...QUEUE_KEY_NAMES].join(', ')})`
     : API_PATH_NAMES.has(jobId) ? `must not be a path of the jobs API (${[...API_PATH_NAMES].join(', ')})`
     : null;
   if (problem) throw new InvalidOptionError('jobId', `jobId ${problem}, got ${JSON.stringify(jobId)}`);
+}
+
+/** Who asked for a job, as the audit trail stores it (`user_id`, text): a string, or none. */
+export function checkUserId(userId: unknown): string | null {
+  if (userId === undefined || userId === null) return null;
+  const problem =
+    typeof userId !== 'string' ? `must be a string, got ${typeof userId}${typeof userId === 'number' ? ` (${userId}; pass String(id))` : ''}`
+    : userId === '' ? 'must not be empty (leave it out for none)'
+    : userId.length > 256 ? `must be at most 256 characters, got ${userId.length}`
+    : CONTROL_CHARACTER.test(userId) ? 'must not contain control characters'
+    : LONE_SURROGATE.test(userId) ? 'must be valid Unicode text (it holds half of a surrogate pair)'
+    : null;
+  if (problem) throw new InvalidOptionError('userId', `userId ${problem}`);
+  return userId as string;
 }
 
 export function buildJobOptions(definition: JobDefinition, options: SubmitOptions, config: Config): JobsOptions {

@@ -12,7 +12,7 @@ import {
 } from '@sluice/jobs';
 import { checkCronPattern } from './cron-pattern.ts';
 import { BEING_ADDED, InvalidJobDataError, InvalidOptionError, JobExistsError, UnknownJobTypeError } from './errors.ts';
-import { buildJobOptions, MAX_DELAY_MS, type JobEnvelope } from './job-options.ts';
+import { buildJobOptions, checkUserId, MAX_DELAY_MS, type JobEnvelope } from './job-options.ts';
 import { QUEUE_NAME, sluiceKeys } from './queue-keys.ts';
 import { checkRedis, connectRedis, type RedisHealth } from './redis.ts';
 
@@ -90,7 +90,7 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
   async submit(type: string, data: unknown, options: SubmitOptions = {}): Promise<{ id: string }> {
     this.check(type, data);
     const opts = buildJobOptions(this.registry[type]!, options, this.config);
-    const envelope: JobEnvelope = { data, userId: options.userId ?? null };
+    const envelope: JobEnvelope = { data, userId: checkUserId(options.userId) };
     if (options.jobId === undefined) return { id: (await this.queue.add(type, envelope, opts)).id! };
     return this.addWithCustomId(options.jobId, () => this.queue.add(type, envelope, opts));
   }
@@ -128,7 +128,7 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
         throw new InvalidOptionError('jobId', 'submitBulk takes no jobId (a taken id would be dropped silently); submit jobs with your own ids one at a time with submit');
       }
       this.check(type, data);
-      const envelope: JobEnvelope = { data, userId: options.userId ?? null };
+      const envelope: JobEnvelope = { data, userId: checkUserId(options.userId) };
       return { name: type, data: envelope, opts: buildJobOptions(this.registry[type]!, options, this.config) };
     });
     const jobs = await this.queue.addBulk(prepared);
@@ -149,7 +149,7 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     const { delay: _delay, jobId: _jobId, ...opts } = buildJobOptions(this.registry[type]!, options, this.config);
     if (spec.pattern !== undefined) checkCronPattern(spec.pattern, spec.tz);
     const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.everyMs, tz: spec.tz };
-    await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: options.userId ?? null }, opts });
+    await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: checkUserId(options.userId) }, opts });
     const saved = (await this.listCrons()).find((s) => s.key === key);
     return saved!;
   }
