@@ -44,11 +44,26 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
   return { status: 500, body: body('INTERNAL', 'internal error; see the server log') };
 }
 
+/** During an outage every request fails alike: one line per code this often, saying how many were left out. */
+const UNAVAILABLE_LOG_EVERY_MS = 10_000;
+
 export function createErrorHandler({ log, redisReady }: ErrorHandlerOptions) {
+  const unavailableLogged = new Map<string, { at: number; since: number }>();
+  const logUnavailable = (code: string, fields: Record<string, unknown>) => {
+    const last = unavailableLogged.get(code);
+    if (last && Date.now() - last.at < UNAVAILABLE_LOG_EVERY_MS) {
+      last.since++;
+      return;
+    }
+    unavailableLogged.set(code, { at: Date.now(), since: 0 });
+    log.warn({ ...fields, code, refusedSinceLastLine: last?.since ?? 0 }, 'request refused: a dependency is unavailable');
+  };
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ error, request, set }) => {
     const url = URL.parse(request.url) ?? new URL('http://invalid/');
     const { status, body } = describeHttpError(error, redisReady, url);
-    if (status >= 500) log.error({ err: error, method: request.method, path: url.pathname, status }, 'request failed');
+    // A 503 is an outage the health checks report already: no stack, and not once per request.
+    if (status === 503) logUnavailable(body.error.code, { method: request.method, path: url.pathname, status, err: (error as Error)?.message ?? String(error) });
+    else if (status >= 500) log.error({ err: error, method: request.method, path: url.pathname, status }, 'request failed');
     else log.debug({ method: request.method, path: url.pathname, status, code: body.error.code }, 'request rejected');
     set.status = status;
     set.headers['content-type'] = 'application/json';
