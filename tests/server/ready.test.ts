@@ -33,7 +33,7 @@ describe('a real server whose Redis goes away and comes back', () => {
     port = await freePort();
     redis = await startRedis();
     db = await createTestDatabase('ready');
-    server = await spawnServer({ label: 'ready', env: { REDIS_URL: redis.url, DATABASE_URL: db.url, WORKER_COUNT: '1' } });
+    server = await spawnServer({ label: 'ready', env: { REDIS_URL: redis.url, DATABASE_URL: db.url, WORKER_COUNT: '1', ENABLE_SCHEDULED_JOBS: 'true' } });
   });
 
   afterAll(async () => {
@@ -80,6 +80,11 @@ describe('a real server whose Redis goes away and comes back', () => {
     redis = await startRedis();
     await waitUntil('/ready to report 200 again', async () => (await ready()).status === 200);
     expect((await server.request('/health')).status).toBe(200);
+    // This Redis keeps nothing on disk: it came back empty, and the built-in schedules are put back.
+    await waitUntil('the built-in retention schedule to be back', async () => {
+      const body = (await (await server.request('/api/v1/jobs/schedules')).json()) as any;
+      return JSON.stringify(body).includes('builtin-cleanupAuditLog');
+    });
 
     // The worker processes reconnected too: a job submitted now runs and is audited.
     const submitted = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'after the outage' } } });

@@ -51,14 +51,16 @@ export async function startServerProcess(config: Config, log: Logger): Promise<R
     },
   });
 
+  async function reconcileSchedules(): Promise<void> {
+    const { actions } = await setupSchedules(queue, jobRegistry, config, 'production');
+    for (const a of actions) if (a.action !== 'unchanged') log.info({ key: a.key, type: a.type, action: a.action }, 'built-in schedule reconciled');
+  }
+
   try {
     if (config.audit.enabled) {
       trail = await startAuditTrail({ config, log, onInserted: (records) => metrics.recordExecutions(records) });
     }
-    if (config.scheduler.enabled) {
-      const { actions } = await setupSchedules(queue, jobRegistry, config, 'production');
-      for (const a of actions) if (a.action !== 'unchanged') log.info({ key: a.key, type: a.type, action: a.action }, 'built-in schedule reconciled');
-    }
+    if (config.scheduler.enabled) await reconcileSchedules();
   } catch (error) {
     await trail?.close(0).catch(() => {});
     await queue.close();
@@ -87,6 +89,15 @@ export async function startServerProcess(config: Config, log: Logger): Promise<R
     throw new ServerListenError(config.server.host, config.server.port, error);
   }
   supervisor = startSupervisor(config, log);
+  if (config.scheduler.enabled) {
+    // A Redis that restarts without persistence comes back without the schedules; the next
+    // server start would put them back, but until then retention would silently stop.
+    // Reconciling is idempotent, so it runs again after every reconnect.
+    queue.connection.on('ready', () => {
+      if (stopping) return;
+      reconcileSchedules().catch((error) => log.warn({ err: (error as Error).message }, 'built-in schedules not reconciled after the redis reconnect; the next start does it'));
+    });
+  }
   const url = `http://${app.server!.hostname}:${app.server!.port}`;
   log.info({ url, dashboard: `${url}/admin/queues`, workers: config.worker.count }, 'server listening');
 
