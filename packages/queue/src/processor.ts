@@ -7,7 +7,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '@sluice/config';
 import { createPayloadValidator, isPermanentError, type JobInfo, type JobRegistry, type JobServices, type JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
-import { describeError, executionRecordFor, type ExecutionRecord } from './execution-record.ts';
+import { describeError, executionRecordFor, type ExecutionError, type ExecutionRecord } from './execution-record.ts';
 import { BEING_ADDED, JobExistsError, JobTimeoutError } from './errors.ts';
 import type { JobEnvelope } from './job-options.ts';
 import { nextTurn } from './next-turn.ts';
@@ -99,8 +99,9 @@ export function createProcessor({ config, registry, log, queue: producer, servic
     } catch (error) {
       const permanent = isPermanentError(error);
       const willRetry = !permanent && info.attempt < info.maxAttempts;
-      await report({ status: 'failed', error: describeError(error), willRetry });
-      log[willRetry ? 'warn' : 'error']({ ...bindings, err: error, willRetry }, 'job failed');
+      const described = describeError(error);
+      await report({ status: 'failed', error: described, willRetry });
+      logFailure(log, { ...bindings, willRetry }, error, described);
       if (permanent && !(error instanceof UnrecoverableError)) {
         // Keep the handler's stack: the dashboard and API show where it failed, not where we rethrew.
         const stack = (error as Error).stack?.replace(/^[^\n]*/, `UnrecoverableError: ${(error as Error).message}`);
@@ -109,6 +110,24 @@ export function createProcessor({ config, registry, log, queue: producer, servic
       throw error;
     }
   };
+}
+
+/**
+ * The `job failed` line. pino's err serializer throws on some errors (a frozen one: it tags
+ * the object it serialises; one with a throwing getter): the recorded description is logged
+ * instead, so logging never replaces the job's error or changes its outcome.
+ */
+function logFailure(log: Logger, fields: { willRetry: boolean } & Record<string, unknown>, error: unknown, described: ExecutionError): void {
+  const level = fields.willRetry ? 'warn' : 'error';
+  try {
+    log[level]({ ...fields, err: error }, 'job failed');
+  } catch {
+    try {
+      log[level]({ ...fields, err: described }, 'job failed');
+    } catch {
+      // A logger that cannot write a plain object has nothing more to be told.
+    }
+  }
 }
 
 /**

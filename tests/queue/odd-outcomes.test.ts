@@ -1,0 +1,94 @@
+/**
+ * Whatever a handler throws or returns, the job ends in a state BullMQ can show, every
+ * execution has its worker_jobs row, and a permanent failure stays permanent. Real worker
+ * process (the `odd` scratch type), Redis, Postgres and audit writer.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrate, openAuditStore, type AuditStore, type WorkerJob } from '@sluice/db';
+import type { Supervisor } from '@sluice/supervisor';
+import { startWriter, type TestWriter } from '../audit/support.ts';
+import { postgresDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startTestSupervisor, stopSupervisor, waitForChildrenReady } from '../helpers/processes.ts';
+import { openTestQueue, waitForSettled, type TestQueue } from '../helpers/queue.ts';
+import { oddRegistry, type OddKind } from './fixtures/odd-jobs.ts';
+
+const WORKER_ENTRY = join(import.meta.dir, 'fixtures/odd-worker.ts');
+const workerLog = join(tmpdir(), `sluice-odd-worker-${crypto.randomUUID().slice(0, 8)}.log`);
+
+let db: TestDatabase;
+let store: AuditStore;
+let queue: TestQueue<typeof oddRegistry>;
+let writer: TestWriter;
+let supervisor: Supervisor;
+
+beforeAll(async () => {
+  db = await postgresDatabase('odd_outcomes');
+  queue = await openTestQueue('odd-outcomes', { registry: oddRegistry, env: { ...db.env, WORKER_QUEUE_CONCURRENCY: '8' } });
+  store = await openAuditStore(queue.config);
+  await migrate(store);
+  writer = await startWriter(store, queue.config);
+  // warn: the level at which the processor logs every failure, so its log lines can be checked.
+  supervisor = startTestSupervisor({ env: { ...queue.env, LOG_LEVEL: 'warn', SLUICE_TEST_WORKER_LOG: workerLog }, entry: WORKER_ENTRY });
+  await waitForChildrenReady(supervisor);
+}, 30_000);
+
+afterAll(async () => {
+  await stopSupervisor(supervisor);
+  await writer?.stop();
+  await queue?.close();
+  await store?.close();
+  await db?.drop();
+  rmSync(workerLog, { force: true });
+}, 30_000);
+
+interface Outcome {
+  state: 'completed' | 'failed';
+  attemptsMade: number;
+  failedReason: string | undefined;
+  rows: WorkerJob[];
+  /** The processor's `job failed` log lines for this job. */
+  failureLogs: Array<Record<string, unknown>>;
+}
+
+/** Runs one `odd` job to its final state, then reads its rows once every record is written. */
+async function run(kind: OddKind, attempts: number): Promise<Outcome> {
+  const { id } = await queue.manager.submit('odd', { kind }, { attempts });
+  const { job, state } = await waitForSettled(queue.manager.queue, id);
+  // Each record reaches the stream before its job's outcome reaches BullMQ: all are there now.
+  expect(await writer.writer.flush()).toBe(true);
+  const rows = (await store.getJobHistory({ jobId: id, limit: 100 })).rows.sort((a, b) => a.attempt - b.attempt || a.id - b.id);
+  const failureLogs = readFileSync(workerLog, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.jobId === id && line.msg === 'job failed');
+  return { state, attemptsMade: job.attemptsMade, failedReason: job.failedReason, rows, failureLogs };
+}
+
+describe('an error the logger cannot serialise', () => {
+  test('a frozen PermanentError fails the job at once with its own message, logged as described', async () => {
+    const outcome = await run('frozen-permanent', 3);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.attemptsMade).toBe(1);
+    expect(outcome.failedReason).toBe('frozen and permanent');
+    expect(outcome.rows).toHaveLength(1);
+    expect(outcome.rows[0]).toMatchObject({ status: 'failed', willRetry: false, error: { name: 'PermanentError', message: 'frozen and permanent' } });
+    expect(outcome.failureLogs).toHaveLength(1);
+    expect(outcome.failureLogs[0]).toMatchObject({ level: 50, willRetry: false, err: { name: 'PermanentError', message: 'frozen and permanent' } });
+  }, 30_000);
+
+  test('a frozen retryable Error is retried as usual, every attempt recorded', async () => {
+    const outcome = await run('frozen', 2);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.attemptsMade).toBe(2);
+    expect(outcome.failedReason).toBe('frozen');
+    expect(outcome.rows.map((row) => [row.attempt, row.willRetry, row.error?.message])).toEqual([
+      [1, true, 'frozen'],
+      [2, false, 'frozen'],
+    ]);
+    expect(outcome.failureLogs).toHaveLength(2);
+  }, 30_000);
+});
