@@ -1,4 +1,4 @@
-/** describeError: what a worker puts in the audit stream for a failure is bounded before it reaches Redis. */
+/** describeError: what a worker puts in the audit stream for a failure is bounded before it reaches Redis, and never throws. */
 import { describe, expect, test } from 'bun:test';
 import { cutText, describeError, ERROR_TEXT_LIMITS } from '@sluice/queue';
 
@@ -17,6 +17,31 @@ describe('describeError', () => {
   test('short errors and thrown non-errors are kept as they are', () => {
     expect(describeError(new TypeError('bad input'))).toMatchObject({ name: 'TypeError', message: 'bad input' });
     expect(describeError('plain string')).toEqual({ name: 'Error', message: 'plain string' });
+  });
+
+  test('never throws: a part that cannot be read is replaced, and the rest kept', () => {
+    const explode = () => {
+      throw new Error('exploded');
+    };
+    const noMessage = Object.defineProperty(new RangeError('never seen'), 'message', { get: explode });
+    expect(describeError(noMessage)).toMatchObject({ name: 'RangeError', message: '[unprintable thrown value: [object Error]]' });
+    expect(describeError(noMessage).stack).toContain('RangeError');
+    const noName = Object.defineProperty(new Error('kept'), 'name', { get: explode });
+    expect(describeError(noName)).toMatchObject({ name: 'Error', message: 'kept' });
+    expect(describeError(Object.create(null))).toEqual({ name: 'Error', message: '[unprintable thrown value: [object Object]]' });
+    expect(describeError({ toString: explode })).toEqual({ name: 'Error', message: '[unprintable thrown value: [object Object]]' });
+    const noPrototype = new Proxy({}, { getPrototypeOf: explode });
+    expect(describeError(noPrototype).name).toBe('Error');
+  });
+
+  test('a thrown non-Error is described by its text, or by what it was', () => {
+    expect(describeError({ message: 'plain object' })).toEqual({ name: 'Error', message: 'plain object' });
+    expect(describeError(null)).toEqual({ name: 'Error', message: 'handler threw a non-Error value: null' });
+    expect(describeError(undefined).message).toBe('handler threw a non-Error value: undefined');
+    expect(describeError(Symbol('s')).message).toBe('handler threw a non-Error value: Symbol(s)');
+    expect(describeError(7n).message).toBe('handler threw a non-Error value: 7n');
+    expect(describeError({ code: 7 }).message).toBe('handler threw a non-Error value: {"code":7}');
+    expect(describeError({ toString: () => 'custom text' }).message).toBe('handler threw a non-Error value: custom text');
   });
 
   test('a cut never splits a surrogate pair (Postgres refuses half of one)', () => {

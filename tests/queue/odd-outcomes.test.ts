@@ -68,6 +68,64 @@ async function run(kind: OddKind, attempts: number): Promise<Outcome> {
   return { state, attemptsMade: job.attemptsMade, failedReason: job.failedReason, rows, failureLogs };
 }
 
+const UNPRINTABLE_ERROR = '[unprintable thrown value: [object Error]]';
+
+describe('a thrown value that cannot be described the ordinary way', () => {
+  test.each([
+    ['message-getter-throws', 'Error', UNPRINTABLE_ERROR],
+    ['name-getter-throws', 'Error', 'readable message'],
+    ['null-prototype', 'Error', '[unprintable thrown value: [object Object]]'],
+    ['toString-throws', 'Error', '[unprintable thrown value: [object Object]]'],
+  ] as const)('%s: every attempt has its row and log line, with a fallback description', async (kind, name, message) => {
+    const outcome = await run(kind, 2);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.attemptsMade).toBe(2);
+    expect(outcome.failedReason).toBe(message);
+    expect(outcome.rows.map((row) => [row.attempt, row.status, row.willRetry, row.error?.name, row.error?.message])).toEqual([
+      [1, 'failed', true, name, message],
+      [2, 'failed', false, name, message],
+    ]);
+    expect(outcome.failureLogs).toHaveLength(2);
+  }, 30_000);
+
+  test('a PermanentError whose message cannot be read still fails at once, with its row', async () => {
+    const outcome = await run('permanent-message-getter-throws', 3);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.attemptsMade).toBe(1);
+    expect(outcome.failedReason).toBe(UNPRINTABLE_ERROR);
+    expect(outcome.rows).toHaveLength(1);
+    expect(outcome.rows[0]).toMatchObject({ status: 'failed', willRetry: false, error: { name: 'PermanentError', message: UNPRINTABLE_ERROR } });
+    expect(outcome.failureLogs).toHaveLength(1);
+  }, 30_000);
+});
+
+describe('a thrown value that is not an Error', () => {
+  test.each(['null', 'undefined'] as const)('throw %s: one failed attempt, recorded, not run again', async (kind) => {
+    const outcome = await run(kind, 1);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.attemptsMade).toBe(1);
+    expect(outcome.failedReason).toBe(`handler threw a non-Error value: ${kind}`);
+    expect(outcome.rows).toHaveLength(1);
+    expect(outcome.rows[0]).toMatchObject({ status: 'failed', willRetry: false, error: { name: 'Error', message: `handler threw a non-Error value: ${kind}` } });
+    expect(outcome.failureLogs).toHaveLength(1);
+  }, 30_000);
+
+  test.each([
+    ['string', 'a string'],
+    ['number', 'handler threw a non-Error value: 42'],
+    ['symbol', 'handler threw a non-Error value: Symbol(boom)'],
+    ['bigint', 'handler threw a non-Error value: 10n'],
+    ['object-with-message', 'plain object'],
+    ['object-without-message', 'handler threw a non-Error value: {"code":42}'],
+  ] as const)('throw a %s: BullMQ and the audit row show the same text', async (kind, text) => {
+    const outcome = await run(kind, 1);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.failedReason).toBe(text);
+    expect(outcome.rows).toHaveLength(1);
+    expect(outcome.rows[0]!.error).toMatchObject({ name: 'Error', message: text });
+  }, 30_000);
+});
+
 describe('an error the logger cannot serialise', () => {
   test('a frozen PermanentError fails the job at once with its own message, logged as described', async () => {
     const outcome = await run('frozen-permanent', 3);

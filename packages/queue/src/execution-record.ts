@@ -64,15 +64,58 @@ const STACK_LINES = 12;
 /** Characters of an error's name, message and stack that are kept: in the stream and in `worker_jobs`. */
 export const ERROR_TEXT_LIMITS = { nameChars: 200, messageChars: 4096, stackChars: 8192 } as const;
 
-/** An error as it is recorded: the stack's first lines, and every part cut to its limit, before it reaches Redis. */
+/**
+ * A thrown value as it is recorded: the stack's first lines, and every part cut to its limit,
+ * before it reaches Redis. Never throws, whatever was thrown: a part that cannot be read
+ * (a throwing getter or toString) is replaced, the message by `[unprintable thrown value: [object X]]`.
+ * A value that is not an Error is recorded by its text: a string as it is, an object by its
+ * string `message`, anything else as `handler threw a non-Error value: <value>`.
+ */
 export function describeError(error: unknown): ExecutionError {
-  if (!(error instanceof Error)) return { name: 'Error', message: cutText(String(error), ERROR_TEXT_LIMITS.messageChars) };
-  const stack = error.stack?.split('\n').slice(0, STACK_LINES).join('\n');
+  if (!readSafely(() => error instanceof Error, false)) return { name: 'Error', message: cutText(nonErrorText(error), ERROR_TEXT_LIMITS.messageChars) };
+  const thrown = error as Error;
+  const stack = readText(() => thrown.stack)?.split('\n').slice(0, STACK_LINES).join('\n');
   return {
-    name: cutText(String(error.name), ERROR_TEXT_LIMITS.nameChars),
-    message: cutText(String(error.message), ERROR_TEXT_LIMITS.messageChars),
+    name: cutText(readText(() => thrown.name) || 'Error', ERROR_TEXT_LIMITS.nameChars),
+    message: cutText(readText(() => thrown.message) ?? unprintable(error), ERROR_TEXT_LIMITS.messageChars),
     ...(stack ? { stack: cutText(stack, ERROR_TEXT_LIMITS.stackChars) } : {}),
   };
+}
+
+/** `read()`, or `fallback` when it throws. */
+export function readSafely<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}
+
+/** The text of what `read()` returns ('' for undefined or null); undefined when reading or converting it throws. */
+function readText(read: () => unknown): string | undefined {
+  return readSafely(() => {
+    const value = read();
+    return value === undefined || value === null ? '' : String(value);
+  }, undefined);
+}
+
+/** What is said of a value whose text cannot be read: its `Object.prototype.toString` tag, `[object Error]`. */
+function unprintable(value: unknown): string {
+  return `[unprintable thrown value: ${readSafely(() => Object.prototype.toString.call(value), '[object Unknown]')}]`;
+}
+
+/** A thrown non-Error as text: a string as it is, an object's string `message`, else what it was. */
+function nonErrorText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'bigint') return `handler threw a non-Error value: ${value}n`;
+  if (typeof value !== 'object' || value === null) return `handler threw a non-Error value: ${String(value)}`;
+  const message = readSafely(() => (value as { message?: unknown }).message, undefined);
+  if (typeof message === 'string') return message;
+  const text = readText(() => String(value));
+  if (text === undefined) return unprintable(value);
+  // `[object Object]` says nothing; the object's JSON may (cut to the message limit later).
+  const json = /^\[object \w+\]$/.test(text) ? readSafely(() => JSON.stringify(value) as string | undefined, undefined) : undefined;
+  return `handler threw a non-Error value: ${json ?? text}`;
 }
 
 /** `text` cut to `max` UTF-16 units, with `… [truncated N chars]`; never half a surrogate pair (Postgres rejects those). */

@@ -1,13 +1,14 @@
 /**
  * Runs one BullMQ job through its handler: resolve the definition -> check the payload ->
  * run with a child logger, context and timeout -> report the execution. Permanent errors
- * become BullMQ's UnrecoverableError here and nowhere else.
+ * become BullMQ's UnrecoverableError here (handler-failure.ts) and nowhere else.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '@sluice/config';
-import { createPayloadValidator, isPermanentError, type JobInfo, type JobRegistry, type JobServices, type JobSubmitter } from '@sluice/jobs';
+import { createPayloadValidator, type JobInfo, type JobRegistry, type JobServices, type JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
-import { describeError, executionRecordFor, type ExecutionError, type ExecutionRecord } from './execution-record.ts';
+import { executionRecordFor, type ExecutionError, type ExecutionRecord } from './execution-record.ts';
+import { handlerFailure } from './handler-failure.ts';
 import { BEING_ADDED, JobExistsError, JobTimeoutError } from './errors.ts';
 import type { JobEnvelope } from './job-options.ts';
 import { nextTurn } from './next-turn.ts';
@@ -96,18 +97,13 @@ export function createProcessor({ config, registry, log, queue: producer, servic
       // Same fields as a child logger's line, without building one per job.
       if (log.isLevelEnabled('info')) log.info({ ...bindings, durationMs: Date.now() - startedAt }, 'job completed');
       return result;
-    } catch (error) {
-      const permanent = isPermanentError(error);
-      const willRetry = !permanent && info.attempt < info.maxAttempts;
-      const described = describeError(error);
-      await report({ status: 'failed', error: described, willRetry });
-      logFailure(log, { ...bindings, willRetry }, error, described);
-      if (permanent && !(error instanceof UnrecoverableError)) {
-        // Keep the handler's stack: the dashboard and API show where it failed, not where we rethrew.
-        const stack = (error as Error).stack?.replace(/^[^\n]*/, `UnrecoverableError: ${(error as Error).message}`);
-        throw Object.assign(new UnrecoverableError((error as Error).message), { cause: error, ...(stack ? { stack } : {}) });
-      }
-      throw error;
+    } catch (value) {
+      // Whatever was thrown (null, an Error whose getters throw), nothing here may throw in its place.
+      const failure = handlerFailure(value);
+      const willRetry = !failure.permanent && info.attempt < info.maxAttempts;
+      await report({ status: 'failed', error: failure.error, willRetry });
+      logFailure(log, { ...bindings, willRetry }, value, failure.error);
+      throw failure.thrown;
     }
   };
 }
