@@ -150,3 +150,23 @@ describe('an error the logger cannot serialise', () => {
     expect(outcome.failureLogs).toHaveLength(2);
   }, 30_000);
 });
+
+describe('a result that cannot be stored as JSON', () => {
+  const cannotStore = "the handler's result cannot be stored as JSON: ";
+  test.each([
+    ['bigint-result', `${cannotStore}JSON.stringify cannot serialize BigInt (return strings for bigints)`],
+    ['nested-bigint-result', `${cannotStore}JSON.stringify cannot serialize BigInt (return strings for bigints)`],
+    ['cyclic-result', `${cannotStore}JSON.stringify cannot serialize cyclic structures`],
+    ['toJSON-throws-result', `${cannotStore}toJSON exploded`],
+    ['getter-throws-result', `${cannotStore}total getter exploded`],
+    ['deep-result', `${cannotStore}Maximum call stack size exceeded`],
+  ] as const)('%s: the job fails for good, not retried, with one failed row saying why', async (kind, message) => {
+    const outcome = await run(kind, 3);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.attemptsMade).toBe(1);
+    expect(outcome.failedReason).toBe(message);
+    expect(outcome.rows).toHaveLength(1);
+    expect(outcome.rows[0]).toMatchObject({ status: 'failed', willRetry: false, result: null, error: { name: 'UnrecoverableError', message } });
+    expect(outcome.failureLogs).toHaveLength(1);
+  }, 30_000);
+});

@@ -1,6 +1,7 @@
 /**
  * What a handler's failure becomes: the error its execution record stores, whether it is
  * permanent, and the Error handed to BullMQ. Nothing here throws, whatever the handler threw.
+ * Also the failure of a handler whose result cannot be stored.
  */
 import { UnrecoverableError } from 'bullmq';
 import { isPermanentError } from '@sluice/jobs';
@@ -48,4 +49,19 @@ function errorForBullmq(value: unknown, described: ExecutionError, permanent: bo
 function withStack(error: Error, stack: string | undefined, cause: unknown): Error {
   const replaced = stack?.replace(/^[^\n]*/, `${error.name}: ${error.message}`);
   return Object.assign(error, { cause, ...(replaced ? { stack: replaced } : {}) });
+}
+
+/**
+ * The failure of an execution whose result its record cannot hold: the audit appender
+ * rejects a record only when JSON.stringify refuses it (a BigInt, a cycle, a toJSON or
+ * getter that throws, nesting too deep), and only the result can hold such a value.
+ * Permanent: the same handler would return the same kind of value, so a retry would only
+ * repeat its side effects.
+ */
+export function unstorableResult(reason: unknown): UnrecoverableError {
+  const why = describeError(reason).message.replace(/\.$/, '');
+  const hint = /bigint/i.test(why) ? ' (return strings for bigints)' : '';
+  const error = new UnrecoverableError(`the handler's result cannot be stored as JSON: ${why}${hint}`);
+  // Where it was noticed (the processor) says nothing about where the value came from.
+  return Object.assign(error, { cause: reason, stack: `${error.name}: ${error.message}` });
 }

@@ -8,7 +8,7 @@ import type { Config } from '@sluice/config';
 import { createPayloadValidator, type JobInfo, type JobRegistry, type JobServices, type JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
 import { executionRecordFor, type ExecutionError, type ExecutionRecord } from './execution-record.ts';
-import { handlerFailure } from './handler-failure.ts';
+import { handlerFailure, unstorableResult } from './handler-failure.ts';
 import { BEING_ADDED, JobExistsError, JobTimeoutError } from './errors.ts';
 import type { JobEnvelope } from './job-options.ts';
 import { nextTurn } from './next-turn.ts';
@@ -24,7 +24,9 @@ export interface ProcessorOptions {
    * Awaited before the job is reported finished. The audit appender resolves once the
    * record is written to the job connection, ahead of the completion BullMQ sends after it.
    * Without it, a job waits for the end of its event-loop turn (`nextTurn`), so the
-   * completions of jobs finishing together go to Redis together.
+   * completions of jobs finishing together go to Redis together. Rejecting for a completed
+   * record means its result cannot be stored (the audit appender rejects only a record
+   * JSON.stringify refuses): the job then fails for good, saying so, with a failed record.
    */
   onExecution?: (record: ExecutionRecord) => Promise<void> | void;
 }
@@ -93,7 +95,12 @@ export function createProcessor({ config, registry, log, queue: producer, servic
         },
       });
       const result = await withTimeout(running, definition.timeoutMs, cancel.abort);
-      await report({ status: 'completed', result, willRetry: false });
+      try {
+        await report({ status: 'completed', result, willRetry: false });
+      } catch (reason) {
+        // The record was not appended: this execution's row is the failure reported below.
+        throw unstorableResult(reason);
+      }
       // Same fields as a child logger's line, without building one per job.
       if (log.isLevelEnabled('info')) log.info({ ...bindings, durationMs: Date.now() - startedAt }, 'job completed');
       return result;
