@@ -63,6 +63,16 @@ describe('loadConfig', () => {
     }
   });
 
+  test('heartbeat timeouts: defaults 10 s and 60 s; the kill comes after the unresponsive mark, or never (0)', () => {
+    expect(loadConfig({}).worker).toMatchObject({ heartbeatTimeoutMs: 10_000, heartbeatKillTimeoutMs: 60_000 });
+    expect(loadConfig({ WORKER_HEARTBEAT_KILL_TIMEOUT: '0' }).worker.heartbeatKillTimeoutMs).toBe(0);
+    expect(() => loadConfig({ WORKER_HEARTBEAT_TIMEOUT: '1000' })).toThrow('WORKER_HEARTBEAT_TIMEOUT must be between 2000 and 2147483647, got 1000');
+    expect(() => loadConfig({ WORKER_HEARTBEAT_TIMEOUT: '20000', WORKER_HEARTBEAT_KILL_TIMEOUT: '15000' })).toThrow(
+      'WORKER_HEARTBEAT_KILL_TIMEOUT must be 0 (never kill) or more than WORKER_HEARTBEAT_TIMEOUT (20000), got 15000',
+    );
+    expect(() => loadConfig({ WORKER_HEARTBEAT_TIMEOUT: '3000000000' })).toThrow('WORKER_HEARTBEAT_TIMEOUT must be between');
+  });
+
   test('the worker Redis client is bun or ioredis, nothing else', () => {
     expect(loadConfig({ WORKER_REDIS_CLIENT: 'ioredis' }).worker.redisClient).toBe('ioredis');
     expect(() => loadConfig({ WORKER_REDIS_CLIENT: 'redis' })).toThrow('WORKER_REDIS_CLIENT must be one of');

@@ -12,6 +12,7 @@ export function startSupervisor(config: Config, log: Logger): Supervisor {
     count: config.worker.count,
     log: log.child({ component: 'supervisor' }),
     shutdownTimeoutMs: config.worker.shutdownTimeoutMs,
+    livenessPolicy: { heartbeatTimeoutMs: config.worker.heartbeatTimeoutMs, heartbeatKillTimeoutMs: config.worker.heartbeatKillTimeoutMs },
   });
   supervisor.start();
   return supervisor;

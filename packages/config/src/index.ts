@@ -33,6 +33,10 @@ export interface Config {
     readonly stalledIntervalMs: number;
     readonly lockDurationMs: number;
     readonly shutdownTimeoutMs: number;
+    /** A ready worker process silent (no heartbeat) this long counts as unresponsive, not ready. */
+    readonly heartbeatTimeoutMs: number;
+    /** An unresponsive worker process silent this long is killed and restarted; 0 never kills. */
+    readonly heartbeatKillTimeoutMs: number;
     /** Client for the worker processes' job connections: Bun's native one, or ioredis. */
     readonly redisClient: 'bun' | 'ioredis';
   };
@@ -82,6 +86,10 @@ export const VARIABLES = {
   WORKER_QUEUE_STALLED_INTERVAL: { parse: int(1000, MAX_TIMER_MS), default: '30000' },
   WORKER_QUEUE_LOCK_DURATION: { parse: int(1000, MAX_TIMER_MS), default: '30000' },
   WORKER_SHUTDOWN_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: '30000' },
+  // Workers send a heartbeat every second: under 2 s, one late heartbeat would flap readiness.
+  WORKER_HEARTBEAT_TIMEOUT: { parse: int(2000, MAX_TIMER_MS), default: '10000' },
+  // Twice the default lock duration: a worker silent that long has lost its jobs' locks anyway.
+  WORKER_HEARTBEAT_KILL_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: '60000' },
   WORKER_REDIS_CLIENT: { parse: oneOf('bun', 'ioredis'), default: 'bun' },
   AUDIT_LOG_RETENTION_DAYS: { parse: int(0, 36_500), default: '30' },
   AUDIT_ENABLED: { parse: bool, default: 'true' },
@@ -144,6 +152,12 @@ export function loadConfig(env: Env): Config {
   }
   const stalledIntervalMs = read('WORKER_QUEUE_STALLED_INTERVAL');
   const lockDurationMs = read('WORKER_QUEUE_LOCK_DURATION');
+  const heartbeatTimeoutMs = read('WORKER_HEARTBEAT_TIMEOUT');
+  const heartbeatKillTimeoutMs = read('WORKER_HEARTBEAT_KILL_TIMEOUT');
+  // A kill before the worker even counts as unresponsive would skip the warning and the chance to recover.
+  if (heartbeatKillTimeoutMs !== 0 && heartbeatTimeoutMs !== undefined && heartbeatKillTimeoutMs !== undefined && heartbeatKillTimeoutMs <= heartbeatTimeoutMs) {
+    problems.push(`WORKER_HEARTBEAT_KILL_TIMEOUT must be 0 (never kill) or more than WORKER_HEARTBEAT_TIMEOUT (${heartbeatTimeoutMs}), got ${heartbeatKillTimeoutMs}`);
+  }
 
   const config: Config = {
     env: nodeEnv,
@@ -157,6 +171,8 @@ export function loadConfig(env: Env): Config {
       stalledIntervalMs,
       lockDurationMs,
       shutdownTimeoutMs: read('WORKER_SHUTDOWN_TIMEOUT'),
+      heartbeatTimeoutMs,
+      heartbeatKillTimeoutMs,
       redisClient: read('WORKER_REDIS_CLIENT'),
     },
     audit: { enabled: read('AUDIT_ENABLED'), retentionDays: read('AUDIT_LOG_RETENTION_DAYS') },

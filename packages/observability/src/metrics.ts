@@ -39,7 +39,7 @@ export interface MetricsOptions {
 }
 
 /** Worker process states the supervisor knows; each is always exported, 0 when empty. */
-export const WORKER_STATES = ['starting', 'ready', 'backoff', 'stopping', 'stopped'] as const;
+export const WORKER_STATES = ['starting', 'ready', 'unresponsive', 'backoff', 'stopping', 'stopped'] as const;
 
 const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 

@@ -3,9 +3,11 @@ import { EventEmitter } from 'node:events';
 import type { Subprocess } from 'bun';
 import type { Logger } from '@sluice/observability';
 import { isChildMessage, WORKER_SLOT_ENV, type ParentMessage } from './protocol.ts';
+import { DEFAULT_LIVENESS_POLICY, livenessCheckIntervalMs, livenessVerdict, type LivenessPolicy } from './liveness-policy.ts';
 import { CrashTracker, DEFAULT_RESTART_POLICY, type RestartPolicy } from './restart-policy.ts';
 
-export type ChildState = 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped';
+/** `unresponsive`: was ready, but its heartbeats stopped coming (stopped, or its event loop is blocked). */
+export type ChildState = 'starting' | 'ready' | 'unresponsive' | 'backoff' | 'stopping' | 'stopped';
 
 export interface ChildSnapshot {
   slot: number;
@@ -29,6 +31,8 @@ export interface SupervisorOptions {
   /** How long children may drain active jobs on stop. */
   shutdownTimeoutMs: number;
   restartPolicy?: Partial<RestartPolicy>;
+  /** When a silent child stops counting as ready, and when it is killed. */
+  livenessPolicy?: Partial<LivenessPolicy>;
 }
 
 export interface SupervisorExit {
@@ -41,6 +45,10 @@ interface Slot extends ChildSnapshot {
   tracker: CrashTracker;
   restartTimer: ReturnType<typeof setTimeout> | null;
   lastStderr: string[];
+  /** When the child last said anything (spawned, ready, heartbeat), in ms since the epoch. */
+  lastHeardAt: number;
+  /** Killed by the supervisor for not answering: its exit says so. */
+  killedUnresponsive: boolean;
 }
 
 type Events = { 'child-ready': [ChildSnapshot]; 'child-exit': [ChildSnapshot, number | null]; exit: [SupervisorExit] };
@@ -53,10 +61,13 @@ export class Supervisor extends EventEmitter<Events> {
   readonly done: Promise<SupervisorExit>;
   private resolveDone!: (exit: SupervisorExit) => void;
   private readonly policy: RestartPolicy;
+  private readonly liveness: LivenessPolicy;
+  private livenessTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly options: SupervisorOptions) {
     super();
     this.policy = { ...DEFAULT_RESTART_POLICY, ...options.restartPolicy };
+    this.liveness = { ...DEFAULT_LIVENESS_POLICY, ...options.livenessPolicy };
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -65,16 +76,17 @@ export class Supervisor extends EventEmitter<Events> {
       const state: Slot = {
         slot, pid: null, state: 'starting', restarts: 0, startedAt: null, lastHeartbeatAt: null,
         activeJobs: 0, processed: 0, rssBytes: null, proc: null, tracker: new CrashTracker(this.policy),
-        restartTimer: null, lastStderr: [],
+        restartTimer: null, lastStderr: [], lastHeardAt: Date.now(), killedUnresponsive: false,
       };
       this.slots.push(state);
       this.spawn(state);
     }
+    this.watchLiveness();
     this.options.log.info({ count: this.options.count }, 'supervisor started');
   }
 
   snapshot(): ChildSnapshot[] {
-    return this.slots.map(({ proc: _p, tracker: _t, restartTimer: _r, lastStderr: _l, ...rest }) => ({ ...rest }));
+    return this.slots.map(({ proc: _p, tracker: _t, restartTimer: _r, lastStderr: _l, lastHeardAt: _h, killedUnresponsive: _k, ...rest }) => ({ ...rest }));
   }
 
   /** Asks every child to drain and exit; resolves once all have. Safe to call twice. */
@@ -97,7 +109,7 @@ export class Supervisor extends EventEmitter<Events> {
       ipc: (message) => this.onMessage(slot, message),
       onExit: (_proc, exitCode, signalCode) => this.onExit(slot, exitCode, signalCode),
     });
-    Object.assign(slot, { proc, pid: proc.pid, state: 'starting', startedAt: new Date(), lastHeartbeatAt: null, activeJobs: 0 });
+    Object.assign(slot, { proc, pid: proc.pid, state: 'starting', startedAt: new Date(), lastHeartbeatAt: null, activeJobs: 0, lastHeardAt: Date.now(), killedUnresponsive: false });
     slot.lastStderr = [];
     void this.forwardStderr(slot, proc);
   }
@@ -115,12 +127,57 @@ export class Supervisor extends EventEmitter<Events> {
 
   private onMessage(slot: Slot, message: unknown): void {
     if (!isChildMessage(message)) return;
+    const silentForMs = Date.now() - slot.lastHeardAt;
+    slot.lastHeardAt = Date.now();
+    if (slot.state === 'unresponsive' && !slot.killedUnresponsive) {
+      slot.state = 'ready';
+      this.options.log.info({ slot: slot.slot, pid: slot.pid, silentForMs }, 'worker process answering again');
+    }
     if (message.type === 'ready') {
       slot.state = this.stopping ? 'stopping' : 'ready';
       this.options.log.info({ slot: slot.slot, pid: slot.pid }, 'worker process ready');
       this.emit('child-ready', this.snapshot()[slot.slot - 1]!);
     } else if (message.type === 'heartbeat') {
       Object.assign(slot, { lastHeartbeatAt: new Date(), activeJobs: message.active, processed: message.processed, rssBytes: message.rssBytes });
+    }
+  }
+
+  /**
+   * A ready child that stops sending heartbeats (SIGSTOP, an event loop blocked by a
+   * synchronous handler) no longer counts as ready; silent past the kill timeout, it is
+   * killed and restarted like a crashed one. Starting and stopping children send none.
+   */
+  private watchLiveness(): void {
+    const intervalMs = livenessCheckIntervalMs(this.liveness);
+    let lastCheckAt = Date.now();
+    this.livenessTimer = setInterval(() => {
+      const now = Date.now();
+      const late = now - lastCheckAt > 3 * intervalMs;
+      lastCheckAt = now;
+      // Our own event loop was blocked: heartbeats may be waiting unread in the pipes, and
+      // timers run before I/O. Judge on the next check, after they have been read.
+      if (late) return;
+      for (const slot of this.slots) this.checkLiveness(slot, now);
+    }, intervalMs);
+  }
+
+  private checkLiveness(slot: Slot, now: number): void {
+    if ((slot.state !== 'ready' && slot.state !== 'unresponsive') || !slot.proc || slot.killedUnresponsive) return;
+    const silentForMs = now - slot.lastHeardAt;
+    const verdict = livenessVerdict(silentForMs, this.liveness);
+    if (verdict === 'answering') return;
+    const context = { slot: slot.slot, pid: slot.pid, silentForMs, activeJobs: slot.activeJobs };
+    if (slot.state === 'ready') {
+      slot.state = 'unresponsive';
+      this.options.log.warn(
+        { ...context, heartbeatTimeoutMs: this.liveness.heartbeatTimeoutMs, killAfterMs: this.liveness.heartbeatKillTimeoutMs || null },
+        'worker process unresponsive: no heartbeat; not counted as ready',
+      );
+    }
+    if (verdict === 'kill') {
+      slot.killedUnresponsive = true;
+      this.options.log.error(context, 'worker process still unresponsive; killing it');
+      slot.proc.kill('SIGKILL');
     }
   }
 
@@ -132,7 +189,7 @@ export class Supervisor extends EventEmitter<Events> {
       slot.state = 'stopped';
       return;
     }
-    const how = signalCode ? `signal ${signalCode}` : `code ${exitCode}`;
+    const how = slot.killedUnresponsive ? `killed (${signalCode ?? exitCode}) for not answering` : signalCode ? `signal ${signalCode}` : `code ${exitCode}`;
     const delayMs = slot.tracker.recordCrash(Date.now(), upForMs);
     if (delayMs === null) {
       const tail = slot.lastStderr.length ? `; last output: ${crashOutput(slot.lastStderr).join(' | ')}` : '';
@@ -157,6 +214,9 @@ export class Supervisor extends EventEmitter<Events> {
   }
 
   private async stopChildren(): Promise<void> {
+    // Draining children send no heartbeats; the hard kill below covers a hung one.
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.livenessTimer = null;
     const { shutdownTimeoutMs } = this.options;
     const message: ParentMessage = { type: 'shutdown', timeoutMs: shutdownTimeoutMs };
     await Promise.all(
