@@ -1,5 +1,5 @@
 /** Wraps one BullMQ Worker on the `jobs` queue with Sluice's processor and a bounded graceful stop. */
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type ConnectionOptions, type Job, type Processor, type WorkerOptions } from 'bullmq';
 import type { Config } from '@sluice/config';
 import type { JobRegistry, JobServices, JobSubmitter } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
@@ -47,14 +47,42 @@ export interface JobWorker {
 /** How long the job connection must stay closed, with nothing unsettled, before a stop stops waiting for Redis. */
 const REDIS_GONE_MS = 1000;
 
+/**
+ * BullMQ's Worker, saying when it is done with a job. `processJob` runs the processor and
+ * then records the outcome, retrying while Redis is unreachable; it resolves once the
+ * outcome is recorded or BullMQ gave up on it: after a lost lock, moveToCompleted and then
+ * moveToFailed are refused ('Missing lock for job X', only an 'error' event, neither
+ * 'completed' nor 'failed'), and another worker re-runs the job. Either way BullMQ has
+ * nothing left to send for it.
+ */
+class SettlingWorker extends Worker<JobEnvelope> {
+  constructor(
+    processor: Processor<JobEnvelope>,
+    opts: WorkerOptions,
+    private readonly onDone: (job: Job<JobEnvelope>) => void,
+  ) {
+    super(QUEUE_NAME, processor, opts);
+  }
+
+  override async processJob(job: Job<JobEnvelope>, token: string, fetchNextCallback?: () => boolean) {
+    try {
+      return await super.processJob(job, token, fetchNextCallback);
+    } finally {
+      this.onDone(job);
+    }
+  }
+}
+
 export function createJobWorker(options: JobWorkerOptions): JobWorker {
   const { config } = options;
   let active = 0;
-  /** Jobs taken whose outcome Redis has not confirmed: running, or their completion not yet answered. */
+  /**
+   * Jobs taken whose outcome is still on its way: running, or their completion not yet
+   * answered. A job leaves when Redis records its outcome or BullMQ gives up recording it.
+   */
   const unsettled = new Set<Job>();
   const run = createProcessor(options);
-  const worker = new Worker<JobEnvelope>(
-    QUEUE_NAME,
+  const worker = new SettlingWorker(
     async (job) => {
       active++;
       unsettled.add(job);
@@ -70,6 +98,12 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       concurrency: config.worker.concurrency,
       stalledInterval: config.worker.stalledIntervalMs,
       lockDuration: config.worker.lockDurationMs,
+    },
+    // Still unsettled when BullMQ is done with it: Redis refused the outcome (the lock was
+    // lost, or the job was removed meanwhile). No longer ours to settle; nothing waits for it.
+    (job) => {
+      if (!unsettled.delete(job)) return;
+      options.log.warn({ jobId: job.id, type: job.name }, 'job outcome not recorded (lock lost or job gone); not waiting for it');
     },
   );
   worker.on('error', (error) => options.log.error({ err: error }, 'worker error'));
