@@ -73,6 +73,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ WORKER_HEARTBEAT_TIMEOUT: '3000000000' })).toThrow('WORKER_HEARTBEAT_TIMEOUT must be between');
   });
 
+  test('AUDIT_READ_TIMEOUT is whole ms from 0 (no limit) to 2^31 - 1, default 10 s', () => {
+    expect(loadConfig({}).database.readTimeoutMs).toBe(10_000);
+    expect(loadConfig({ AUDIT_READ_TIMEOUT: '0' }).database.readTimeoutMs).toBe(0);
+    expect(() => loadConfig({ AUDIT_READ_TIMEOUT: '5s' })).toThrow('AUDIT_READ_TIMEOUT must be a whole number, got "5s"');
+    expect(() => loadConfig({ AUDIT_READ_TIMEOUT: '3000000000' })).toThrow('AUDIT_READ_TIMEOUT must be between 0 and 2147483647');
+    expect(() => loadConfig({ AUDIT_READ_TIMOUT: '100' })).toThrow('did you mean AUDIT_READ_TIMEOUT?');
+  });
+
   test('the worker Redis client is bun or ioredis, nothing else', () => {
     expect(loadConfig({ WORKER_REDIS_CLIENT: 'ioredis' }).worker.redisClient).toBe('ioredis');
     expect(() => loadConfig({ WORKER_REDIS_CLIENT: 'redis' })).toThrow('WORKER_REDIS_CLIENT must be one of');

@@ -1,7 +1,7 @@
 /** The one boundary that turns any thrown error into `{ error: { code, message, field? } }` with its status. */
 import { Elysia, NotFoundError, ParseError, ValidationError } from 'elysia';
 import type { Logger } from '@sluice/observability';
-import { InvalidAuditQueryError } from '@sluice/db';
+import { AuditQueryTimeoutError, InvalidAuditQueryError } from '@sluice/db';
 import { JobExistsError, QueueError, RedisUnavailableError } from '@sluice/queue';
 import { HttpError } from './http-errors.ts';
 import type { FieldProblem } from './routes/schemas.ts';
@@ -37,6 +37,8 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
   if (error instanceof HttpError) return { status: error.status, body: body(error.code, error.message, error.field) };
   if (error instanceof RedisUnavailableError) return { status: 503, body: body(error.code, error.message) };
   if (error instanceof InvalidAuditQueryError) return { status: 400, body: body(error.code, error.message, error.field) };
+  // The database answered, too slowly for this query: a gateway timeout, not an outage to retry as is.
+  if (error instanceof AuditQueryTimeoutError) return { status: 504, body: body(error.code, error.message) };
   if (error instanceof JobExistsError) return { status: 409, body: body(error.code, error.message, error.field) };
   if (error instanceof QueueError) return { status: 400, body: body(error.code, error.message, error.field) };
   // ioredis reports an outage as assorted plain errors; the connection state says what they mean.

@@ -13,7 +13,15 @@ export interface Config {
   readonly env: NodeEnv;
   readonly redis: { readonly url: string; readonly prefix: string };
   /** `url` unset means the embedded PGlite store under `dataDir`. */
-  readonly database: { readonly url: string | undefined; readonly dataDir: string };
+  readonly database: {
+    readonly url: string | undefined;
+    readonly dataDir: string;
+    /**
+     * Postgres cancels an audit read (history, metrics, health) that runs longer than this;
+     * 0 never does. Reads have connections of their own, so a slow one cannot hold up the writer.
+     */
+    readonly readTimeoutMs: number;
+  };
   readonly server: {
     readonly host: string;
     readonly port: number;
@@ -93,6 +101,8 @@ export const VARIABLES = {
   WORKER_REDIS_CLIENT: { parse: oneOf('bun', 'ioredis'), default: 'bun' },
   AUDIT_LOG_RETENTION_DAYS: { parse: int(0, 36_500), default: '30' },
   AUDIT_ENABLED: { parse: bool, default: 'true' },
+  // Postgres keeps statement_timeout in a signed 32-bit count of ms.
+  AUDIT_READ_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: '10000' },
   ENABLE_SCHEDULED_JOBS: { parse: bool, default: 'true' },
   LOG_LEVEL: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info' },
   LOG_PRETTY: { parse: bool, default: undefined },
@@ -162,7 +172,7 @@ export function loadConfig(env: Env): Config {
   const config: Config = {
     env: nodeEnv,
     redis: { url: read('REDIS_URL'), prefix: read('QUEUE_PREFIX') },
-    database: { url: read('DATABASE_URL'), dataDir: read('DATA_DIR') },
+    database: { url: read('DATABASE_URL'), dataDir: read('DATA_DIR'), readTimeoutMs: read('AUDIT_READ_TIMEOUT') },
     server: { host: read('HOST'), port: read('PORT'), metricsPort: read('METRICS_PORT'), allowedHosts: read('ALLOWED_HOSTS') },
     worker: {
       count: workerCount === 'cpus' ? cpus().length : workerCount,

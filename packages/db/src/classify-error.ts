@@ -9,6 +9,9 @@ export const UNDEFINED_TABLE = '42P01';
 /** SQLSTATE insufficient_privilege: the role may not do this (insert, or create for a migration). */
 export const INSUFFICIENT_PRIVILEGE = '42501';
 
+/** SQLSTATE query_canceled: a statement timeout, or a cancel request. */
+const QUERY_CANCELED = '57014';
+
 /** The SQLSTATE of a Postgres error, looking through drizzle's wrapper to its cause. */
 export function sqlState(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
@@ -47,6 +50,11 @@ export function isUnreachable(error: unknown): boolean {
     if (typeof code === 'string' && (/^E[A-Z_]+$/.test(code) || code.startsWith('CONNECT'))) return true;
   }
   return false;
+}
+
+/** True when Postgres cancelled the statement because it ran past `statement_timeout` (not a cancel request). */
+export function isStatementTimeout(error: unknown): boolean {
+  return sqlState(error) === QUERY_CANCELED && /statement timeout/.test(errorMessage(error));
 }
 
 export function errorMessage(error: unknown): string {

@@ -98,3 +98,20 @@ export class AuditTableMissingError extends AuditError {
     );
   }
 }
+
+/**
+ * Postgres cancelled an audit read that ran past the read timeout (`AUDIT_READ_TIMEOUT`),
+ * so it could not keep a read connection busy for good. The caller asked for too much at once.
+ */
+export class AuditQueryTimeoutError extends AuditError {
+  override name = 'AuditQueryTimeoutError';
+  readonly code = 'AUDIT_QUERY_TIMEOUT';
+  constructor(readonly query: string, readonly timeoutMs: number, narrower: string, cause: unknown) {
+    super(
+      `the audit ${query} query ran longer than ${timeoutMs} ms and Postgres cancelled it (AUDIT_READ_TIMEOUT): ${narrower}, ` +
+        'or raise AUDIT_READ_TIMEOUT',
+      undefined,
+      { cause },
+    );
+  }
+}

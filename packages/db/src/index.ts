@@ -13,6 +13,10 @@
  *   store.getHealth({ windowMs? })            -> per type: critical < 50% success, warning < 80%, else ok
  *   store.ping()                              -> readiness { status, latencyMs }: worker_jobs answers
  *
+ * On Postgres the reads run on a pool of their own whose statement_timeout is
+ * config.database.readTimeoutMs (AUDIT_READ_TIMEOUT); a read past it rejects with
+ * AuditQueryTimeoutError. Inserts, retention and ping keep the writer's pool.
+ *
  * Worker processes import `@sluice/db/worker` instead (appender and maintenance client,
  * no database driver).
  */
@@ -20,7 +24,7 @@ export { startAuditTrail, type AuditTrail, type StartAuditTrailOptions } from '.
 export { createAuditWriter, type AuditWriter, type AuditWriterOptions, type AuditWriterStats } from './audit-writer.ts';
 export { createAuditAppender, type AuditAppender } from './audit-appender.ts';
 export { createAuditMaintenanceClient, type AuditMaintenanceClient } from './audit-maintenance-client.ts';
-export { AuditError, AuditRedisTooOldError, AuditRetentionFailedError, AuditStoreBusyError, AuditTableMissingError, AuditWriterSilentError, AuditWriterUnavailableError, InvalidAuditQueryError } from './errors.ts';
+export { AuditError, AuditQueryTimeoutError, AuditRedisTooOldError, AuditRetentionFailedError, AuditStoreBusyError, AuditTableMissingError, AuditWriterSilentError, AuditWriterUnavailableError, InvalidAuditQueryError } from './errors.ts';
 export { redisVersionOf, supportsAuditCommands } from './redis-version.ts';
 export { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, type HistoryPage, type HistoryQuery } from './history.ts';
 export { classifyHealth, DEFAULT_HEALTH_WINDOW_MS, type HealthQuery, type HealthStatus, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
@@ -33,5 +37,5 @@ export { countRecords, type RecordMeta } from './stream-entry.ts';
 export { sqlState } from './classify-error.ts';
 export { copyAuditRows, toCopyText } from './copy-rows.ts';
 export { writeAuditRows } from './insert-executions.ts';
-/** drizzle's `sql` tag, for ad-hoc queries against `store.db` without a second drizzle copy. */
+/** drizzle's `sql` tag, for ad-hoc queries against `store.readDb` (or `store.db`) without a second drizzle copy. */
 export { sql } from 'drizzle-orm';

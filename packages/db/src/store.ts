@@ -8,8 +8,9 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '@sluice/config';
-import { errorMessage, isUnreachable, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
-import { AuditError, AuditStoreBusyError, AuditStoreGoneError, AuditStoreUnavailableError, AuditTableMissingError } from './errors.ts';
+import { errorMessage } from './classify-error.ts';
+import { AuditStoreBusyError, AuditStoreGoneError, AuditStoreUnavailableError } from './errors.ts';
+import { reading, type ReadDescription } from './reading.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
 import { deleteExecutionsBefore, type PruneOptions } from './prune.ts';
@@ -32,7 +33,14 @@ export interface AuditStore {
   readonly kind: StoreDriver['kind'];
   /** Password-free description for logs: a redacted URL or the PGlite directory. */
   readonly location: string;
+  /** The writer's connections (inserts, retention, the readiness ping). */
   readonly db: AuditDb;
+  /**
+   * The read connections (history, metrics, health), with the read timeout as Postgres's
+   * statement_timeout. Ad-hoc reads belong here, where they cannot hold up the writer. The
+   * same connection as `db` on the embedded store.
+   */
+  readonly readDb: AuditDb;
   readonly driver: StoreDriver;
   /** Up when `worker_jobs` answers a query within `timeoutMs` (default 1000): the server is reachable and migrated. */
   ping(timeoutMs?: number): Promise<StoreHealth>;
@@ -50,9 +58,28 @@ export interface AuditStore {
 }
 
 export interface OpenStoreOptions {
-  /** Connections in the postgres.js pool. Default 5: the writer batches, queries are short. */
+  /** Connections in the writer's postgres.js pool (inserts, retention, ping). Default 5: the writer batches, its statements are short. */
   maxConnections?: number;
+  /**
+   * Connections in the read pool. Default 2: a metrics window over millions of rows keeps one
+   * busy for seconds, and more reads at once would only share the same CPUs; further reads wait
+   * for a connection instead of taking the writer's.
+   */
+  readConnections?: number;
+  /** Postgres cancels a read running longer than this (0: never). Default `config.database.readTimeoutMs`. */
+  readTimeoutMs?: number;
 }
+
+/** postgres.js settings both pools share. */
+const POOL_DEFAULTS = {
+  // Fail fast while Postgres is down; the audit writer retries with backoff.
+  connect_timeout: 5,
+  // postgres.js would otherwise wait up to 20 s between reconnects after an outage;
+  // the audit writer paces its own retries.
+  backoff: () => 0.25,
+  idle_timeout: 30,
+  onnotice: () => {},
+} satisfies postgres.Options<{}>;
 
 /** Where the embedded store lives, or null when `config.database.url` selects Postgres. */
 export function embeddedStoreDir(config: Pick<Config, 'database'>): string | null {
@@ -62,19 +89,23 @@ export function embeddedStoreDir(config: Pick<Config, 'database'>): string | nul
 /** Postgres when `config.database.url` is set, else PGlite under `config.database.dataDir`/audit. */
 export async function openAuditStore(config: Pick<Config, 'database'>, options: OpenStoreOptions = {}): Promise<AuditStore> {
   const { url, dataDir } = config.database;
+  const readTimeoutMs = options.readTimeoutMs ?? config.database.readTimeoutMs;
   if (url) {
-    const client = postgres(url, {
-      max: options.maxConnections ?? 5,
-      // Fail fast while Postgres is down; the audit writer retries with backoff.
-      connect_timeout: 5,
-      // postgres.js would otherwise wait up to 20 s between reconnects after an outage;
-      // the audit writer paces its own retries.
-      backoff: () => 0.25,
-      idle_timeout: 30,
-      onnotice: () => {},
+    // Two pools, so reads cannot starve the writer: seven slow metric reads on one shared pool
+    // of five once held up new rows for 10 s and made /ready fail its ping.
+    const client = postgres(url, { ...POOL_DEFAULTS, max: options.maxConnections ?? 5, connection: { application_name: 'sluice-audit-write' } });
+    const readClient = postgres(url, {
+      ...POOL_DEFAULTS,
+      max: options.readConnections ?? 2,
+      // Set per connection at start-up, so Postgres itself cancels a runaway read: a client that
+      // stops waiting (an HTTP caller, the monitor's timeout) would leave the query running.
+      connection: { application_name: 'sluice-audit-read', ...(readTimeoutMs > 0 ? { statement_timeout: readTimeoutMs } : {}) },
     });
     const db = drizzlePostgres(client, { schema }) as unknown as AuditDb;
-    return buildStore({ kind: 'postgres', client, url }, db, redact(url), () => client.end({ timeout: 5 }));
+    const readDb = drizzlePostgres(readClient, { schema }) as unknown as AuditDb;
+    return buildStore({ kind: 'postgres', client, url }, { db, readDb, readTimeoutMs }, redact(url), async () => {
+      await Promise.all([client.end({ timeout: 5 }), readClient.end({ timeout: 5 })]);
+    });
   }
   const dir = embeddedStoreDir(config)!;
   mkdirSync(dir, { recursive: true });
@@ -90,7 +121,9 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
     const assertPresent = () => {
       if (!existsSync(join(dir, 'PG_VERSION'))) throw new AuditStoreGoneError(dir);
     };
-    return buildStore({ kind: 'pglite', client }, db, dir, async () => {
+    // One connection for everything: a read holds up the writer while it runs, and PGlite
+    // does not enforce statement_timeout (no timer signals in WebAssembly), so reads run to the end.
+    return buildStore({ kind: 'pglite', client }, { db, readDb: db, readTimeoutMs: 0 }, dir, async () => {
       await client.close();
       releaseLock();
     }, assertPresent);
@@ -100,41 +133,39 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
   }
 }
 
-function buildStore(driver: StoreDriver, db: AuditDb, location: string, close: () => Promise<void>, assertPresent = () => {}): AuditStore {
+interface Connections {
+  db: AuditDb;
+  readDb: AuditDb;
+  /** The read connections' statement_timeout, for the error that reports it; 0 when none. */
+  readTimeoutMs: number;
+}
+
+function buildStore(driver: StoreDriver, { db, readDb, readTimeoutMs }: Connections, location: string, close: () => Promise<void>, assertPresent = () => {}): AuditStore {
   let closed: Promise<void> | null = null;
   /** Writes (and the readiness ping) first check that the store still exists. */
   const checked = <T>(run: () => Promise<T>) => async (): Promise<T> => {
     assertPresent();
     return run();
   };
+  const read = (query: string, narrower: string): ReadDescription => ({ query, narrower, timeoutMs: readTimeoutMs });
+  const windowed = 'use a shorter windowMs';
   return {
     kind: driver.kind,
     location,
     db,
+    readDb,
     driver,
     ping: (timeoutMs = 1000) => ping(db, location, timeoutMs, assertPresent),
-    getJobHistory: (query = {}) => reading(location, () => getJobHistory(db, query)),
-    getJobMetrics: (query) => reading(location, () => getJobMetrics(db, query)),
-    getJobMetricsByType: (query) => reading(location, () => getJobMetricsByType(db, query)),
-    getHealth: (query = {}) => reading(location, () => getHealth(db, query)),
+    getJobHistory: (query = {}) =>
+      reading(location, () => getJobHistory(readDb, query), read('history', 'filter by type, status or jobId, or give a since/until range')),
+    getJobMetrics: (query) => reading(location, () => getJobMetrics(readDb, query), read('metrics', `${windowed}, or ask for one type`)),
+    getJobMetricsByType: (query) => reading(location, () => getJobMetricsByType(readDb, query), read('metrics by type', windowed)),
+    getHealth: (query = {}) => reading(location, () => getHealth(readDb, query), read('health', windowed)),
     insertExecutions: (rows) => checked(() => insertExecutions(db, rows))(),
     insertAuditRows: (rows) => checked(() => writeAuditRows(db, driver, rows))(),
     deleteExecutionsBefore: (cutoff, opts) => checked(() => deleteExecutionsBefore(db, cutoff, opts))(),
     close: () => (closed ??= close()),
   };
-}
-
-/** Runs a read; a database the migrations never reached gets an error that says so and what to run. */
-async function reading<T>(location: string, query: () => Promise<T>): Promise<T> {
-  try {
-    return await query();
-  } catch (error) {
-    if (error instanceof AuditError) throw error;
-    if (sqlState(error) === UNDEFINED_TABLE) throw new AuditTableMissingError(location, error);
-    // drizzle wraps the driver's error as "Failed query: <the SQL>"; the cause says what happened.
-    if (isUnreachable(error)) throw new AuditStoreUnavailableError(location, errorMessage(error), error);
-    throw error;
-  }
 }
 
 async function ping(db: AuditDb, location: string, timeoutMs: number, assertPresent: () => void): Promise<StoreHealth> {

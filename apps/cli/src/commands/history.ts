@@ -53,7 +53,8 @@ Examples:
   bun run queue:history --job-id 42 --json
 
 Exit codes: 0 printed, 1 audit store unreachable (or the embedded store is open
-in a running server: set DATABASE_URL to share one Postgres), 2 bad arguments.`,
+in a running server: set DATABASE_URL to share one Postgres) or the read ran past
+AUDIT_READ_TIMEOUT (narrow it with --type, --status or --job-id), 2 bad arguments.`,
 
   async run(args, ctx) {
     const { flags, positionals } = parseFlags(args, FLAGS);

@@ -19,9 +19,15 @@ export interface AuditTypeRow {
 /** `via`: the server it was read through, when the embedded store is open there. */
 export type AuditStats = { windowMs: number; types: AuditTypeRow[]; via?: string } | { windowMs: number; error: string };
 
-/** The store stays open across --watch redraws; a failed open is retried on the next one. */
+/**
+ * How long the audit section may take. Postgres cancels the read at this point (its
+ * statement_timeout), so a redraw that gives up leaves no query running behind it.
+ */
 const QUERY_TIMEOUT_MS = 3000;
+/** The wait in this process also covers connecting, and the embedded store, which cannot cancel. */
+const ANSWER_TIMEOUT_MS = QUERY_TIMEOUT_MS + 2000;
 
+/** The store stays open across --watch redraws; a failed open is retried on the next one. */
 export function createAuditStats(config: Config) {
   let store: AuditStore | null = null;
   const windowMs = DEFAULT_HEALTH_WINDOW_MS;
@@ -33,14 +39,14 @@ export function createAuditStats(config: Config) {
         if (embedded && !existsSync(embedded)) return { windowMs, types: [] };
         if (!store) {
           try {
-            store = await openAuditStore(config, { maxConnections: 1 });
+            store = await openAuditStore(config, { maxConnections: 1, readConnections: 1, readTimeoutMs: QUERY_TIMEOUT_MS });
           } catch (error) {
             if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
             return await throughServer(config, windowMs, error as Error);
           }
           if (store.kind === 'pglite') await migrate(store);
         }
-        const health = await withTimeout(store.getHealth({ windowMs }), QUERY_TIMEOUT_MS);
+        const health = await withTimeout(store.getHealth({ windowMs }), ANSWER_TIMEOUT_MS);
         return { windowMs, types: health.map(toRow) };
       } catch (error) {
         return { windowMs, error: error instanceof Error ? error.message : String(error) };

@@ -1,7 +1,7 @@
 /** /api/v1/jobs read-outs: stats, health, recent failures (Redis) and execution history (audit table). */
 import { Elysia } from 'elysia';
 import type { Job } from 'bullmq';
-import type { TypeHealth } from '@sluice/db';
+import { AuditQueryTimeoutError, type TypeHealth } from '@sluice/db';
 import { UnknownJobTypeError, type JobEnvelope } from '@sluice/queue';
 import { readAudit, type ServerDeps } from '../deps.ts';
 import { failureView } from './job-view.ts';
@@ -29,8 +29,12 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
         const [counts, paused, types] = await Promise.all([
           queue.getCounts(),
           queue.queue.isPaused(),
-          // Queue counts come from Redis; an audit outage only blanks the per-type numbers.
-          readAudit(audit, (a) => a.getJobMetricsByType({ windowMs })).catch(() => null),
+          // Queue counts come from Redis; an audit outage only blanks the per-type numbers. A window
+          // too wide to read in time is the caller's to narrow, so it is answered (504), not hidden.
+          readAudit(audit, (a) => a.getJobMetricsByType({ windowMs })).catch((error) => {
+            if (error instanceof AuditQueryTimeoutError) throw error;
+            return null;
+          }),
         ]);
         return { counts, paused, windowMs, types };
       },
