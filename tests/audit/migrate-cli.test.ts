@@ -37,7 +37,7 @@ test('on Postgres: creates worker_jobs with its indexes, and a second run change
   try {
     const indexes = await sql<{ indexname: string }[]>`select indexname from pg_indexes where tablename = 'worker_jobs' order by indexname`;
     expect(indexes.map((row) => row.indexname)).toEqual([
-      'idx_worker_jobs_completed', 'idx_worker_jobs_created', 'idx_worker_jobs_job_id', 'idx_worker_jobs_status', 'idx_worker_jobs_type',
+      'idx_worker_jobs_completed', 'idx_worker_jobs_created', 'idx_worker_jobs_job_id', 'idx_worker_jobs_status', 'idx_worker_jobs_type_completed',
       'worker_jobs_execution_id_unique', 'worker_jobs_pkey',
     ]);
     const applied = await sql<{ hash: string }[]>`select hash from drizzle.__drizzle_migrations`;
@@ -136,5 +136,49 @@ for (const path of ['postgres', 'pglite'] as const) {
       await store.close();
       rmSync(folder, { recursive: true, force: true });
     }
+  }, 60_000);
+}
+
+for (const path of ['postgres', 'pglite'] as const) {
+  test(`on ${path}: a database migrated before the (type, completed_at, id) index gets it, its rows kept, from migrate() and db:migrate`, async () => {
+    const database = path === 'postgres' ? await postgresDatabase('migrate-type-index') : pgliteDatabase('migrate-type-index');
+    databases.push(database);
+    // The committed migrations as they were before the index: the first one only.
+    const folder = mkdtempSync(join(tmpdir(), 'sluice-migrations-'));
+    cpSync(MIGRATIONS_DIR, folder, { recursive: true });
+    const journalFile = join(folder, 'meta/_journal.json');
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
+    expect(journal.entries[0]!.tag).toBe('0000_worker_jobs');
+    for (const entry of journal.entries.slice(1)) rmSync(join(folder, `${entry.tag}.sql`));
+    writeFileSync(journalFile, JSON.stringify({ ...journal, entries: journal.entries.slice(0, 1) }));
+
+    const indexes = async (store: Awaited<ReturnType<typeof openAuditStore>>) =>
+      rowsOf(await store.db.execute(sql`select indexname from pg_indexes where tablename = 'worker_jobs' order by indexname`)).map((r) => (r as { indexname: string }).indexname);
+    const store = await openAuditStore(testConfig(database.env));
+    try {
+      await migrateStore(store, { migrationsFolder: folder });
+      expect(await indexes(store)).toContain('idx_worker_jobs_type');
+      const now = new Date();
+      await store.insertExecutions([{
+        executionId: 'kept:1:1', jobId: 'kept', type: 'echo', status: 'completed', attempt: 1, worker: 'h:1',
+        queuedAt: now, startedAt: now, completedAt: now, durationMs: 0,
+      }]);
+      // The server and `bun run worker` call this at start; it must not take the journal as up to date.
+      await migrateStore(store);
+      const after = await indexes(store);
+      expect(after).toContain('idx_worker_jobs_type_completed');
+      expect(after).not.toContain('idx_worker_jobs_type');
+      expect(after).toHaveLength(7);
+      const [definition] = rowsOf(await store.db.execute(sql`select indexdef from pg_indexes where indexname = 'idx_worker_jobs_type_completed'`)) as { indexdef: string }[];
+      expect(definition!.indexdef).toContain('(type, completed_at, id)');
+      expect((await store.getJobHistory({ type: 'echo' })).rows.map((r) => r.jobId)).toEqual(['kept']);
+      const applied = rowsOf(await store.db.execute(sql`select hash from drizzle.__drizzle_migrations`));
+      expect(applied).toHaveLength(readdirSync(MIGRATIONS_DIR).filter((name) => name.endsWith('.sql')).length);
+    } finally {
+      await store.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
+    // And `bun run db:migrate` afterwards has nothing left to do.
+    expect((await migrate(database.env)).code).toBe(0);
   }, 60_000);
 }
