@@ -186,5 +186,40 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(after.rows.some((r) => r.type === 'stale')).toBe(false);
       expect(after.rows.some((r) => r.type === 'ancient')).toBe(true); // completed long ago, but recorded recently
     });
+
+    test('retention: deletes exactly the rows written before the cutoff, whatever their ids, across ties at batch edges', async () => {
+      const { sql, workerJobs } = await import('@sluice/db');
+      const cutoff = new Date('2020-01-01T00:00:00Z');
+      const at = (iso: string) => ({ createdAt: new Date(iso) });
+      const expired = [
+        ...Array.from({ length: 3 }, (_, i) => row('prune-low', 'completed', 1, 0, at(`2019-12-0${i + 1}T00:00:00Z`))),
+        // Five rows of one instant, as one COPY batch writes them (created_at is its transaction's time):
+        // with two rows per batch, the instant spans three batches.
+        ...Array.from({ length: 5 }, () => row('prune-tie', 'completed', 1, 0, at('2019-12-15T00:00:00Z'))),
+        // Three rows within one millisecond, apart by microseconds (set below).
+        ...Array.from({ length: 3 }, (_, i) => row('prune-micro', 'completed', 1, 0, { jobId: `prune-micro-${i + 1}` })),
+        // One microsecond before the cutoff (set below).
+        row('prune-edge', 'completed', 1, 0),
+      ];
+      const kept = [row('prune-kept', 'completed', 1, 0, at('2020-01-01T00:00:00Z')), row('prune-kept', 'completed', 1, 0, at('2020-02-01T00:00:00Z'))];
+      await store.insertExecutions([...expired, ...kept]);
+      // The oldest rows last, so they have the highest ids (an import, a restored backlog).
+      const late = Array.from({ length: 3 }, (_, i) => row('prune-late', 'completed', 1, 0, at(`2019-11-0${i + 1}T00:00:00Z`)));
+      await store.insertExecutions(late);
+      await store.db.update(workerJobs)
+        .set({ createdAt: sql`timestamptz '2019-12-20T00:00:00.000Z' + (substr(${workerJobs.jobId}, 13)::int * interval '1 microsecond')` })
+        .where(sql`${workerJobs.type} = 'prune-micro'`);
+      await store.db.update(workerJobs).set({ createdAt: sql`timestamptz '2019-12-31T23:59:59.999999Z'` }).where(sql`${workerJobs.type} = 'prune-edge'`);
+      const everyOther = (await store.getJobHistory({ limit: 1000 })).rows.filter((r) => !r.type.startsWith('prune-')).map((r) => r.id);
+
+      expect(await store.deleteExecutionsBefore(cutoff, { batchSize: 2 })).toBe(expired.length + late.length);
+      const left = (await store.getJobHistory({ limit: 1000 })).rows;
+      expect(left.filter((r) => r.type.startsWith('prune-')).map((r) => r.createdAt.toISOString()).sort()).toEqual(['2020-01-01T00:00:00.000Z', '2020-02-01T00:00:00.000Z']);
+      // Rows written after the cutoff (every other row here, written now) are untouched.
+      expect(left.filter((r) => !r.type.startsWith('prune-')).map((r) => r.id)).toEqual(everyOther);
+      // Nothing left to do: a second run deletes nothing, and an aborted run does not start.
+      expect(await store.deleteExecutionsBefore(cutoff, { batchSize: 2 })).toBe(0);
+      expect(await store.deleteExecutionsBefore(new Date(), { signal: AbortSignal.abort() })).toBe(0);
+    });
   });
 }
