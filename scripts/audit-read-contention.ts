@@ -1,0 +1,58 @@
+/**
+ * `bun scripts/audit-read-contention.ts [--rows N] [--reads N]`: whether slow audit reads hold
+ * up the writer and the readiness ping. Fills a fresh database on DATABASE_URL's server (default
+ * the local Postgres) with N rows completed in the last hour, starts `--reads` concurrent
+ * `store.getHealth()` calls (what /api/v1/jobs/health runs), and 300 ms later times a
+ * `store.ping(2000)` (what /ready runs) and then a one-row insert on the writer's path. Prints
+ * one JSON line, drops the database.
+ */
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { loadConfig } from '@sluice/config';
+import { migrate, openAuditStore } from '@sluice/db';
+
+const { values } = parseArgs({ strict: true, options: { rows: { type: 'string', default: '1000000' }, reads: { type: 'string', default: '7' } } });
+const [rows, reads] = [Number(values.rows), Number(values.reads)];
+if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(reads) || reads < 1) {
+  process.stderr.write('usage: bun scripts/audit-read-contention.ts [--rows N (default 1000000)] [--reads N (default 7)]\n');
+  process.exit(2);
+}
+
+const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const name = `sluice_contention_${process.pid}`;
+const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+await admin.unsafe(`create database ${name}`);
+const url = new URL(serverUrl);
+url.pathname = `/${name}`;
+try {
+  const store = await openAuditStore(loadConfig({ DATABASE_URL: url.toString() }));
+  try {
+    await migrate(store);
+    const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    await sql.unsafe(`
+      insert into worker_jobs (execution_id, job_id, type, data, result, status, attempt, worker, queued_at, started_at, completed_at, duration_ms)
+      select 'e' || g, 'j' || g, case when g % 10 < 6 then 'echo' when g % 10 < 9 then 'sendEmail' else 'chainWatch' end,
+             '{"message":"hello"}', '{"ok":true}', case when g % 13 = 0 then 'failed' else 'completed' end, 1, 'host:1', c, c, c, (g::bigint * 7919) % 500
+      from generate_series(1, ${rows}) g, lateral (select now() - interval '50 minutes' + (g::float8 / ${rows}) * interval '50 minutes' as c) t`);
+    await sql`vacuum analyze worker_jobs`;
+    await sql.end();
+
+    const started = performance.now();
+    const msSince = (t: number) => Math.round(performance.now() - t);
+    const health = Array.from({ length: reads }, () => store.getHealth().then(() => msSince(started), (error: Error) => `failed after ${msSince(started)} ms: ${error.message}`));
+    await Bun.sleep(300);
+    let t = performance.now();
+    const ping = await store.ping(2000);
+    const pingMs = msSince(t);
+    t = performance.now();
+    const now = new Date();
+    await store.insertExecutions([{ executionId: 'probe', jobId: 'probe', type: 'probe', status: 'completed', attempt: 1, worker: 'h:1', queuedAt: now, startedAt: now, completedAt: now, durationMs: 0 }]);
+    const insertMs = msSince(t);
+    process.stdout.write(`${JSON.stringify({ rows, reads, ping: ping.status, pingError: ping.error, pingMs, insertMs, insertDoneAtMs: msSince(started), healthDoneAtMs: await Promise.all(health) })}\n`);
+  } finally {
+    await store.close();
+  }
+} finally {
+  await admin.unsafe(`drop database if exists ${name} with (force)`);
+  await admin.end();
+}
