@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { loadConfig } from '@sluice/config';
 import { migrate, openAuditStore } from '@sluice/db';
+import { withScratchDatabase } from './infra/scratch-database.ts';
 
 const { values } = parseArgs({ strict: true, options: { rows: { type: 'string', default: '1000000' }, reads: { type: 'string', default: '7' } } });
 const [rows, reads] = [Number(values.rows), Number(values.reads)];
@@ -18,17 +19,11 @@ if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(reads) || reads < 1
   process.exit(2);
 }
 
-const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const name = `sluice_contention_${process.pid}`;
-const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${name}`);
-const url = new URL(serverUrl);
-url.pathname = `/${name}`;
-try {
-  const store = await openAuditStore(loadConfig({ DATABASE_URL: url.toString() }));
+await withScratchDatabase('contention', async (url) => {
+  const store = await openAuditStore(loadConfig({ DATABASE_URL: url }));
   try {
     await migrate(store);
-    const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
     await sql.unsafe(`
       insert into worker_jobs (execution_id, job_id, type, data, result, status, attempt, worker, queued_at, started_at, completed_at, duration_ms)
       select 'e' || g, 'j' || g, case when g % 10 < 6 then 'echo' when g % 10 < 9 then 'sendEmail' else 'chainWatch' end,
@@ -52,7 +47,4 @@ try {
   } finally {
     await store.close();
   }
-} finally {
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
-}
+});

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { loadConfig } from '@sluice/config';
 import { migrate, openAuditStore } from '@sluice/db';
+import { withScratchDatabase } from './infra/scratch-database.ts';
 
 const say = (line: string) => process.stderr.write(`[audit-retention] ${line}\n`);
 const USAGE = `usage: bun scripts/audit-retention.ts [options]
@@ -53,17 +54,11 @@ const count = (name: 'expired' | 'retained' | 'late' | 'batch', min = 0): number
 const [expired, retained, late] = [count('expired'), count('retained'), count('late')];
 const batchSize = values.batch === undefined ? undefined : count('batch', 1);
 
-const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const name = `sluice_retention_${process.pid}`;
-const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${name}`);
-const url = new URL(serverUrl);
-url.pathname = `/${name}`;
-try {
-  const store = await openAuditStore(loadConfig({ DATABASE_URL: url.toString() }));
+await withScratchDatabase('retention', async (url) => {
+  const store = await openAuditStore(loadConfig({ DATABASE_URL: url }));
   try {
     await migrate(store);
-    const sql = postgres(url.toString(), { max: 2, onnotice: () => {} });
+    const sql = postgres(url, { max: 2, onnotice: () => {} });
     /** `n` rows, ids in insertion order, written evenly from `fromDaysAgo` to `toDaysAgo`. */
     const fill = (n: number, label: string, fromDaysAgo: number, toDaysAgo: number) =>
       n > 0 &&
@@ -103,7 +98,4 @@ try {
   } finally {
     await store.close();
   }
-} finally {
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
-}
+});

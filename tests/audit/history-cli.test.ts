@@ -1,9 +1,8 @@
 /** `bun run queue:history` and the audit section of `queue:monitor`, as a user runs them. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { resolve } from 'node:path';
-import postgres from 'postgres';
 import { migrate, openAuditStore, type NewWorkerJob } from '@sluice/db';
-import { postgresDatabase, type TestDatabase } from '../helpers/db.ts';
+import { lockWorkerJobs, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
 import { closedPort } from '../helpers/ports.ts';
 
@@ -127,20 +126,10 @@ test('a Postgres that is not there: history exits 1 naming the database and the 
 test('a read Postgres cancels for running too long: history exits 1 saying what to narrow, monitor reports it', async () => {
   if (db.kind !== 'postgres') return; // PGlite does not enforce statement_timeout (README: Where the table lives)
   // A table lock holds the reads past their timeout, whatever the machine's speed.
-  const locker = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
-  let release!: () => void;
-  let locked!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const holding = locker.begin(async (tx) => {
-    await tx`lock table worker_jobs in access exclusive mode`;
-    locked();
-    await released;
-  });
   const saved = env;
   env = { ...saved, AUDIT_READ_TIMEOUT: '300' };
+  const lock = await lockWorkerJobs(db.env.DATABASE_URL);
   try {
-    await isLocked;
     const history = await cli('history', '--type', 'echo');
     expect(history.code).toBe(1);
     expect(history.stderr).toBe(
@@ -152,8 +141,6 @@ test('a read Postgres cancels for running too long: history exits 1 saying what 
     expect(monitor.audit.error).toContain('the audit health query ran longer than 3000 ms and Postgres cancelled it');
   } finally {
     env = saved;
-    release();
-    await holding;
-    await locker.end();
+    await lock.release();
   }
 }, 30_000);

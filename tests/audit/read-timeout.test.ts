@@ -8,7 +8,7 @@ import postgres from 'postgres';
 import type { Redis } from 'ioredis';
 import { AuditQueryTimeoutError, createAuditAppender, openAuditStore, sql, type AuditStore } from '@sluice/db';
 import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
-import type { TestDatabase } from '../helpers/db.ts';
+import { lockWorkerJobs, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { openMigratedStore, startWriter, waitFor, type TestWriter } from './support.ts';
 
@@ -48,27 +48,6 @@ async function open(readTimeoutMs: number): Promise<AuditStore> {
   return store;
 }
 
-/** Holds ACCESS EXCLUSIVE on worker_jobs from a session of its own until `release()`. */
-async function lockTable(): Promise<{ release(): Promise<void> }> {
-  const locker = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
-  let release!: () => void;
-  let locked!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const holding = locker.begin(async (tx) => {
-    await tx`lock table worker_jobs in access exclusive mode`;
-    locked();
-    await released;
-  });
-  await isLocked;
-  return {
-    async release() {
-      release();
-      await holding;
-      await locker.end();
-    },
-  };
-}
 
 const activeReads = async () =>
   (await admin<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name = 'sluice-audit-read' and state = 'active'`)[0]!.n;
@@ -77,7 +56,7 @@ test('a read past AUDIT_READ_TIMEOUT is cancelled by Postgres and named, with wh
   if (db.kind !== 'postgres') return; // PGlite does not enforce statement_timeout (README: Where the table lives)
   const store = await open(300);
   // A lock makes the reads wait past the timeout: deterministic, whatever the machine's speed.
-  const lock = await lockTable();
+  const lock = await lockWorkerJobs(db.env.DATABASE_URL);
   try {
     const health = await store.getHealth({ windowMs: 3_600_000 }).catch((e) => e);
     expect(health).toBeInstanceOf(AuditQueryTimeoutError);

@@ -5,11 +5,10 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import pino from 'pino';
-import postgres from 'postgres';
 import type { Redis } from 'ioredis';
 import { createAuditAppender, type AuditStore } from '@sluice/db';
 import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
-import type { TestDatabase } from '../helpers/db.ts';
+import { lockWorkerJobs, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { openMigratedStore, startWriter, waitFor, type TestWriter } from './support.ts';
 
@@ -42,19 +41,9 @@ test('a write held up by a table lock is logged while it waits, and its row land
     executionId: `locked:1:${now}`, jobId: 'locked', type: 'echo', userId: null, data: {}, result: { ok: true },
     status: 'completed', attempt: 1, willRetry: false, worker: 'host:1', queuedAt: now - 2, startedAt: now - 1, completedAt: now, durationMs: 1,
   };
-  const locker = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
-  let release!: () => void;
-  let locked!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const holding = locker.begin(async (tx) => {
-    await tx`lock table worker_jobs in access exclusive mode`;
-    locked();
-    await released;
-  });
+  // The write must meet the lock: under load the writer could otherwise get in first.
+  const lock = await lockWorkerJobs(db.env.DATABASE_URL);
   try {
-    // The write must meet the lock: under load the writer could otherwise get in first.
-    await isLocked;
     writer = await startWriter(store, testConfig({ QUEUE_PREFIX: prefix, ...db.env }), { log, slowWriteMs: 300 });
     await createAuditAppender({ send: ioredisSend(redis), streamKey: keys.auditStream }).append(held);
 
@@ -64,9 +53,7 @@ test('a write held up by a table lock is logged while it waits, and its row land
     expect(waiting.waitingMs).toBeGreaterThanOrEqual(300);
     expect(await redis.xlen(keys.auditStream)).toBe(1);
   } finally {
-    release();
-    await holding;
-    await locker.end();
+    await lock.release();
   }
   await waitFor('the row after the lock is released', async () => (await store.getJobHistory({ jobId: 'locked' })).rows.length === 1);
   await waitFor('the stream entry to be removed', async () => (await redis.xlen(keys.auditStream)) === 0);

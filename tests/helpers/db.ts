@@ -57,3 +57,28 @@ export async function postgresDatabase(label: string): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * Holds ACCESS EXCLUSIVE on worker_jobs from a session of its own until `release()`: reads
+ * and writes wait on it, whatever the machine's speed.
+ */
+export async function lockWorkerJobs(url: string): Promise<{ release(): Promise<void> }> {
+  const locker = postgres(url, { max: 1, onnotice: () => {} });
+  let release!: () => void;
+  let locked!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const holding = locker.begin(async (tx) => {
+    await tx`lock table worker_jobs in access exclusive mode`;
+    locked();
+    await released;
+  });
+  await isLocked;
+  return {
+    async release() {
+      release();
+      await holding;
+      await locker.end();
+    },
+  };
+}

@@ -1,13 +1,12 @@
 /** An audit read Postgres cancels for running past AUDIT_READ_TIMEOUT: 504 AUDIT_QUERY_TIMEOUT from /history and /stats, a named error in /health. */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import pino from 'pino';
-import postgres from 'postgres';
 import { migrate, openAuditStore, type AuditStore } from '@sluice/db';
 import { jobRegistry, type JobRegistry } from '@sluice/jobs';
 import { createMetrics } from '@sluice/observability';
 import { QueueManager } from '@sluice/queue';
 import { createServer, type SluiceServer } from '@sluice/server-app';
-import { postgresDatabase, type TestDatabase } from '../helpers/db.ts';
+import { lockWorkerJobs, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { deletePrefix } from './helpers/server-process.ts';
 
@@ -43,18 +42,8 @@ const get = async (path: string) => {
 test('reads held past the timeout answer 504 AUDIT_QUERY_TIMEOUT saying what to narrow; /health reports the database part', async () => {
   if (db.kind !== 'postgres') return; // PGlite does not enforce statement_timeout (README: Where the table lives)
   // A table lock holds the reads past 300 ms, whatever the machine's speed.
-  const locker = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
-  let release!: () => void;
-  let locked!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const holding = locker.begin(async (tx) => {
-    await tx`lock table worker_jobs in access exclusive mode`;
-    locked();
-    await released;
-  });
+  const lock = await lockWorkerJobs(db.env.DATABASE_URL);
   try {
-    await isLocked;
     const history = await get('/api/v1/jobs/history?type=echo');
     expect(history.status).toBe(504);
     expect(history.body.error.code).toBe('AUDIT_QUERY_TIMEOUT');
@@ -74,9 +63,7 @@ test('reads held past the timeout answer 504 AUDIT_QUERY_TIMEOUT saying what to 
     expect(health.body.database.status).toBe('down');
     expect(health.body.database.error).toContain('the audit health query ran longer than 300 ms');
   } finally {
-    release();
-    await holding;
-    await locker.end();
+    await lock.release();
   }
   expect((await get('/api/v1/jobs/history')).status).toBe(200);
   expect((await get('/api/v1/jobs/stats')).body.types).toEqual([]);
