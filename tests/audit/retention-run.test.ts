@@ -114,10 +114,25 @@ test('a writer that took a retention request on and then died is given up on aft
     const [entry] = await redis.xrange(deadKeys.auditStream, '-', '+');
     return entry ? entry[1][entry[1].indexOf('reply') + 1] : undefined;
   });
-  await redis.rpush(replyTo!, JSON.stringify({ started: true }));
+  await redis.rpush(replyTo!, JSON.stringify({ started: true, heartbeatMs: 100 }));
   expect(run).rejects.toThrow(AuditWriterSilentError);
   await run.catch(() => {});
   await redis.del(deadKeys.auditStream, replyTo!);
+});
+
+test('a writer from before the repeats (a rolling upgrade) says started once and is waited for, not given up on', async () => {
+  const oldKeys = sluiceKeys(uniquePrefix('retention-old'));
+  const maintenance = createAuditMaintenanceClient({ redis, keys: oldKeys });
+  const run = maintenance.deleteExecutionsBefore(new Date(), { batchSize: 10, timeoutMs: 60_000, silenceMs: 300 });
+  const replyTo = await waitFor('the request in the stream', async () => {
+    const [entry] = await redis.xrange(oldKeys.auditStream, '-', '+');
+    return entry ? entry[1][entry[1].indexOf('reply') + 1] : undefined;
+  });
+  await redis.rpush(replyTo!, JSON.stringify({ started: true }));
+  await Bun.sleep(1000); // more than three times the silence limit, without a word
+  await redis.rpush(replyTo!, JSON.stringify({ deleted: 7 }));
+  expect(await run).toBe(7);
+  await redis.del(oldKeys.auditStream, replyTo!);
 });
 
 test('a live writer whose deletion waits on a lock keeps telling the job so; the job waits past its silence limit', async () => {

@@ -73,6 +73,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ WORKER_HEARTBEAT_TIMEOUT: '3000000000' })).toThrow('WORKER_HEARTBEAT_TIMEOUT must be between');
   });
 
+  test('the kill timeout follows a raised lock duration, and may not undercut it', () => {
+    // A handler may block its worker for less than the lock and keep its job: the default kill waits twice that.
+    expect(loadConfig({ WORKER_QUEUE_LOCK_DURATION: '300000' }).worker.heartbeatKillTimeoutMs).toBe(600_000);
+    expect(loadConfig({ WORKER_QUEUE_LOCK_DURATION: '5000' }).worker.heartbeatKillTimeoutMs).toBe(60_000);
+    expect(() => loadConfig({ WORKER_QUEUE_LOCK_DURATION: '300000', WORKER_HEARTBEAT_KILL_TIMEOUT: '120000' })).toThrow(
+      'WORKER_HEARTBEAT_KILL_TIMEOUT must be 0 (never kill) or more than WORKER_QUEUE_LOCK_DURATION (300000)',
+    );
+    expect(loadConfig({ WORKER_QUEUE_LOCK_DURATION: '300000', WORKER_HEARTBEAT_KILL_TIMEOUT: '0' }).worker.heartbeatKillTimeoutMs).toBe(0);
+  });
+
   test('AUDIT_READ_TIMEOUT is whole ms from 0 (no limit) to 2^31 - 1, default 10 s', () => {
     expect(loadConfig({}).database.readTimeoutMs).toBe(10_000);
     expect(loadConfig({ AUDIT_READ_TIMEOUT: '0' }).database.readTimeoutMs).toBe(0);

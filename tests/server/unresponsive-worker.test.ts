@@ -18,7 +18,7 @@ beforeAll(async () => {
   server = await spawnServer({
     label: 'unresponsive',
     // Small thresholds, far enough apart that a worker can be seen unresponsive and continued before the kill.
-    env: { AUDIT_ENABLED: 'false', WORKER_COUNT: '2', WORKER_HEARTBEAT_TIMEOUT: '2000', WORKER_HEARTBEAT_KILL_TIMEOUT: '10000' },
+    env: { AUDIT_ENABLED: 'false', WORKER_COUNT: '2', WORKER_HEARTBEAT_TIMEOUT: '2000', WORKER_HEARTBEAT_KILL_TIMEOUT: '10000', WORKER_QUEUE_LOCK_DURATION: '5000' },
   });
 });
 

@@ -15,8 +15,10 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
  * job id from elsewhere must not move the cursor, clear the operator's screen or break a row.
  */
 export function printable(text: string): string {
-  return text.replace(CONTROL, (c) => JSON.stringify(c).slice(1, -1));
+  return text.replace(CONTROL, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** `2026-11-22 09:26:03` in local time. */
 export function formatTime(at: Date | number | null | undefined): string {

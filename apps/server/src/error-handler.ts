@@ -46,6 +46,17 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
   return { status: 500, body: body('INTERNAL', 'internal error; see the server log') };
 }
 
+/** `message: cause message (SQLSTATE)` down the cause chain: a wrapped refusal (42501) must not read as "did not answer". */
+function withCauses(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    const message = e instanceof Error ? e.message : String(e);
+    parts.push(typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? `${message} (${code})` : message);
+  }
+  return parts.join(': ');
+}
+
 /** During an outage every request fails alike: one line per code this often, saying how many were left out. */
 const UNAVAILABLE_LOG_EVERY_MS = 10_000;
 
@@ -58,13 +69,14 @@ export function createErrorHandler({ log, redisReady }: ErrorHandlerOptions) {
       return;
     }
     unavailableLogged.set(code, { at: Date.now(), since: 0 });
-    log.warn({ ...fields, code, refusedSinceLastLine: last?.since ?? 0 }, 'request refused: a dependency is unavailable');
+    log.warn({ ...fields, code, refusedSinceLastLine: last?.since ?? 0 }, 'request refused: a dependency is unavailable or too slow');
   };
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ error, request, set }) => {
     const url = URL.parse(request.url) ?? new URL('http://invalid/');
     const { status, body } = describeHttpError(error, redisReady, url);
-    // A 503 is an outage the health checks report already: no stack, and not once per request.
-    if (status === 503) logUnavailable(body.error.code, { method: request.method, path: url.pathname, status, err: (error as Error)?.message ?? String(error) });
+    // A 503 is an outage the health checks report already, and a 504 a read Postgres cancelled:
+    // no stack, and not once per request; the cause stays, since it may be no outage at all.
+    if (status === 503 || status === 504) logUnavailable(body.error.code, { method: request.method, path: url.pathname, status, err: withCauses(error) });
     else if (status >= 500) log.error({ err: error, method: request.method, path: url.pathname, status }, 'request failed');
     else log.debug({ method: request.method, path: url.pathname, status, code: body.error.code }, 'request rejected');
     set.status = status;

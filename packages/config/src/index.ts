@@ -96,8 +96,8 @@ export const VARIABLES = {
   WORKER_SHUTDOWN_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: '30000' },
   // Workers send a heartbeat every second: under 2 s, one late heartbeat would flap readiness.
   WORKER_HEARTBEAT_TIMEOUT: { parse: int(2000, MAX_TIMER_MS), default: '10000' },
-  // Twice the default lock duration: a worker silent that long has lost its jobs' locks anyway.
-  WORKER_HEARTBEAT_KILL_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: '60000' },
+  // Unset: twice the lock duration, at least 60 s (see below).
+  WORKER_HEARTBEAT_KILL_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: undefined },
   WORKER_REDIS_CLIENT: { parse: oneOf('bun', 'ioredis'), default: 'bun' },
   AUDIT_LOG_RETENTION_DAYS: { parse: int(0, 36_500), default: '30' },
   AUDIT_ENABLED: { parse: bool, default: 'true' },
@@ -163,10 +163,18 @@ export function loadConfig(env: Env): Config {
   const stalledIntervalMs = read('WORKER_QUEUE_STALLED_INTERVAL');
   const lockDurationMs = read('WORKER_QUEUE_LOCK_DURATION');
   const heartbeatTimeoutMs = read('WORKER_HEARTBEAT_TIMEOUT');
-  const heartbeatKillTimeoutMs = read('WORKER_HEARTBEAT_KILL_TIMEOUT');
+  const killTimeoutSet = read('WORKER_HEARTBEAT_KILL_TIMEOUT');
+  // A worker silent past its lock duration has lost its jobs' locks anyway (the lock is
+  // renewed on the same event loop); killed before that, a handler that blocks the loop for
+  // less than the lock (which a raised WORKER_QUEUE_LOCK_DURATION allows) could never finish.
+  const heartbeatKillTimeoutMs = killTimeoutSet ?? Math.max(60_000, 2 * (lockDurationMs ?? 30_000));
   // A kill before the worker even counts as unresponsive would skip the warning and the chance to recover.
-  if (heartbeatKillTimeoutMs !== 0 && heartbeatTimeoutMs !== undefined && heartbeatKillTimeoutMs !== undefined && heartbeatKillTimeoutMs <= heartbeatTimeoutMs) {
+  if (heartbeatKillTimeoutMs !== 0 && heartbeatTimeoutMs !== undefined && heartbeatKillTimeoutMs <= heartbeatTimeoutMs) {
     problems.push(`WORKER_HEARTBEAT_KILL_TIMEOUT must be 0 (never kill) or more than WORKER_HEARTBEAT_TIMEOUT (${heartbeatTimeoutMs}), got ${heartbeatKillTimeoutMs}`);
+  } else if (killTimeoutSet !== undefined && killTimeoutSet !== 0 && lockDurationMs !== undefined && killTimeoutSet <= lockDurationMs) {
+    problems.push(
+      `WORKER_HEARTBEAT_KILL_TIMEOUT must be 0 (never kill) or more than WORKER_QUEUE_LOCK_DURATION (${lockDurationMs}): a handler may block its worker that long and still keep its job, got ${killTimeoutSet}`,
+    );
   }
 
   const config: Config = {

@@ -27,9 +27,13 @@ export interface PruneRequestOptions {
   /**
    * Give up when the writer running the request has said nothing for this long: it repeats
    * `{ started }` every 10 s while it works, so silence means it died mid-run. Default 45000 ms.
+   * Applies only to a writer that says it repeats (`heartbeatMs`); an older one is waited for.
    */
   silenceMs?: number;
 }
+
+/** How long one wait for the result blocks when the writer sends no repeats; the loop ends on `signal`. */
+const RESULT_WAIT_S = 60;
 
 export interface AuditMaintenanceClient {
   deleteExecutionsBefore(cutoff: Date, options: PruneRequestOptions): Promise<number>;
@@ -46,17 +50,23 @@ export function createAuditMaintenanceClient({ redis, keys }: AuditMaintenanceCl
         await redis.xadd(keys.auditStream, '*', ...encodePrune({ cutoff, batchSize, replyTo }));
         // First `{ started }` (or the result at once), then the result.
         let started = false;
+        /** Whether the writer repeats `{ started }` while it works: a writer from before the repeats does not, and is waited for. */
+        let beats = false;
         while (!signal?.aborted) {
           // BLPOP takes seconds, with fractions.
-          const reply = await listener.blpop(replyTo, started ? Math.max(0.01, silenceMs / 1000) : Math.max(1, Math.ceil(timeoutMs / 1000)));
+          const waitS = !started ? Math.max(1, Math.ceil(timeoutMs / 1000)) : beats ? Math.max(0.01, silenceMs / 1000) : RESULT_WAIT_S;
+          const reply = await listener.blpop(replyTo, waitS);
           if (!reply) {
-            if (started) throw new AuditWriterSilentError(silenceMs);
+            if (started && beats) throw new AuditWriterSilentError(silenceMs);
+            if (started) continue;
             throw new AuditWriterUnavailableError('delete executions past retention', timeoutMs);
           }
-          const message = JSON.parse(reply[1]) as { started?: boolean; deleted?: number; error?: string };
+          const message = JSON.parse(reply[1]) as { started?: boolean; heartbeatMs?: number; deleted?: number; error?: string };
           if (message.error) throw new AuditRetentionFailedError(message.error);
-          if (message.started) started = true;
-          else return Number(message.deleted);
+          if (message.started) {
+            started = true;
+            beats ||= typeof message.heartbeatMs === 'number';
+          } else return Number(message.deleted);
         }
         throw signal.reason ?? new Error('aborted');
       } catch (error) {

@@ -2,9 +2,10 @@
  * Runs the retention requests `cleanupAuditLog` sends the audit writer, one at a time and
  * beside its batch pipeline: deleting millions of rows must not hold up the rows behind them.
  *
- * Reply protocol on the request's list (RPUSH, read in order with BLPOP): `{ started: true }`
- * as soon as the request is taken on (queued behind another run counts), repeated every
- * `heartbeatMs` until the answer, then `{ deleted }`, or `{ error }` saying why it did not
+ * Reply protocol on the request's list (RPUSH, read in order with BLPOP): `{ started: true,
+ * heartbeatMs }` as soon as the request is taken on (queued behind another run counts),
+ * repeated every `heartbeatMs` until the answer (`heartbeatMs` tells the job it may count on
+ * the repeats; a writer from before them sends `{ started: true }` once), then `{ deleted }`, or `{ error }` saying why it did not
  * finish. The repeats tell the waiting job the writer is alive: the request has left the
  * stream, so a writer that dies mid-run (SIGKILL, OOM) answers nothing, and the job gives up
  * after a silence instead of its whole timeout. An outage is waited out; any other failure
@@ -59,7 +60,7 @@ export function createRetentionRunner({ store, redis, log, retry = {}, heartbeat
 
   function beat(): void {
     // Lost beats (Redis down) only make the job wait longer for the next one.
-    for (const replyTo of unanswered) void reply(replyTo, { started: true }).catch(() => {});
+    for (const replyTo of unanswered) void reply(replyTo, { started: true, heartbeatMs }).catch(() => {});
   }
 
   /** Sleeps `ms`, or less when the writer stops. */
@@ -95,7 +96,7 @@ export function createRetentionRunner({ store, redis, log, retry = {}, heartbeat
     /** Queues a request and tells its job it was taken on. Never rejects: failures are answered to the job. */
     start(request: PruneRequest): void {
       // Sent first, so it precedes any answer on the connection.
-      void reply(request.replyTo, { started: true }).catch(() => {});
+      void reply(request.replyTo, { started: true, heartbeatMs }).catch(() => {});
       unanswered.add(request.replyTo);
       heartbeat ??= setInterval(beat, heartbeatMs);
       queue = queue

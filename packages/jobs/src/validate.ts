@@ -21,9 +21,6 @@ export function createPayloadValidator(registry: JobRegistry): PayloadValidator 
   return (type, data) => {
     const check = compiled.get(type);
     if (!check) return { path: '', message: `unknown job type "${type}"` };
-    if (nestsDeeperThan(data, MAX_PAYLOAD_DEPTH)) {
-      return { path: '', message: `payload nests objects and arrays deeper than ${MAX_PAYLOAD_DEPTH} levels` };
-    }
     if (check.Check(data)) return null;
     const first = check.Errors(data).First();
     return { path: first?.path ?? '', message: first?.message ?? 'invalid payload' };
@@ -31,11 +28,17 @@ export function createPayloadValidator(registry: JobRegistry): PayloadValidator 
 }
 
 /**
- * Deepest nesting of objects and arrays a payload may have. Payloads are data, not linked
- * lists; far deeper ones overflow the stack in BullMQ's serialisation (a 500 instead of a 400)
- * and in the embedded audit store's JSON parser.
+ * Deepest nesting of objects and arrays a submitted payload may have. Payloads are data, not
+ * linked lists; far deeper ones overflow the stack in BullMQ's serialisation (a 500 instead
+ * of a 400) and in the embedded audit store's JSON parser. Checked at submit only, so a job
+ * queued before the limit still runs.
  */
 export const MAX_PAYLOAD_DEPTH = 1000;
+
+/** The problem with a payload nested deeper than MAX_PAYLOAD_DEPTH, else null. */
+export function payloadDepthProblem(data: unknown): PayloadProblem | null {
+  return nestsDeeperThan(data, MAX_PAYLOAD_DEPTH) ? { path: '', message: `payload nests objects and arrays deeper than ${MAX_PAYLOAD_DEPTH} levels` } : null;
+}
 
 /** Depth-first without recursion, so that the check cannot overflow the stack itself; a cycle counts as too deep. */
 function nestsDeeperThan(value: unknown, max: number): boolean {

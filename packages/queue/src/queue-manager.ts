@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '@sluice/config';
 import {
   createPayloadValidator,
+  payloadDepthProblem,
   type JobData,
   type JobRegistry,
   type JobSubmitter,
@@ -81,7 +82,7 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
   /** Validates without enqueuing; throws the same errors `submit` would. */
   check(type: string, data: unknown): asserts type is JobType<R> {
     if (!Object.hasOwn(this.registry, type)) throw new UnknownJobTypeError(type, this.types);
-    const problem = this.validate(type, data);
+    const problem = payloadDepthProblem(data) ?? this.validate(type, data);
     if (problem) throw new InvalidJobDataError(type, problem.path, problem.message);
   }
 
