@@ -105,15 +105,19 @@ async function countOld(): Promise<number> {
   return row!.n;
 }
 
+/** Plays a writer taking the retention request on: its reply list, once the request is in the stream. */
+const takeRequest = (streamKey: string) =>
+  waitFor('the request in the stream', async () => {
+    const [entry] = await redis.xrange(streamKey, '-', '+');
+    return entry ? entry[1][entry[1].indexOf('reply') + 1] : undefined;
+  });
+
 test('a writer that took a retention request on and then died is given up on after its silence, not the job timeout', async () => {
   const deadKeys = sluiceKeys(uniquePrefix('retention-dead'));
   const maintenance = createAuditMaintenanceClient({ redis, keys: deadKeys });
   const run = maintenance.deleteExecutionsBefore(new Date(), { batchSize: 10, timeoutMs: 60_000, silenceMs: 300 });
   // Play the writer: take the request from the stream, say it was taken on, then die.
-  const replyTo = await waitFor('the request in the stream', async () => {
-    const [entry] = await redis.xrange(deadKeys.auditStream, '-', '+');
-    return entry ? entry[1][entry[1].indexOf('reply') + 1] : undefined;
-  });
+  const replyTo = await takeRequest(deadKeys.auditStream);
   await redis.rpush(replyTo!, JSON.stringify({ started: true, heartbeatMs: 100 }));
   expect(run).rejects.toThrow(AuditWriterSilentError);
   await run.catch(() => {});
@@ -124,10 +128,7 @@ test('a writer from before the repeats (a rolling upgrade) says started once and
   const oldKeys = sluiceKeys(uniquePrefix('retention-old'));
   const maintenance = createAuditMaintenanceClient({ redis, keys: oldKeys });
   const run = maintenance.deleteExecutionsBefore(new Date(), { batchSize: 10, timeoutMs: 60_000, silenceMs: 300 });
-  const replyTo = await waitFor('the request in the stream', async () => {
-    const [entry] = await redis.xrange(oldKeys.auditStream, '-', '+');
-    return entry ? entry[1][entry[1].indexOf('reply') + 1] : undefined;
-  });
+  const replyTo = await takeRequest(oldKeys.auditStream);
   await redis.rpush(replyTo!, JSON.stringify({ started: true }));
   await Bun.sleep(1000); // more than three times the silence limit, without a word
   await redis.rpush(replyTo!, JSON.stringify({ deleted: 7 }));
