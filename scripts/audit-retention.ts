@@ -8,10 +8,10 @@
  * drops the database. `--held-snapshot` keeps a transaction open on another connection
  * meanwhile (as a long read does), so Postgres cannot prune the index entries of deleted rows.
  */
-import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { loadConfig } from '@sluice/config';
 import { migrate, openAuditStore } from '@sluice/db';
+import { parseScriptArgs } from './infra/script-args.ts';
 import { withScratchDatabase } from './infra/scratch-database.ts';
 
 const say = (line: string) => process.stderr.write(`[audit-retention] ${line}\n`);
@@ -31,18 +31,7 @@ const options = {
   'held-snapshot': { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
-let values: ReturnType<typeof parseArgs<{ options: typeof options; strict: true }>>['values'];
-try {
-  ({ values } = parseArgs({ strict: true, options }));
-} catch (error) {
-  say(`error: ${(error as Error).message}`);
-  process.stderr.write(`${USAGE}\n`);
-  process.exit(2);
-}
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+const values = parseScriptArgs(options, USAGE, say);
 const count = (name: 'expired' | 'retained' | 'late' | 'batch', min = 0): number => {
   const n = Number(values[name]);
   if (!Number.isInteger(n) || n < min) {

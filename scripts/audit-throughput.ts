@@ -11,7 +11,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { loadConfig } from '@sluice/config';
 import { startAuditTrail } from '@sluice/db';
@@ -22,6 +21,7 @@ import { Supervisor } from '@sluice/supervisor';
 import { WORKER_ENTRY } from '@sluice/worker-app';
 import { namedProcessesCpuSeconds, processCpuSeconds, redisCpuSeconds, selfCpuSeconds } from './bench/cpu.ts';
 import { ensureRedis } from './infra/redis.ts';
+import { parseScriptArgs } from './infra/script-args.ts';
 
 const say = (line: string) => process.stderr.write(`[audit-throughput] ${line}\n`);
 const USAGE = `usage: bun scripts/audit-throughput.ts [options]
@@ -34,23 +34,15 @@ const USAGE = `usage: bun scripts/audit-throughput.ts [options]
   --linger MS       the writer's wait after a short read (default 100)
   --redis-port N    the Redis it starts for itself (default 6397)
   --help            this text`;
-let values: Record<string, string | boolean | undefined>;
-try {
-  ({ values } = parseArgs({
-    strict: true,
-    options: { jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' },
-      concurrency: { type: 'string', default: '50' }, 'sleep-ms': { type: 'string', default: '0' }, processes: { type: 'string', default: '2' }, 'redis-port': { type: 'string', default: '6397' },
-      help: { type: 'boolean' } },
-  }));
-} catch (error) {
-  say(`error: ${(error as Error).message}`);
-  process.stderr.write(`${USAGE}\n`);
-  process.exit(2);
-}
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+const values: Record<string, string | boolean | undefined> = parseScriptArgs(
+  {
+    jobs: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '2' }, batch: { type: 'string' }, linger: { type: 'string' },
+    concurrency: { type: 'string', default: '50' }, 'sleep-ms': { type: 'string', default: '0' }, processes: { type: 'string', default: '2' }, 'redis-port': { type: 'string', default: '6397' },
+    help: { type: 'boolean' },
+  },
+  USAGE,
+  say,
+);
 /** A whole-number flag, or exit 2 naming it. */
 function flag(name: string, min: number): number {
   const n = Number(values[name]);
