@@ -64,6 +64,41 @@ test('history filters by status and job id, pages with --limit, and prints JSON'
   expect((await cli('history', '--type', 'nope')).stdout.trim()).toBe('no executions recorded that match');
 });
 
+test('history --since/--until keep the executions that finished in that range, in every form the help names', async () => {
+  const jobs = async (...args: string[]) => JSON.parse((await cli('history', '--json', ...args)).stdout).rows.map((r: { jobId: string; attempt: number }) => `${r.jobId}:${r.attempt}`);
+  // Finished 5, 4, 3 and 2 s before the rows were written (job-a:1 oldest).
+  expect(await jobs('--since', '1h')).toEqual(['job-c:1', 'job-b:2', 'job-b:1', 'job-a:1']);
+  expect(await jobs('--until', '1h')).toEqual([]);
+  const completedAt = (JSON.parse((await cli('history', '--json')).stdout).rows as { jobId: string; attempt: number; completedAt: string }[]).map((r) => new Date(r.completedAt));
+  const [c1, b2, b1, a1] = completedAt as [Date, Date, Date, Date];
+  // Both ends are inclusive, to the millisecond, with the zone written out.
+  expect(await jobs('--since', b1.toISOString(), '--until', b2.toISOString())).toEqual(['job-b:2', 'job-b:1']);
+  // A local time as the table prints it, and with milliseconds; the same instant with an offset.
+  const local = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${d.toTimeString().slice(0, 8)}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  expect(await jobs('--since', local(c1))).toEqual(['job-c:1']);
+  expect(await jobs('--since', c1.toISOString().replace('Z', '+00:00'), '--status', 'failed')).toEqual(['job-c:1']);
+  // Local means the CLI's own zone: in India (UTC+5:30, no daylight saving) the wall clock is 5.5 h ahead.
+  const kolkata = new Date(c1.getTime() + 5.5 * 3_600_000).toISOString().replace('T', ' ').replace('Z', '');
+  const proc = Bun.spawn([process.execPath, CLI, 'history', '--json', '--since', kolkata], { env: testEnv({ ...env, TZ: 'Asia/Kolkata' }), stdout: 'pipe' });
+  expect(JSON.parse(await new Response(proc.stdout).text()).rows.map((r: { jobId: string }) => r.jobId)).toEqual(['job-c']);
+  // A date alone is that day's local midnight: the oldest row's day holds it and all later ones.
+  expect((await jobs('--since', local(a1).slice(0, 10))).length).toBe(4);
+
+  const table = await cli('history', '--since', '2h', '--until', '1s');
+  expect(table.code).toBe(0);
+  expect(table.stdout.trim().split('\n')).toHaveLength(5);
+}, 30_000);
+
+test('history refuses a --since/--until it cannot read, or a range that is empty by construction', async () => {
+  const usage = 'must be a time like 2026-12-01T03:00:00Z, 2026-12-01 03:00 (local time) or 2026-12-01, or a span ago like 30m, 2h or 7d';
+  for (const [flag, value] of [['--since', 'yesterday'], ['--until', '2026-02-30'], ['--until', '2026-02-30T00:00:00Z'], ['--since', '2026-12-01 24:00'], ['--since', '5 min'], ['--until', '10000-01-01'], ['--since', '99999999999d'], ['--since', '']]) {
+    const { code, stdout, stderr } = await cli('history', flag!, value!);
+    expect({ code, stdout, stderr }).toEqual({ code: 2, stdout: '', stderr: `error: ${flag} ${usage}; got "${value}"\n` });
+  }
+  const backwards = await cli('history', '--since', '2026-12-02T00:00:00Z', '--until', '2026-12-01T00:00:00Z');
+  expect(backwards).toMatchObject({ code: 2, stderr: 'error: --since (2026-12-02T00:00:00.000Z) is later than --until (2026-12-01T00:00:00.000Z): no execution can match\n' });
+}, 30_000);
+
 test('history rejects bad flags with exit code 2', async () => {
   expect(await cli('history', '--status', 'lost')).toMatchObject({ code: 2, stderr: 'error: --status must be one of completed, failed, got "lost"\n' });
   expect(await cli('history', '--limit', '0')).toMatchObject({ code: 2 });
@@ -73,7 +108,7 @@ test('history rejects bad flags with exit code 2', async () => {
   expect(await cli('history', '--type', '')).toMatchObject({ code: 2, stderr: 'error: --type needs a value\n' });
   expect(await cli('history', '--job-id', ' ')).toMatchObject({ code: 2, stderr: 'error: --job-id needs a value\n' });
   expect(await cli('history', '--frobnicate')).toMatchObject({ code: 2, stderr: 'error: unknown flag --frobnicate\n' });
-});
+}, 30_000);
 
 test('monitor shows per-type success rate and p95 duration from the audit table', async () => {
   const { code, stdout } = await cli('monitor');

@@ -44,6 +44,12 @@ test('history prints the executions the server recorded, and says where it read 
   expect(table.stderr).toContain(`read through the server at ${server.url}`);
   expect(table.stdout).toMatch(new RegExp(`^\\S+ \\S+\\s+${id}\\s+echo\\s+1\\s+completed`, 'm'));
 
+  // A time range travels to the API as ISO 8601.
+  const ranged = await history('--type', 'echo', '--since', '1h', '--until', new Date(Date.now() + 60_000).toISOString());
+  expect(ranged.code).toBe(0);
+  expect(ranged.stdout).toMatch(new RegExp(`^\\S+ \\S+\\s+${id}\\s+echo\\s+1\\s+completed`, 'm'));
+  expect((await history('--type', 'echo', '--until', '1h')).stdout.trim()).toBe('no executions recorded that match');
+
   const json = await history('--job-id', id, '--json');
   expect(json.code).toBe(0);
   const page = JSON.parse(json.stdout) as { rows: { jobId: string; status: string; data: unknown }[]; nextCursor: string | null };

@@ -27,7 +27,8 @@ export async function askServer(config: Config, path: string, params: Record<str
 }
 
 export async function historyFromServer(config: Config, query: HistoryQuery): Promise<{ page: HistoryPage; url: string }> {
-  const { body, origin } = await askServer(config, '/api/v1/jobs/history', { ...query });
+  // The API takes ISO 8601 date-times; String(date) would be "Tue Dec 01 2026 ...".
+  const { body, origin } = await askServer(config, '/api/v1/jobs/history', { ...query, since: query.since?.toISOString(), until: query.until?.toISOString() });
   if (!Array.isArray(body.rows)) throw new Error(`the server at ${origin} answered without history rows`);
   // JSON carries dates as strings; the table printer wants Dates like the store returns.
   const rows = (body.rows as Record<string, unknown>[]).map((r) => {

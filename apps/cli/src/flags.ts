@@ -81,3 +81,58 @@ export function noMorePositionals(positionals: readonly string[], expected: numb
   const extra = positionals[expected];
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`, extra);
 }
+
+const AGO_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: what a Postgres timestamp holds, and the API takes. */
+const EARLIEST_MS = -62_135_596_800_000;
+const LATEST_MS = 253_402_300_799_999;
+/** `2026-12-01`, `2026-12-01 03:00[:00[.123]]`, `2026-12-01T03:00:00Z`, `...+01:00`. */
+const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * An instant from a flag value: `30m`/`2h`/`7d` ago, a date-time with its zone
+ * (`2026-12-01T03:00:00Z`, as the API takes), or one without (`2026-12-01 03:00:00`,
+ * `2026-12-01`), read as local time because that is how the CLI's tables print it.
+ * Anything else, or a date or time that does not exist (`2026-02-30`, `24:00`), is a
+ * UsageError naming the flag.
+ */
+export function instant(flag: string, raw: string, now = Date.now()): Date {
+  const value = raw.trim();
+  const ago = /^(\d+)([smhd])$/.exec(value);
+  const time = TIME.exec(value);
+  let at = Number.NaN;
+  if (ago) at = now - Number(ago[1]) * AGO_UNIT_MS[ago[2] as keyof typeof AGO_UNIT_MS];
+  else if (time) at = timeOf(time);
+  // Postgres timestamps hold years 1..9999 (a longer "ago" runs off the start).
+  if (!Number.isFinite(at) || at < EARLIEST_MS || at > LATEST_MS) {
+    throw new UsageError(
+      `--${flag} must be a time like 2026-12-01T03:00:00Z, 2026-12-01 03:00 (local time) or 2026-12-01, or a span ago like 30m, 2h or 7d; got "${raw}"`,
+      `--${flag}`,
+    );
+  }
+  return new Date(at);
+}
+
+/** Epoch ms of a TIME match, or NaN when a field is out of range (Date itself would roll 02-30 into March). */
+function timeOf(match: RegExpExecArray): number {
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0)) as number[];
+  const ms = Number((match[7] ?? '').slice(0, 3).padEnd(3, '0'));
+  const zone = match[8];
+  if (hour! > 23 || minute! > 59 || second! > 59) return Number.NaN;
+  // Fields set one by one: the constructor reads years 0..99 as 1900..1999.
+  const date = new Date(0);
+  if (zone) {
+    date.setUTCFullYear(year!, month! - 1, day!);
+    date.setUTCHours(hour!, minute!, second!, ms);
+  } else {
+    date.setFullYear(year!, month! - 1, day!);
+    date.setHours(hour!, minute!, second!, ms);
+  }
+  // A day that moved did not exist. (A local time in a daylight-saving gap moves by the gap, as Date decides.)
+  const [y, m, d] = zone ? [date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()] : [date.getFullYear(), date.getMonth(), date.getDate()];
+  if (y !== year || m !== month! - 1 || d !== day) return Number.NaN;
+  if (!zone || zone.toUpperCase() === 'Z') return date.getTime();
+  const [, sign, zh, zm] = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
+  if (Number(zh) > 23 || Number(zm) > 59) return Number.NaN;
+  return date.getTime() - (sign === '-' ? -1 : 1) * (Number(zh) * 60 + Number(zm)) * 60_000;
+}

@@ -15,7 +15,7 @@ import {
 } from '@sluice/db';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
-import { noMorePositionals, parseFlags, wholeNumber } from '../flags.ts';
+import { instant, noMorePositionals, parseFlags, wholeNumber } from '../flags.ts';
 import { formatDuration, formatTime, table } from '../format.ts';
 import { historyFromServer } from '../ask-server.ts';
 
@@ -23,6 +23,8 @@ const FLAGS = {
   type: { type: 'string' },
   status: { type: 'string' },
   'job-id': { type: 'string', aliases: ['jobId'] },
+  since: { type: 'string' },
+  until: { type: 'string' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
   json: { type: 'boolean' },
@@ -42,19 +44,28 @@ Flags:
   --type TYPE        only this job type
   --status STATUS    completed or failed
   --job-id ID        every execution of one job (alias --jobId)
+  --since WHEN       only executions that finished at or after WHEN
+  --until WHEN       only executions that finished at or before WHEN
   --limit N          rows to print, 1..${HISTORY_MAX_LIMIT} (default 20)
   --cursor C         continue after the last page (printed as "next page: --cursor C")
   --json             print { rows, nextCursor } as JSON
   -h, --help         show this help
 
+WHEN is a span ago (30m, 2h, 7d; also s), a time with its zone
+(2026-12-01T03:00:00Z), or a local time as the table prints it
+(2026-12-01 03:00:00, 2026-12-01 03:00, or 2026-12-01 for midnight).
+
 Examples:
   bun run queue:history
   bun run queue:history --type echo --status failed --limit 50
   bun run queue:history --job-id 42 --json
+  bun run queue:history --status failed --since 2h
+  bun run queue:history --since "2026-12-01" --until "2026-12-01 12:00"
 
 Exit codes: 0 printed, 1 audit store unreachable (or the embedded store is open
 in a running server: set DATABASE_URL to share one Postgres) or the read ran past
-AUDIT_READ_TIMEOUT (narrow it with --type, --status or --job-id), 2 bad arguments.`,
+AUDIT_READ_TIMEOUT (narrow it with --type, --status, --job-id or --since/--until),
+2 bad arguments.`,
 
   async run(args, ctx) {
     const { flags, positionals } = parseFlags(args, FLAGS);
@@ -69,6 +80,11 @@ AUDIT_READ_TIMEOUT (narrow it with --type, --status or --job-id), 2 bad argument
     }
     const limit = flags.limit === undefined ? 20 : wholeNumber('limit', flags.limit, { min: 1 });
     if (limit > HISTORY_MAX_LIMIT) throw new UsageError(`--limit must be at most ${HISTORY_MAX_LIMIT}, got ${limit}`, '--limit');
+    const since = flags.since === undefined ? undefined : instant('since', flags.since);
+    const until = flags.until === undefined ? undefined : instant('until', flags.until);
+    if (since && until && since > until) {
+      throw new UsageError(`--since (${since.toISOString()}) is later than --until (${until.toISOString()}): no execution can match`, '--since');
+    }
 
     // Reading must not create an embedded store where none was ever written.
     const embedded = embeddedStoreDir(ctx.config);
@@ -77,7 +93,7 @@ AUDIT_READ_TIMEOUT (narrow it with --type, --status or --job-id), 2 bad argument
       return 0;
     }
     if (flags.cursor !== undefined && flags.cursor.trim() === '') throw new UsageError('--cursor needs a value (printed as "next page: --cursor C")', '--cursor');
-    const query = { type: flags.type, status: status as ExecutionStatus | undefined, jobId: flags['job-id'], limit, cursor: flags.cursor };
+    const query = { type: flags.type, status: status as ExecutionStatus | undefined, jobId: flags['job-id'], since, until, limit, cursor: flags.cursor };
     const page = await readHistory(ctx.config, query).catch((error) => {
       if (error?.name === 'InvalidAuditQueryError') throw new UsageError(error.message, `--${error.field}`);
       throw error;
