@@ -63,6 +63,18 @@ for (const path of ['postgres', 'pglite'] as const) {
       }
     });
 
+    test('a run longer than duration_ms holds (24.8 days) gets its row on both paths: exact times, the largest duration', async () => {
+      const startedAt = 1_700_000_000_000;
+      const completedAt = startedAt + 30 * 86_400_000;
+      const long = () => record({ startedAt, completedAt, durationMs: completedAt - startedAt });
+      const [copied, inserted] = [long(), long()];
+      await copyAuditRows(store.driver, toCopyText([copied]));
+      expect(await writeAuditRows(store.db, store.driver, [record({ executionId: copied.executionId, jobId: copied.jobId }), inserted])).toEqual([inserted.executionId]);
+      for (const r of [copied, inserted]) {
+        expect(await rowOf(r.jobId)).toMatchObject({ startedAt: new Date(startedAt), completedAt: new Date(completedAt), durationMs: 2_147_483_647 });
+      }
+    });
+
     test('a COPY repeating a recorded execution fails with a unique violation, and the store stays usable', async () => {
       const r = record();
       await copyAuditRows(store.driver, toCopyText([r]));

@@ -4,6 +4,7 @@
  * ON CONFLICT: a batch that repeats an execution, or holds a value Postgres rejects, fails
  * as a whole, and the caller falls back to the INSERT path that settles it row by row.
  */
+import { MAX_DURATION_MS } from './schema.ts';
 import type { StoreDriver } from './store.ts';
 import type { AuditRow } from './to-row.ts';
 
@@ -52,7 +53,7 @@ export function toCopyText(rows: readonly AuditRow[]): string {
   for (const r of rows) {
     out += `${text(r.executionId)}\t${text(r.jobId)}\t${text(r.type)}\t${text(r.userId)}\t${json(r.data)}\t${json(r.result)}\t${json(r.error)}\t`;
     out += `${text(r.status)}\t${r.attempt}\t${r.willRetry ? 't' : 'f'}\t${text(r.worker)}\t${time(r.queuedAt)}\t${time(r.startedAt)}\t`;
-    out += `${time(r.completedAt)}\t${Math.max(0, Math.round(r.durationMs))}\n`;
+    out += `${time(r.completedAt)}\t${Math.min(MAX_DURATION_MS, Math.max(0, Math.round(r.durationMs)))}\n`;
   }
   return out;
 }

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { isRecordError } from './classify-error.ts';
 import { copyAuditRows, toCopyText } from './copy-rows.ts';
 import type { AuditDb, StoreDriver } from './store.ts';
-import { workerJobs, type NewWorkerJob } from './schema.ts';
+import { MAX_DURATION_MS, workerJobs, type NewWorkerJob } from './schema.ts';
 import type { AuditRow } from './to-row.ts';
 
 /**
@@ -43,7 +43,7 @@ export async function insertAuditRows(db: AuditDb, rows: AuditRow[]): Promise<st
   const result = await db.execute<{ execution_id: string }>(sql`
     insert into worker_jobs (execution_id, job_id, type, user_id, data, result, error, status, attempt, will_retry, worker, queued_at, started_at, completed_at, duration_ms)
     select "executionId", "jobId", type, "userId", data, result, error, status, attempt, coalesce("willRetry", false), worker,
-      to_timestamp("queuedAt" / 1000), to_timestamp("startedAt" / 1000), to_timestamp("completedAt" / 1000), greatest(0, round("durationMs"))::integer
+      to_timestamp("queuedAt" / 1000), to_timestamp("startedAt" / 1000), to_timestamp("completedAt" / 1000), least(${MAX_DURATION_MS}, greatest(0, round("durationMs")))::integer
     from json_to_recordset(${JSON.stringify(rows)}::json) as r(
       "executionId" text, "jobId" text, type text, "userId" text, data jsonb, result jsonb, error jsonb, status text,
       attempt integer, "willRetry" boolean, worker text, "queuedAt" float8, "startedAt" float8, "completedAt" float8, "durationMs" float8)

@@ -5,6 +5,12 @@ import { bigserial, boolean, check, index, integer, jsonb, pgTable, text, timest
 export const EXECUTION_STATUSES = ['completed', 'failed'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
+/**
+ * The most `duration_ms` (an integer column) holds: 2^31 - 1 ms, 24.8 days. A longer run is
+ * stored with this value instead of being refused with the whole row.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
 /** What the `error` column holds for a failed execution. */
 export interface StoredError {
   name: string;
@@ -38,6 +44,7 @@ export const workerJobs = pgTable(
     queuedAt: at('queued_at').notNull(),
     startedAt: at('started_at').notNull(),
     completedAt: at('completed_at').notNull(),
+    /** Capped at MAX_DURATION_MS (24.8 days); started_at and completed_at stay exact. */
     durationMs: integer('duration_ms').notNull(),
     /** When the row was written; lags completed_at by the audit backlog. */
     createdAt: at('created_at').notNull().defaultNow(),
