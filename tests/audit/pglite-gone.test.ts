@@ -1,10 +1,11 @@
 /** The embedded store deleted under a running writer (records wait in Redis, land after a restart), or damaged (a clear refusal). */
 import { afterAll, expect, test } from 'bun:test';
 import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createAuditAppender, migrate, openAuditStore, type AuditStore } from '@sluice/db';
 import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
 import { pgliteDatabase } from '../helpers/db.ts';
-import { testConfig, uniquePrefix } from '../helpers/env.ts';
+import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
 import { startWriter, waitFor, type TestWriter } from './support.ts';
 
 const prefix = uniquePrefix('audit-pglite-gone');
@@ -45,7 +46,7 @@ test('rows are refused while the directory is gone, kept in Redis, and written o
   expect(await writer.writer.backlog()).toBe(1);
   const health = await store.ping();
   expect(health.status).toBe('down');
-  expect(health.error).toContain('was deleted while this process ran');
+  expect(health.error).toContain('was deleted or replaced while this process ran');
 
   // What a restart does: a new store in the same place, migrated, and the writer drains the backlog into it.
   await writer.stop();
@@ -55,6 +56,34 @@ test('rows are refused while the directory is gone, kept in Redis, and written o
   // The first writer read the record and never acknowledged it: it is claimed once idle (30 s by default).
   writer = await startWriter(store, config, { claimIdleMs: 500 });
   await waitFor('the held-back row', async () => (await store!.getJobHistory({ jobId: 'after' })).rows.length === 1);
+  expect(await writer.writer.backlog()).toBe(0);
+}, 60_000);
+
+test('the whole data directory deleted and a new store created there by db:migrate: the old writer still refuses, a restart writes into the new store', async () => {
+  await writer?.stop();
+  await store?.close();
+  store = await openAuditStore(config);
+  await migrate(store);
+  writer = await startWriter(store, config, { retry: { initialMs: 50, maxMs: 200 } });
+
+  // The lock file goes too, so another process may open the directory now.
+  rmSync(db.env.DATA_DIR, { recursive: true, force: true });
+  const migrateCli = Bun.spawn([process.execPath, resolve(import.meta.dir, '../../packages/db/src/migrate-cli.ts')], {
+    env: testEnv({ QUEUE_PREFIX: prefix, ...db.env }), stdout: 'pipe', stderr: 'pipe',
+  });
+  expect(await migrateCli.exited).toBe(0);
+  expect(await new Response(migrateCli.stdout).text()).toContain('migrations applied');
+
+  await append(record('replaced'));
+  await waitFor('the writer to hold the record back', () => writer!.writer.stats().storeDown);
+  expect(await writer.writer.backlog()).toBe(1);
+  expect((await store.ping()).error).toContain('was deleted or replaced while this process ran');
+
+  await writer.stop();
+  await store.close();
+  store = await openAuditStore(config);
+  writer = await startWriter(store, config, { claimIdleMs: 500 });
+  await waitFor('the held-back row in the new store', async () => (await store!.getJobHistory({ jobId: 'replaced' })).rows.length === 1);
   expect(await writer.writer.backlog()).toBe(0);
 }, 60_000);
 

@@ -73,14 +73,14 @@ export class AuditStoreUnavailableError extends AuditError {
   }
 }
 
-/** The embedded store's directory was deleted under a running process: writes would vanish when it exits. */
+/** The embedded store's directory was deleted (or replaced) under a running process: writes would vanish when it exits. */
 export class AuditStoreGoneError extends AuditError {
   override name = 'AuditStoreGoneError';
   readonly code = 'AUDIT_STORE_GONE';
   constructor(readonly dataDir: string) {
     super(
-      `the embedded audit store ${dataDir} was deleted while this process ran; rows written now would be lost when it exits, ` +
-        'so records wait in Redis: restart the process to create the store again and write them',
+      `the embedded audit store ${dataDir} was deleted or replaced while this process ran; rows written now would be lost when it exits, ` +
+        'so records wait in Redis: restart the process to open the store there (or create it again) and write them',
     );
   }
 }

@@ -1,5 +1,5 @@
 /** Opens the audit store: Postgres through postgres.js when DATABASE_URL is set, else embedded PGlite. */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -9,7 +9,8 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '@sluice/config';
 import { errorMessage } from './classify-error.ts';
-import { AuditStoreBusyError, AuditStoreGoneError, AuditStoreUnavailableError } from './errors.ts';
+import { takeEmbeddedLock } from './embedded-lock.ts';
+import { AuditStoreGoneError, AuditStoreUnavailableError } from './errors.ts';
 import { reading, type ReadDescription } from './reading.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
@@ -109,7 +110,7 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
   }
   const dir = embeddedStoreDir(config)!;
   mkdirSync(dir, { recursive: true });
-  const releaseLock = takeLock(resolve(dataDir));
+  const lock = takeEmbeddedLock(resolve(dataDir));
   try {
     const client = await PGlite.create(dir).catch((error: unknown) => {
       // PGlite says only `Aborted()` or `failed to initialize properly`; say where, and what to check.
@@ -117,18 +118,23 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
       throw new AuditStoreUnavailableError(dir, reason, error, 'could not be opened');
     });
     const db = drizzlePglite(client, { schema }) as unknown as AuditDb;
-    // PGlite keeps writing into files a deleted directory no longer names; refuse instead, so records stay in Redis.
+    // PGlite keeps writing into files a deleted directory no longer names; refuse instead, so
+    // records stay in Redis. The lock shows a deletion of the whole data directory even after
+    // another process (`db:migrate`) created a new store in its place.
+    const gone = () => !existsSync(join(dir, 'PG_VERSION')) || !lock.held();
     const assertPresent = () => {
-      if (!existsSync(join(dir, 'PG_VERSION'))) throw new AuditStoreGoneError(dir);
+      if (gone()) throw new AuditStoreGoneError(dir);
     };
     // One connection for everything: a read holds up the writer while it runs, and PGlite
     // does not enforce statement_timeout (no timer signals in WebAssembly), so reads run to the end.
     return buildStore({ kind: 'pglite', client }, { db, readDb: db, readTimeoutMs: 0 }, dir, async () => {
-      await client.close();
-      releaseLock();
+      // Closing checkpoints, writing by path: into a new store standing where this one was, it
+      // would leave that store unopenable. A store that is gone is left as it is.
+      if (!gone()) await client.close();
+      lock.release();
     }, assertPresent);
   } catch (error) {
-    releaseLock();
+    lock.release();
     throw error;
   }
 }
@@ -142,7 +148,7 @@ interface Connections {
 
 function buildStore(driver: StoreDriver, { db, readDb, readTimeoutMs }: Connections, location: string, close: () => Promise<void>, assertPresent = () => {}): AuditStore {
   let closed: Promise<void> | null = null;
-  /** Writes (and the readiness ping) first check that the store still exists. */
+  /** Every query first checks that the (embedded) store still exists: see openAuditStore. */
   const checked = <T>(run: () => Promise<T>) => async (): Promise<T> => {
     assertPresent();
     return run();
@@ -157,10 +163,10 @@ function buildStore(driver: StoreDriver, { db, readDb, readTimeoutMs }: Connecti
     driver,
     ping: (timeoutMs = 1000) => ping(db, location, timeoutMs, assertPresent),
     getJobHistory: (query = {}) =>
-      reading(location, () => getJobHistory(readDb, query), read('history', 'filter by type, status or jobId, or give a since/until range')),
-    getJobMetrics: (query) => reading(location, () => getJobMetrics(readDb, query), read('metrics', `${windowed}, or ask for one type`)),
-    getJobMetricsByType: (query) => reading(location, () => getJobMetricsByType(readDb, query), read('metrics by type', windowed)),
-    getHealth: (query = {}) => reading(location, () => getHealth(readDb, query), read('health', windowed)),
+      checked(() => reading(location, () => getJobHistory(readDb, query), read('history', 'filter by type, status or jobId, or give a since/until range')))(),
+    getJobMetrics: (query) => checked(() => reading(location, () => getJobMetrics(readDb, query), read('metrics', `${windowed}, or ask for one type`)))(),
+    getJobMetricsByType: (query) => checked(() => reading(location, () => getJobMetricsByType(readDb, query), read('metrics by type', windowed)))(),
+    getHealth: (query = {}) => checked(() => reading(location, () => getHealth(readDb, query), read('health', windowed)))(),
     insertExecutions: (rows) => checked(() => insertExecutions(db, rows))(),
     insertAuditRows: (rows) => checked(() => writeAuditRows(db, driver, rows))(),
     deleteExecutionsBefore: (cutoff, opts) => checked(() => deleteExecutionsBefore(db, cutoff, opts))(),
@@ -183,37 +189,6 @@ async function ping(db: AuditDb, location: string, timeoutMs: number, assertPres
     return { status: 'down', latencyMs: null, error: (error as Error)?.message ?? String(error) };
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/**
- * PGlite corrupts a data directory opened by two processes at once, so the first
- * opener leaves its pid in a lock file; a stale lock (dead pid) is taken over.
- */
-function takeLock(dataDir: string): () => void {
-  const lockFile = join(dataDir, 'audit.lock');
-  for (let tries = 0; ; tries++) {
-    try {
-      // 'wx' creates the file only if absent: two processes cannot both win.
-      writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-      return () => rmSync(lockFile, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) throw error;
-    }
-    const owner = Number(readFileSync(lockFile, 'utf8').trim());
-    // An empty file is another opener between creating and writing it.
-    if (!owner || (owner !== process.pid && isAlive(owner))) throw new AuditStoreBusyError(dataDir, owner);
-    // Left by a process that died (or by this one): take it over.
-    rmSync(lockFile, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
