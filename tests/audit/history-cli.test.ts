@@ -81,6 +81,11 @@ test('history --since/--until keep the executions that finished in that range, i
   const kolkata = new Date(c1.getTime() + 5.5 * 3_600_000).toISOString().replace('T', ' ').replace('Z', '');
   const proc = Bun.spawn([process.execPath, CLI, 'history', '--json', '--since', kolkata], { env: testEnv({ ...env, TZ: 'Asia/Kolkata' }), stdout: 'pipe' });
   expect(JSON.parse(await new Response(proc.stdout).text()).rows.map((r: { jobId: string }) => r.jobId)).toEqual(['job-c']);
+  // A time names its whole second, minute or day: the second a row's FINISHED column prints matches that row.
+  const printed = local(c1).slice(0, 19);
+  expect(await jobs('--since', printed, '--until', printed)).toEqual(['job-c:1']);
+  expect(await jobs('--since', printed.slice(0, 16), '--until', printed.slice(0, 16))).toContain('job-c:1');
+  expect(await jobs('--since', printed.slice(0, 10), '--until', printed.slice(0, 10))).toContain('job-c:1');
   // A date alone is that day's local midnight: the oldest row's day holds it and all later ones.
   expect((await jobs('--since', local(a1).slice(0, 10))).length).toBe(4);
 
@@ -96,7 +101,8 @@ test('history refuses a --since/--until it cannot read, or a range that is empty
     expect({ code, stdout, stderr }).toEqual({ code: 2, stdout: '', stderr: `error: ${flag} ${usage}; got "${value}"\n` });
   }
   const backwards = await cli('history', '--since', '2026-12-02T00:00:00Z', '--until', '2026-12-01T00:00:00Z');
-  expect(backwards).toMatchObject({ code: 2, stderr: 'error: --since (2026-12-02T00:00:00.000Z) is later than --until (2026-12-01T00:00:00.000Z): no execution can match\n' });
+  expect(backwards).toMatchObject({ code: 2, stderr: 'error: --since 2026-12-02T00:00:00Z is later than --until 2026-12-01T00:00:00Z: no execution can match\n' });
+  expect(await cli('history', '--since', '1h', '--until', '2h')).toMatchObject({ code: 2, stderr: 'error: --since 1h is later than --until 2h: no execution can match\n' });
 }, 30_000);
 
 test('history rejects bad flags with exit code 2', async () => {

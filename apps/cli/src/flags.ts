@@ -95,14 +95,18 @@ const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+
  * `2026-12-01`), read as local time because that is how the CLI's tables print it.
  * Anything else, or a date or time that does not exist (`2026-02-30`, `24:00`), is a
  * UsageError naming the flag.
+ *
+ * A time names a whole second, minute or day (the tables print whole seconds, and a row
+ * finished at 05:40:19.500 shows as 05:40:19). `end: true` gives the last millisecond of it,
+ * for the inclusive end of a range: `--until 05:40:19` keeps that row.
  */
-export function instant(flag: string, raw: string, now = Date.now()): Date {
+export function instant(flag: string, raw: string, { now = Date.now(), end = false }: { now?: number; end?: boolean } = {}): Date {
   const value = raw.trim();
   const ago = /^(\d+)([smhd])$/.exec(value);
   const time = TIME.exec(value);
   let at = Number.NaN;
   if (ago) at = now - Number(ago[1]) * AGO_UNIT_MS[ago[2] as keyof typeof AGO_UNIT_MS];
-  else if (time) at = timeOf(time);
+  else if (time) at = timeOf(time, end);
   // Postgres timestamps hold years 1..9999 (a longer "ago" runs off the start).
   if (!Number.isFinite(at) || at < EARLIEST_MS || at > LATEST_MS) {
     throw new UsageError(
@@ -113,8 +117,11 @@ export function instant(flag: string, raw: string, now = Date.now()): Date {
   return new Date(at);
 }
 
-/** Epoch ms of a TIME match, or NaN when a field is out of range (Date itself would roll 02-30 into March). */
-function timeOf(match: RegExpExecArray): number {
+/**
+ * Epoch ms of a TIME match (its last millisecond with `end`), or NaN when a field is out of
+ * range (Date itself would roll 02-30 into March).
+ */
+function timeOf(match: RegExpExecArray, end: boolean): number {
   const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0)) as number[];
   const ms = Number((match[7] ?? '').slice(0, 3).padEnd(3, '0'));
   const zone = match[8];
@@ -131,8 +138,18 @@ function timeOf(match: RegExpExecArray): number {
   // A day that moved did not exist. (A local time in a daylight-saving gap moves by the gap, as Date decides.)
   const [y, m, d] = zone ? [date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()] : [date.getFullYear(), date.getMonth(), date.getDate()];
   if (y !== year || m !== month! - 1 || d !== day) return Number.NaN;
-  if (!zone || zone.toUpperCase() === 'Z') return date.getTime();
-  const [, sign, zh, zm] = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
-  if (Number(zh) > 23 || Number(zm) > 59) return Number.NaN;
-  return date.getTime() - (sign === '-' ? -1 : 1) * (Number(zh) * 60 + Number(zm)) * 60_000;
+  let offsetMs = 0;
+  if (zone && zone.toUpperCase() !== 'Z') {
+    const [, sign, zh, zm] = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
+    if (Number(zh) > 23 || Number(zm) > 59) return Number.NaN;
+    offsetMs = (sign === '-' ? -1 : 1) * (Number(zh) * 60 + Number(zm)) * 60_000;
+  }
+  const start = date.getTime() - offsetMs;
+  if (!end || match[7] !== undefined) return start;
+  if (match[4] === undefined) {
+    // A whole local day: up to the next midnight, which daylight saving may put 23 or 25 hours on.
+    date.setDate(date.getDate() + 1);
+    return date.getTime() - 1;
+  }
+  return start + (match[6] === undefined ? 60_000 : 1000) - 1;
 }

@@ -45,7 +45,8 @@ Flags:
   --status STATUS    completed or failed
   --job-id ID        every execution of one job (alias --jobId)
   --since WHEN       only executions that finished at or after WHEN
-  --until WHEN       only executions that finished at or before WHEN
+  --until WHEN       only executions that finished at or before WHEN (all of
+                     the second, minute or day it names)
   --limit N          rows to print, 1..${HISTORY_MAX_LIMIT} (default 20)
   --cursor C         continue after the last page (printed as "next page: --cursor C")
   --json             print { rows, nextCursor } as JSON
@@ -62,10 +63,12 @@ Examples:
   bun run queue:history --status failed --since 2h
   bun run queue:history --since "2026-12-01" --until "2026-12-01 12:00"
 
-Exit codes: 0 printed, 1 audit store unreachable (or the embedded store is open
-in a running server: set DATABASE_URL to share one Postgres) or the read ran past
-AUDIT_READ_TIMEOUT (narrow it with --type, --status, --job-id or --since/--until),
-2 bad arguments.`,
+While a server holds the embedded store (no DATABASE_URL), the rows are read
+through its API at HOST:PORT, and stderr says so.
+
+Exit codes: 0 printed, 1 audit store unreachable (the embedded store held by a
+server that does not answer either) or the read ran past AUDIT_READ_TIMEOUT
+(narrow it with --type, --status, --job-id or --since/--until), 2 bad arguments.`,
 
   async run(args, ctx) {
     const { flags, positionals } = parseFlags(args, FLAGS);
@@ -81,9 +84,9 @@ AUDIT_READ_TIMEOUT (narrow it with --type, --status, --job-id or --since/--until
     const limit = flags.limit === undefined ? 20 : wholeNumber('limit', flags.limit, { min: 1 });
     if (limit > HISTORY_MAX_LIMIT) throw new UsageError(`--limit must be at most ${HISTORY_MAX_LIMIT}, got ${limit}`, '--limit');
     const since = flags.since === undefined ? undefined : instant('since', flags.since);
-    const until = flags.until === undefined ? undefined : instant('until', flags.until);
+    const until = flags.until === undefined ? undefined : instant('until', flags.until, { end: true });
     if (since && until && since > until) {
-      throw new UsageError(`--since (${since.toISOString()}) is later than --until (${until.toISOString()}): no execution can match`, '--since');
+      throw new UsageError(`--since ${flags.since} is later than --until ${flags.until}: no execution can match`, '--since');
     }
 
     // Reading must not create an embedded store where none was ever written.
