@@ -49,6 +49,16 @@ export function createAuditStats(config: Config) {
         const health = await withTimeout(store.getHealth({ windowMs }), ANSWER_TIMEOUT_MS);
         return { windowMs, types: health.map(toRow) };
       } catch (error) {
+        // The store's own message says to raise AUDIT_READ_TIMEOUT, which is not this read's limit.
+        if ((error as Error)?.name === 'AuditQueryTimeoutError') {
+          return {
+            windowMs,
+            error:
+              `the audit health query ran longer than queue:monitor's ${QUERY_TIMEOUT_MS} ms and Postgres cancelled it ` +
+              '(a lock on worker_jobs, or more rows in the last hour than it reads in that time); ' +
+              'GET /api/v1/jobs/stats reads with AUDIT_READ_TIMEOUT instead',
+          };
+        }
         return { windowMs, error: error instanceof Error ? error.message : String(error) };
       }
     },
