@@ -79,12 +79,23 @@ test('the whole data directory deleted and a new store created there by db:migra
   expect(await writer.writer.backlog()).toBe(1);
   expect((await store.ping()).error).toContain('was deleted or replaced while this process ran');
 
-  await writer.stop();
-  await store.close();
+  // The new store opened in this same process before the old one closes (a restart of the
+  // audit trail alone): the old handle must stay refused, and its close must not touch the new store.
+  const old = { store, writer };
   store = await openAuditStore(config);
+  expect((await old.store.ping()).error).toContain('was deleted or replaced while this process ran');
+  await old.writer.stop();
+  await old.store.close();
   writer = await startWriter(store, config, { claimIdleMs: 500 });
   await waitFor('the held-back row in the new store', async () => (await store!.getJobHistory({ jobId: 'replaced' })).rows.length === 1);
   expect(await writer.writer.backlog()).toBe(0);
+
+  // And the new store opens again afterwards, with the row in it.
+  await writer.stop();
+  await store.close();
+  store = await openAuditStore(config);
+  expect((await store.getJobHistory({ jobId: 'replaced' })).rows).toHaveLength(1);
+  writer = undefined;
 }, 60_000);
 
 test('a damaged embedded store is refused with its directory and what to check, not PGlite\'s bare "Aborted()"', async () => {

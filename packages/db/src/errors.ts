@@ -23,10 +23,12 @@ export class InvalidAuditQueryError extends AuditError {
 export class AuditStoreBusyError extends AuditError {
   override name = 'AuditStoreBusyError';
   readonly code = 'AUDIT_STORE_BUSY';
-  constructor(readonly dataDir: string, readonly ownerPid: number) {
+  /** `ownerHost` and `lockFile` when the owner runs on another host, whose processes this one cannot see. */
+  constructor(readonly dataDir: string, readonly ownerPid: number, readonly ownerHost?: string, lockFile?: string) {
     super(
-      `the embedded audit store in ${dataDir} is open in process ${ownerPid} (PGlite allows one process at a time). ` +
-        'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).',
+      `the embedded audit store in ${dataDir} is open in process ${ownerPid}${ownerHost ? ` on host ${ownerHost}` : ''} (PGlite allows one process at a time). ` +
+        'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).' +
+        (lockFile ? ` If that process is gone, delete ${lockFile}.` : ''),
     );
   }
 }
