@@ -141,6 +141,15 @@ for (const path of ['postgres', 'pglite'] as const) {
         expect(new Set(seen).size).toBe(seen.length);
       }
 
+      // until takes in all of its millisecond, since starts at its first microsecond.
+      const micro = (q: { since?: string; until?: string }) =>
+        store.getJobHistory({ type: 'micro', since: q.since ? new Date(q.since) : undefined, until: q.until ? new Date(q.until) : undefined }).then((p) => p.rows.length);
+      expect(await micro({ until: '2025-01-01T00:00:02.123Z' })).toBe(5);
+      expect(await micro({ until: '2025-01-01T00:00:02.122Z' })).toBe(0);
+      expect(await micro({ since: '2025-01-01T00:00:02.123Z', until: '2025-01-01T00:00:02.123Z' })).toBe(5);
+      expect(await micro({ since: '2025-01-01T00:00:02.124Z' })).toBe(0);
+      expect((await store.getJobHistory({ type: 'far', until: new Date(253_402_300_799_999) })).rows).toHaveLength(5);
+
       // A cursor from before microseconds (`<ms>.<id>`) still continues where it left off.
       const first = await store.getJobHistory({ type: 'prehistoric', limit: 1 });
       const legacy = Buffer.from(`${first.rows[0]!.completedAt.getTime()}.${first.rows[0]!.id}`).toString('base64url');

@@ -1,5 +1,5 @@
 /** Execution history: filtered, newest first, with a cursor that stays stable while rows arrive. */
-import { and, desc, eq, gte, lte, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, sql, type SQL } from 'drizzle-orm';
 import { InvalidAuditQueryError } from './errors.ts';
 import { EXECUTION_STATUSES, workerJobs, type ExecutionStatus, type WorkerJob } from './schema.ts';
 import type { AuditDb } from './store.ts';
@@ -13,7 +13,7 @@ export interface HistoryQuery {
   jobId?: string;
   /** Executions that completed at or after this instant. */
   since?: Date;
-  /** Executions that completed at or before this instant. */
+  /** Executions that completed at or before this instant (anywhere in its millisecond). */
   until?: Date;
   /** Rows per page, 1..1000. Default 50. */
   limit?: number;
@@ -56,7 +56,9 @@ export async function getJobHistory(db: AuditDb, query: HistoryQuery): Promise<H
   if (query.status !== undefined) where.push(eq(workerJobs.status, query.status));
   if (query.jobId !== undefined) where.push(eq(workerJobs.jobId, query.jobId));
   if (query.since) where.push(gte(workerJobs.completedAt, query.since));
-  if (query.until) where.push(lte(workerJobs.completedAt, query.until));
+  // All of until's millisecond: rows written by SQL (now(), an import) keep microseconds, and
+  // one finished at .123456 is "at .123" to anyone holding a JavaScript Date.
+  if (query.until) where.push(sql`${workerJobs.completedAt} < ${query.until.toISOString()}::timestamptz + interval '1 millisecond'`);
   if (query.cursor) {
     const after = decodeCursor(query.cursor);
     // Microseconds, as Postgres keeps them: a millisecond cursor would skip rows written by SQL's now() or imported.
