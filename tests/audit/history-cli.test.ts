@@ -181,7 +181,7 @@ test('a read Postgres cancels for running too long: history exits 1 saying what 
     const monitor = JSON.parse((await cli('monitor', '--json')).stdout);
     expect(monitor.audit.error).toBe(
       "the audit health query ran longer than queue:monitor's 3000 ms and Postgres cancelled it " +
-        '(a lock on worker_jobs, or more rows in the last hour than it reads in that time); GET /api/v1/jobs/stats reads with AUDIT_READ_TIMEOUT instead',
+        '(a lock on worker_jobs, or more rows in the last hour than it reads in that time); GET /api/v1/jobs/health reads the same with AUDIT_READ_TIMEOUT',
     );
   } finally {
     env = saved;

@@ -118,7 +118,7 @@ for (const path of ['postgres', 'pglite'] as const) {
 
     test('records Postgres rejects are parked and reported; the rest of the batch lands', async () => {
       const good = record();
-      const tooLong = record({ durationMs: 2 ** 31 }); // duration_ms is an integer column
+      const tooLong = record({ attempt: 2 ** 31 }); // attempt is an integer column
       const parkedBefore = writer.writer.stats().parked;
       // Several entries in one XADD pipeline, so they arrive in one batch.
       await Promise.all([append(good), append(tooLong)]);
@@ -185,7 +185,7 @@ for (const path of ['postgres', 'pglite'] as const) {
       writer = await startWriter(store, config, { claimIdleMs: 200 });
       await redis.del(keys.auditParked);
       await redis.set(keys.auditParked, 'not a stream'); // XADD to it now fails, as on a full Redis
-      const refused = record({ durationMs: 2 ** 31 });
+      const refused = record({ attempt: 2 ** 31 });
       await append(refused);
       await waitFor('the writer to have tried to park it', async () => (await redis.xpending(keys.auditStream, 'audit-writers'))[0] === 1);
       expect(await redis.xlen(keys.auditStream)).toBe(1);

@@ -69,11 +69,11 @@ describe('execution counters', () => {
   test('a record Postgres refuses shows in sluice_audit_parked, and is not counted as an execution', async () => {
     const before = sumOf(parseSamples((await scrape()).text), 'sluice_jobs_total');
     expect(sumOf(parseSamples((await scrape()).text), 'sluice_audit_parked')).toBe(0);
-    // A record from another producer that Postgres refuses: duration_ms is an integer column.
+    // A record from another producer that Postgres refuses: attempt is an integer column.
     const now = Date.now();
     const refused = {
-      executionId: `refused:1:${now}`, jobId: 'refused', type: 'echo', userId: null, data: {}, status: 'completed', attempt: 1,
-      willRetry: false, worker: 'elsewhere:1', queuedAt: now, startedAt: now, completedAt: now, durationMs: 2 ** 31,
+      executionId: `refused:1:${now}`, jobId: 'refused', type: 'echo', userId: null, data: {}, status: 'completed', attempt: 2 ** 31,
+      willRetry: false, worker: 'elsewhere:1', queuedAt: now, startedAt: now, completedAt: now, durationMs: 0,
     };
     const redis = new Redis(process.env.REDIS_URL!);
     await redis.xadd(sluiceKeys(server.prefix).auditStream, '*', 'x', JSON.stringify([refused]));

@@ -15,7 +15,8 @@ import {
 } from '@sluice/db';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
-import { instant, noMorePositionals, parseFlags, wholeNumber } from '../flags.ts';
+import { noMorePositionals, parseFlags, wholeNumber } from '../flags.ts';
+import { instant } from '../time-flag.ts';
 import { formatDuration, formatTime, table } from '../format.ts';
 import { historyFromServer } from '../ask-server.ts';
 

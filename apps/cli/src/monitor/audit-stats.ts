@@ -56,7 +56,7 @@ export function createAuditStats(config: Config) {
             error:
               `the audit health query ran longer than queue:monitor's ${QUERY_TIMEOUT_MS} ms and Postgres cancelled it ` +
               '(a lock on worker_jobs, or more rows in the last hour than it reads in that time); ' +
-              'GET /api/v1/jobs/stats reads with AUDIT_READ_TIMEOUT instead',
+              'GET /api/v1/jobs/health reads the same with AUDIT_READ_TIMEOUT',
           };
         }
         return { windowMs, error: error instanceof Error ? error.message : String(error) };

@@ -1,0 +1,117 @@
+/** Reads an instant from a flag (`--since`, `--until`): a span ago, a zoned time, or local time as the tables print it. */
+import { UsageError } from './errors.ts';
+
+const AGO_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DAY_MS = 86_400_000;
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: what a Postgres timestamp holds, and the API takes. */
+const EARLIEST_MS = -62_135_596_800_000;
+const LATEST_MS = 253_402_300_799_999;
+/** `2026-12-01`, `2026-12-01 03:00[:00[.123]]`, `2026-12-01T03:00:00Z`, `...+01:00`. */
+const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * An instant from a flag value: `30m`/`2h`/`7d` ago, a date-time with its zone
+ * (`2026-12-01T03:00:00Z`, as the API takes), or one without (`2026-12-01 03:00:00`,
+ * `2026-12-01`), read as local time because that is how the CLI's tables print it.
+ * Anything else, or a date or time that does not exist (`2026-02-30`, `24:00`), is a
+ * UsageError naming the flag.
+ *
+ * A time names a whole second, minute or day (the tables print whole seconds, and a row
+ * finished at 05:40:19.500 shows as 05:40:19). `end: true` gives the last millisecond of it,
+ * for the inclusive end of a range: `--until 05:40:19` keeps that row. A local time the clocks
+ * pass twice (the hour daylight saving repeats) starts at its first pass and ends at its second.
+ */
+export function instant(flag: string, raw: string, { now = Date.now(), end = false }: { now?: number; end?: boolean } = {}): Date {
+  const value = raw.trim();
+  const ago = /^(\d+)([smhd])$/.exec(value);
+  const time = TIME.exec(value);
+  let at = Number.NaN;
+  if (ago) at = now - Number(ago[1]) * AGO_UNIT_MS[ago[2] as keyof typeof AGO_UNIT_MS];
+  else if (time) {
+    at = timeOf(time, end);
+    // A zone's offset can carry year 1's first or year 9999's last day past what Postgres holds.
+    if (at < EARLIEST_MS && at >= EARLIEST_MS - DAY_MS) at = EARLIEST_MS;
+    if (at > LATEST_MS && at <= LATEST_MS + DAY_MS) at = LATEST_MS;
+  }
+  // Postgres timestamps hold years 1..9999 (a longer "ago" runs off the start).
+  if (!Number.isFinite(at) || at < EARLIEST_MS || at > LATEST_MS) {
+    throw new UsageError(
+      `--${flag} must be a time like 2026-12-01T03:00:00Z, 2026-12-01 03:00 (local time) or 2026-12-01, or a span ago like 30m, 2h or 7d; got "${raw}"`,
+      `--${flag}`,
+    );
+  }
+  return new Date(at);
+}
+
+interface Fields {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  ms: number;
+}
+
+/**
+ * Epoch ms of a TIME match (its last millisecond with `end`), or NaN when a field is out of
+ * range (Date itself would roll 02-30 into March).
+ */
+function timeOf(match: RegExpExecArray, end: boolean): number {
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0)) as number[];
+  const f: Fields = { year: year!, month: month!, day: day!, hour: hour!, minute: minute!, second: second!, ms: Number((match[7] ?? '').slice(0, 3).padEnd(3, '0')) };
+  if (f.hour > 23 || f.minute > 59 || f.second > 59) return Number.NaN;
+  const zone = match[8];
+  const offsetMs = zone ? zoneOffsetMs(zone) : 0;
+  const wall = zone ? utc(f) : local(f);
+  if (!sameDay(wall, f, zone ? 'utc' : 'local') || Number.isNaN(offsetMs)) return Number.NaN;
+  const start = wall - offsetMs;
+  if (!end || match[7] !== undefined) return start;
+  // A whole local day ends where the next one starts, 23, 24 or 25 hours later.
+  if (match[4] === undefined) return local({ ...f, day: f.day + 1 }) - 1;
+  const unitMs = match[6] === undefined ? 60_000 : 1000;
+  return (zone ? start : laterPass(start, f)) + unitMs - 1;
+}
+
+function utc(f: Fields): number {
+  const date = new Date(0);
+  // Fields set one by one: the constructor reads years 0..99 as 1900..1999.
+  date.setUTCFullYear(f.year, f.month - 1, f.day);
+  date.setUTCHours(f.hour, f.minute, f.second, f.ms);
+  return date.getTime();
+}
+
+/** A local time in a daylight-saving gap moves on by the gap, as Date decides; a repeated one is its first pass. */
+function local(f: Fields): number {
+  const date = new Date(0);
+  date.setFullYear(f.year, f.month - 1, f.day);
+  date.setHours(f.hour, f.minute, f.second, f.ms);
+  return date.getTime();
+}
+
+function sameDay(at: number, f: Fields, clock: 'utc' | 'local'): boolean {
+  const date = new Date(at);
+  return clock === 'utc'
+    ? date.getUTCFullYear() === f.year && date.getUTCMonth() === f.month - 1 && date.getUTCDate() === f.day
+    : date.getFullYear() === f.year && date.getMonth() === f.month - 1 && date.getDate() === f.day;
+}
+
+/** The second pass of a local time the clocks show twice (daylight saving repeats 30 or 60 minutes), else `at`. */
+function laterPass(at: number, f: Fields): number {
+  let latest = at;
+  for (const shiftMs of [1_800_000, 3_600_000]) {
+    const again = new Date(at + shiftMs);
+    if (sameDay(again.getTime(), f, 'local') && again.getHours() === f.hour && again.getMinutes() === f.minute && again.getSeconds() === f.second) {
+      latest = again.getTime();
+    }
+  }
+  return latest;
+}
+
+/** `Z`, `+01:00`, `-0530` in ms east of UTC; NaN past 23:59. */
+function zoneOffsetMs(zone: string): number {
+  if (zone.toUpperCase() === 'Z') return 0;
+  const [, sign, hours, minutes] = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
+  if (Number(hours) > 23 || Number(minutes) > 59) return Number.NaN;
+  return (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes)) * 60_000;
+}
