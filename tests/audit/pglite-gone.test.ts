@@ -59,6 +59,28 @@ test('rows are refused while the directory is gone, kept in Redis, and written o
   expect(await writer.writer.backlog()).toBe(0);
 }, 60_000);
 
+test('the store directory moved aside and opened anew in this same process: the old handle stays refused and loses nothing', async () => {
+  await writer?.stop();
+  writer = undefined;
+  await store?.close();
+  const old = await openAuditStore(config);
+  await migrate(old);
+  // The lock file stays (only the store's own directory goes), so the new opening shares it.
+  rmSync(`${db.env.DATA_DIR}/audit`, { recursive: true, force: true });
+  store = await openAuditStore(config);
+  await migrate(store);
+
+  expect((await old.ping()).error).toContain('was deleted or replaced while this process ran');
+  const refused = await old.insertExecutions([{ ...record('into-the-old-handle'), queuedAt: new Date(), startedAt: new Date(), completedAt: new Date() }]).catch((e) => e);
+  expect(refused.name).toBe('AuditStoreGoneError');
+  await old.close();
+  // Closing the old handle neither broke the new store nor took its lock.
+  expect((await store.ping()).status).toBe('up');
+  await store.close();
+  store = await openAuditStore(config);
+  expect((await store.ping()).status).toBe('up');
+}, 60_000);
+
 test('the whole data directory deleted and a new store created there by db:migrate: the old writer still refuses, a restart writes into the new store', async () => {
   await writer?.stop();
   await store?.close();

@@ -4,7 +4,9 @@ import { instant } from '../../apps/cli/src/time-flag.ts';
 
 const zoneBefore = process.env.TZ;
 afterEach(() => {
-  process.env.TZ = zoneBefore;
+  // Assigning undefined would set the zone "undefined" for every later file in this run.
+  if (zoneBefore === undefined) delete process.env.TZ;
+  else process.env.TZ = zoneBefore;
 });
 
 /** `value` read as `--since` (start) and `--until` (end) in `zone`, as ISO strings. */
@@ -28,6 +30,8 @@ test('a minute or second the clocks pass twice starts at the first pass and ends
   expect(range('America/New_York', '2026-11-01 01:30:15')).toEqual(['2026-11-01T05:30:15.000Z', '2026-11-01T06:30:15.999Z']);
   // Lord Howe Island repeats half an hour.
   expect(range('Australia/Lord_Howe', '2026-04-05 01:45')).toEqual(['2026-04-04T14:45:00.000Z', '2026-04-04T15:15:59.999Z']);
+  // Troll (Antarctica) repeats two hours.
+  expect(range('Antarctica/Troll', '2026-10-25 01:30')).toEqual(['2026-10-24T23:30:00.000Z', '2026-10-25T01:30:59.999Z']);
   // Any other time passes once.
   expect(range('America/New_York', '2026-11-01 03:30')).toEqual(['2026-11-01T08:30:00.000Z', '2026-11-01T08:30:59.999Z']);
 });
@@ -42,7 +46,7 @@ test("year 1's first and year 9999's last day are kept whole whatever the zone; 
   expect(range('Asia/Kolkata', '0001-01-01')[0]).toBe('0001-01-01T00:00:00.000Z');
   expect(range('America/New_York', '9999-12-31')[1]).toBe('9999-12-31T23:59:59.999Z');
   process.env.TZ = 'UTC';
-  for (const value of ['0000-06-01', '10000-01-01', '2026-02-30T00:00:00Z', '2026-12-01T03:00+24:00', '99999999999d']) {
+  for (const value of ['0000-06-01', '0000-12-31 12:00', '10000-01-01', '2026-02-30T00:00:00Z', '2026-12-01T03:00+24:00', '99999999999d']) {
     expect(() => instant('since', value)).toThrow(`--since must be a time like`);
   }
 });

@@ -30,8 +30,8 @@ export function instant(flag: string, raw: string, { now = Date.now(), end = fal
   else if (time) {
     at = timeOf(time, end);
     // A zone's offset can carry year 1's first or year 9999's last day past what Postgres holds.
-    if (at < EARLIEST_MS && at >= EARLIEST_MS - DAY_MS) at = EARLIEST_MS;
-    if (at > LATEST_MS && at <= LATEST_MS + DAY_MS) at = LATEST_MS;
+    if (time[1] === '0001' && at < EARLIEST_MS && at >= EARLIEST_MS - DAY_MS) at = EARLIEST_MS;
+    if (time[1] === '9999' && at > LATEST_MS && at <= LATEST_MS + DAY_MS) at = LATEST_MS;
   }
   // Postgres timestamps hold years 1..9999 (a longer "ago" runs off the start).
   if (!Number.isFinite(at) || at < EARLIEST_MS || at > LATEST_MS) {
@@ -96,16 +96,17 @@ function sameDay(at: number, f: Fields, clock: 'utc' | 'local'): boolean {
     : date.getFullYear() === f.year && date.getMonth() === f.month - 1 && date.getDate() === f.day;
 }
 
-/** The second pass of a local time the clocks show twice (daylight saving repeats 30 or 60 minutes), else `at`. */
+/**
+ * The second pass of a local time the clocks show twice, else `at`. The clocks go back by the
+ * rise in the offset behind UTC that follows (30 minutes, an hour, two at Troll): a second
+ * pass, if any, is that much later. A repeat ends within hours, so six hours on shows it.
+ */
 function laterPass(at: number, f: Fields): number {
-  let latest = at;
-  for (const shiftMs of [1_800_000, 3_600_000]) {
-    const again = new Date(at + shiftMs);
-    if (sameDay(again.getTime(), f, 'local') && again.getHours() === f.hour && again.getMinutes() === f.minute && again.getSeconds() === f.second) {
-      latest = again.getTime();
-    }
-  }
-  return latest;
+  const backMs = (new Date(at + 6 * 3_600_000).getTimezoneOffset() - new Date(at).getTimezoneOffset()) * 60_000;
+  if (backMs <= 0) return at;
+  const again = new Date(at + backMs);
+  const same = sameDay(again.getTime(), f, 'local') && again.getHours() === f.hour && again.getMinutes() === f.minute && again.getSeconds() === f.second;
+  return same ? again.getTime() : at;
 }
 
 /** `Z`, `+01:00`, `-0530` in ms east of UTC; NaN past 23:59. */

@@ -23,10 +23,10 @@ export class InvalidAuditQueryError extends AuditError {
 export class AuditStoreBusyError extends AuditError {
   override name = 'AuditStoreBusyError';
   readonly code = 'AUDIT_STORE_BUSY';
-  /** `ownerHost` and `lockFile` when the owner runs on another host, whose processes this one cannot see. */
+  /** `ownerPid` 0: the lock file is still empty. `lockFile` when this process cannot tell whether the owner lives. */
   constructor(readonly dataDir: string, readonly ownerPid: number, readonly ownerHost?: string, lockFile?: string) {
     super(
-      `the embedded audit store in ${dataDir} is open in process ${ownerPid}${ownerHost ? ` on host ${ownerHost}` : ''} (PGlite allows one process at a time). ` +
+      `the embedded audit store in ${dataDir} is ${ownerPid ? `open in process ${ownerPid}${ownerHost ? ` on host ${ownerHost}` : ''}` : 'being opened by another process'} (PGlite allows one process at a time). ` +
         'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).' +
         (lockFile ? ` If that process is gone, delete ${lockFile}.` : ''),
     );

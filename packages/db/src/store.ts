@@ -1,5 +1,5 @@
 /** Opens the audit store: Postgres through postgres.js when DATABASE_URL is set, else embedded PGlite. */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -119,9 +119,14 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
     });
     const db = drizzlePglite(client, { schema }) as unknown as AuditDb;
     // PGlite keeps writing into files a deleted directory no longer names; refuse instead, so
-    // records stay in Redis. The lock shows a deletion of the whole data directory even after
-    // another process (`db:migrate`) created a new store in its place.
-    const gone = () => !existsSync(join(dir, 'PG_VERSION')) || !lock.held();
+    // records stay in Redis. A new store created in its place (by `db:migrate`, or by this
+    // process opening it again) has another PG_VERSION file, and a new lock file once the
+    // whole data directory went.
+    const opened = storeIdentity(dir);
+    const gone = () => {
+      const now = storeIdentity(dir);
+      return now === null || now !== opened || !lock.held();
+    };
     const assertPresent = () => {
       if (gone()) throw new AuditStoreGoneError(dir);
     };
@@ -144,6 +149,16 @@ interface Connections {
   readDb: AuditDb;
   /** The read connections' statement_timeout, for the error that reports it; 0 when none. */
   readTimeoutMs: number;
+}
+
+/** Which PG_VERSION file is there (Postgres writes it once, at creation); null when none is. */
+function storeIdentity(dir: string): string | null {
+  try {
+    const { dev, ino, mtimeMs } = statSync(join(dir, 'PG_VERSION'));
+    return `${dev}:${ino}:${mtimeMs}`;
+  } catch {
+    return null;
+  }
 }
 
 function buildStore(driver: StoreDriver, { db, readDb, readTimeoutMs }: Connections, location: string, close: () => Promise<void>, assertPresent = () => {}): AuditStore {
