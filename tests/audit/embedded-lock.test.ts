@@ -1,6 +1,6 @@
 /** Who may open the embedded store: the lock file left by another host, by a dead process, or by an earlier process with this pid. */
 import { afterAll, expect, test } from 'bun:test';
-import { readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { migrate, openAuditStore } from '@sluice/db';
@@ -43,6 +43,17 @@ test('a lock from the same host name in another pid namespace, or one an older v
     expect(error.name).toBe('AuditStoreBusyError');
     expect(error.message).toContain(`is open in ${owner} (PGlite`);
     expect(error.message).toEndWith(`If that process is gone, delete ${lockFile}.`);
+  }
+}, 30_000);
+
+test('a lock file that cannot be read is an error naming it, not a wait that never ends', async () => {
+  rmSync(lockFile, { force: true });
+  mkdirSync(lockFile); // exists, so it cannot be created; cannot be read either (EISDIR, even for root)
+  try {
+    const error = await openAuditStore(config).catch((e) => e);
+    expect(error.message).toStartWith(`cannot read the embedded audit store's lock file ${lockFile}: EISDIR`);
+  } finally {
+    rmSync(lockFile, { recursive: true, force: true });
   }
 }, 30_000);
 

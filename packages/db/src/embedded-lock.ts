@@ -58,7 +58,11 @@ export function takeEmbeddedLock(dataDir: string): EmbeddedLock {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = readOwner(lockFile);
-    if (!owner) continue; // removed meanwhile: try to create it again
+    if (!owner) {
+      // Removed meanwhile: try to create it again, a few times.
+      if (tries >= MAX_TRIES) throw new AuditStoreBusyError(dataDir, 0, undefined, lockFile);
+      continue;
+    }
     if (owner.token !== undefined && owner.token === held.get(lockFile)?.token) break;
     const busy = refusal(owner, host, dataDir, lockFile);
     if (busy) throw busy;
@@ -76,10 +80,11 @@ export function takeEmbeddedLock(dataDir: string): EmbeddedLock {
       if (held.get(lockFile)?.token !== token) return; // an older file, already gone
       if (--entry.holders > 0) return;
       held.delete(lockFile);
-      const owner = readOwner(lockFile);
+      const owner = readOwnerOrNull(lockFile);
       if (owner?.token === token) removeIfStill(lockFile, owner.text);
     },
-    held: () => readOwner(lockFile)?.token === token,
+    // An unreadable file (EMFILE, EACCES) reads as not held: queries are refused while it lasts, and records wait in Redis.
+    held: () => readOwnerOrNull(lockFile)?.token === token,
   };
 }
 
@@ -118,12 +123,21 @@ function removeIfStill(lockFile: string, text: string): void {
   }
 }
 
+/** The lock file's owner; null when there is no file. Throws when it cannot be read (EACCES...). */
 function readOwner(lockFile: string): Owner | null {
   try {
     const text = readFileSync(lockFile, 'utf8').trim();
-    const mtimeMs = statSync(lockFile).mtimeMs;
     const [pid, host, token] = text.split(' ');
-    return { text, pid: Number(pid) > 0 ? Number(pid) : 0, host, token, mtimeMs };
+    return { text, pid: Number(pid) > 0 ? Number(pid) : 0, host, token, mtimeMs: statSync(lockFile).mtimeMs };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`cannot read the embedded audit store's lock file ${lockFile}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function readOwnerOrNull(lockFile: string): Owner | null {
+  try {
+    return readOwner(lockFile);
   } catch {
     return null;
   }
