@@ -120,6 +120,31 @@ test('the whole data directory deleted and a new store created there by db:migra
   writer = undefined;
 }, 60_000);
 
+test('a write that commits after the store directory was deleted is refused, not reported written', async () => {
+  const own = pgliteDatabase('audit-gone-midwrite');
+  const mid = await openAuditStore(testConfig(own.env));
+  try {
+    await migrate(mid);
+    if (mid.driver.kind !== 'pglite') throw new Error('expected the embedded store');
+    const now = new Date();
+    // A first row opens the table's and its indexes' files, as a running store has them open.
+    await mid.insertExecutions([{ ...record('warm-up'), queuedAt: now, startedAt: now, completedAt: now }]);
+    // Each insert takes 600 ms, and the directory goes 150 ms into it: the write itself still succeeds, into unlinked files.
+    await mid.driver.client.exec(`
+      create function slow_insert() returns trigger as $$ begin perform pg_sleep(0.6); return new; end $$ language plpgsql;
+      create trigger slow_insert before insert on worker_jobs for each row execute function slow_insert();`);
+    // And a slow one loads the trigger's function, so the next insert reads no file it has not opened.
+    await mid.insertExecutions([{ ...record('warm-up-slow'), queuedAt: now, startedAt: now, completedAt: now }]);
+    const rm = Bun.spawn(['sh', '-c', `sleep 0.15; rm -rf '${own.env.DATA_DIR}/audit'`]);
+    const outcome = await mid.insertExecutions([{ ...record('mid-write'), queuedAt: now, startedAt: now, completedAt: now }]).then(() => 'written', (e: Error) => e.name);
+    await rm.exited;
+    expect(outcome).toBe('AuditStoreGoneError');
+  } finally {
+    await mid.close();
+    await own.drop();
+  }
+}, 30_000);
+
 test('a damaged embedded store is refused with its directory and what to check, not PGlite\'s bare "Aborted()"', async () => {
   const broken = pgliteDatabase('audit-broken');
   try {

@@ -1,6 +1,9 @@
-/** The lock file that gives one process the embedded (PGlite) audit store under a data directory. */
-import { randomUUID } from 'node:crypto';
-import { linkSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+/**
+ * The lock that gives one process the embedded (PGlite) audit store under a data directory:
+ * flock(2) on `DATA_DIR/audit.lock`, held for as long as the store is open.
+ */
+import { dlopen, FFIType } from 'bun:ffi';
+import { closeSync, fstatSync, ftruncateSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { AuditStoreBusyError } from './errors.ts';
@@ -9,154 +12,107 @@ export interface EmbeddedLock {
   /** Gives the lock up: the file goes when the last holder in this process releases it. */
   release(): void;
   /**
-   * True while the lock file still holds this opening's token. False once the data directory
-   * was deleted (another process may have created a new store there since): writing on would
-   * put rows into files no directory names any more.
+   * True while `audit.lock` is still the file this process locked. False once the data
+   * directory was deleted (another process may have created a new store there since):
+   * writing on would put rows into files no directory names any more.
    */
   held(): boolean;
 }
 
-interface Owner {
-  /** The file as read, to remove it only if it still says this. */
-  text: string;
-  pid: number;
-  /** `<hostname>/<pid namespace>`; absent in files written before hosts were recorded. */
-  host?: string;
-  token?: string;
-  mtimeMs: number;
+/** An open, flocked lock file, shared by this process's opens of the same store. */
+interface Held {
+  fd: number;
+  /** `dev:ino` of the locked file: a file created in its place is another one. */
+  identity: string;
+  holders: number;
 }
 
-/** An empty lock file this old was left by an opener that died between creating and writing it. */
-const EMPTY_STALE_MS = 10_000;
-/** Takeovers raced by another opener before giving up with the owner's name. */
-const MAX_TRIES = 4;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+/** The C library's names on glibc Linux, macOS and musl (Alpine). */
+const LIBC_NAMES = ['libc.so.6', 'libc.dylib', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1', 'libc.so'];
 
 /**
- * The lock files this process holds, with the token written into each and how many open
- * stores share it (a test, or a reopen before the old handle closed). A new token means a
- * new file: stores holding an older one no longer hold the lock.
+ * The lock files this process holds. A process may open its store twice (a test, a reopen
+ * before the old handle closed); both share one lock. Stores holding an older file (since
+ * replaced) keep their own `Held` and no longer hold the lock.
  */
-const held = new Map<string, { token: string; holders: number }>();
+const heldFiles = new Map<string, Held>();
 
 /**
- * PGlite corrupts a data directory opened by two processes at once, so the first opener
- * writes `<pid> <host> <token>` into `audit.lock`. A lock left by a dead process that this
- * one can see (same host, same pid namespace) is taken over; any other is refused, naming
- * the file to delete if its owner is gone.
+ * The kernel keeps the lock while the process lives and drops it when the process dies
+ * (a crash, SIGKILL, a container restarted), so a lock is never left stale, whatever the
+ * pid or host. The file also names its owner, for the message another opener gets.
  */
 export function takeEmbeddedLock(dataDir: string): EmbeddedLock {
   const lockFile = join(dataDir, 'audit.lock');
-  const host = thisHost();
-  for (let tries = 1; ; tries++) {
-    const token = randomUUID();
-    try {
-      // 'wx' creates the file only if absent: two processes cannot both win.
-      writeFileSync(lockFile, `${process.pid} ${host} ${token}`, { flag: 'wx' });
-      held.set(lockFile, { token, holders: 0 });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const owner = readOwner(lockFile);
-    if (!owner) {
-      // Removed meanwhile: try to create it again, a few times.
-      if (tries >= MAX_TRIES) throw new AuditStoreBusyError(dataDir, 0, undefined, lockFile);
-      continue;
-    }
-    if (owner.token !== undefined && owner.token === held.get(lockFile)?.token) break;
-    const busy = refusal(owner, host, dataDir, lockFile);
-    if (busy) throw busy;
-    if (tries >= MAX_TRIES) throw new AuditStoreBusyError(dataDir, owner.pid, owner.host, lockFile);
-    removeIfStill(lockFile, owner.text);
+  let entry = heldFiles.get(lockFile);
+  if (!entry || identityAt(lockFile) !== entry.identity) {
+    entry = lockFileAt(lockFile, dataDir);
+    heldFiles.set(lockFile, entry);
   }
-  const entry = held.get(lockFile)!;
-  entry.holders++;
-  const { token } = entry;
+  const mine = entry;
+  mine.holders++;
   let released = false;
   return {
     release() {
       if (released) return;
       released = true;
-      if (held.get(lockFile)?.token !== token) return; // an older file, already gone
-      if (--entry.holders > 0) return;
-      held.delete(lockFile);
-      const owner = readOwnerOrNull(lockFile);
-      if (owner?.token === token) removeIfStill(lockFile, owner.text);
+      if (--mine.holders > 0) return;
+      if (heldFiles.get(lockFile) === mine) heldFiles.delete(lockFile);
+      // Unlinked while still locked, so no other opener can lock this file once it is gone.
+      if (identityAt(lockFile) === mine.identity) unlinkSync(lockFile);
+      closeSync(mine.fd);
     },
-    // An unreadable file (EMFILE, EACCES) reads as not held: queries are refused while it lasts, and records wait in Redis.
-    held: () => readOwnerOrNull(lockFile)?.token === token,
+    held: () => identityAt(lockFile) === mine.identity,
   };
 }
 
-/** Why `owner` still holds the store, or null when its lock is stale and may be taken over. */
-function refusal(owner: Owner, host: string, dataDir: string, lockFile: string): AuditStoreBusyError | null {
-  if (owner.pid === 0) {
-    // Another opener between creating the file and writing it, or one that died there.
-    return Date.now() - owner.mtimeMs > EMPTY_STALE_MS ? null : new AuditStoreBusyError(dataDir, 0, undefined, lockFile);
-  }
-  // Another host, or another pid namespace (a container): its processes cannot be seen from here.
-  if (owner.host !== undefined && owner.host !== host) return new AuditStoreBusyError(dataDir, owner.pid, owner.host, lockFile);
-  // Written by an older Sluice, which recorded no host: its own pid cannot be this process.
-  if (owner.host === undefined && owner.pid === process.pid) return new AuditStoreBusyError(dataDir, owner.pid, undefined, lockFile);
-  // This pid with another token: a process before this one that had the same pid (a restarted container).
-  if (owner.pid !== process.pid && isAlive(owner.pid)) return new AuditStoreBusyError(dataDir, owner.pid);
-  return null;
-}
-
-/**
- * Removes the lock file if it still reads `text`. Moved aside first, so a lock another
- * opener wrote after `text` was read is put back, not deleted: a takeover is all or nothing.
- */
-function removeIfStill(lockFile: string, text: string): void {
-  const aside = `${lockFile}.${randomUUID()}`;
-  try {
-    renameSync(lockFile, aside);
-  } catch {
-    return; // already gone
-  }
-  try {
-    if (readFileSync(aside, 'utf8').trim() !== text) linkSync(aside, lockFile);
-  } catch {
-    // Yet another lock stands there now (EEXIST): it wins, and the next try reads it.
-  } finally {
-    rmSync(aside, { force: true });
+/** Opens and locks `lockFile`, or throws AuditStoreBusyError naming the process that holds it. */
+function lockFileAt(lockFile: string, dataDir: string): Held {
+  for (let tries = 0; ; tries++) {
+    const fd = openSync(lockFile, 'a+');
+    if (flock()(fd, LOCK_EX | LOCK_NB) !== 0) {
+      const owner = readFileSync(fd, 'utf8').trim().split(' ');
+      closeSync(fd);
+      throw new AuditStoreBusyError(dataDir, Number(owner[0]) || 0, owner[1]);
+    }
+    const identity = identityOf(fstatSync(fd));
+    // A holder that released between our open and our lock unlinked the file we opened.
+    if (identityAt(lockFile) !== identity) {
+      closeSync(fd);
+      if (tries < 3) continue;
+      throw new AuditStoreBusyError(dataDir, 0);
+    }
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid} ${hostname()}`);
+    return { fd, identity, holders: 0 };
   }
 }
 
-/** The lock file's owner; null when there is no file. Throws when it cannot be read (EACCES...). */
-function readOwner(lockFile: string): Owner | null {
+function identityAt(path: string): string | null {
   try {
-    const text = readFileSync(lockFile, 'utf8').trim();
-    const [pid, host, token] = text.split(' ');
-    return { text, pid: Number(pid) > 0 ? Number(pid) : 0, host, token, mtimeMs: statSync(lockFile).mtimeMs };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`cannot read the embedded audit store's lock file ${lockFile}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-function readOwnerOrNull(lockFile: string): Owner | null {
-  try {
-    return readOwner(lockFile);
+    return identityOf(statSync(path));
   } catch {
     return null;
   }
 }
 
-/** The host name, and on Linux the pid namespace: two containers may share a name (`hostname:`, host networking). */
-function thisHost(): string {
-  try {
-    return `${hostname()}/${readlinkSync('/proc/self/ns/pid').replace(/\D/g, '')}`;
-  } catch {
-    return hostname();
-  }
-}
+const identityOf = (stats: { dev: number; ino: number }) => `${stats.dev}:${stats.ino}`;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+let flockFn: ((fd: number, operation: number) => number) | undefined;
+
+/** flock(2) from the C library, loaded on first use. */
+function flock(): (fd: number, operation: number) => number {
+  if (flockFn) return flockFn;
+  for (const name of LIBC_NAMES) {
+    try {
+      const libc = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
+      flockFn = (fd, operation) => libc.symbols.flock(fd, operation);
+      return flockFn;
+    } catch {
+      // not this system's name for it
+    }
   }
+  throw new Error(`the embedded audit store needs flock(2) from the C library, and none was found (tried ${LIBC_NAMES.join(', ')}); set DATABASE_URL to use Postgres`);
 }

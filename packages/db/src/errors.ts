@@ -23,12 +23,11 @@ export class InvalidAuditQueryError extends AuditError {
 export class AuditStoreBusyError extends AuditError {
   override name = 'AuditStoreBusyError';
   readonly code = 'AUDIT_STORE_BUSY';
-  /** `ownerPid` 0: the lock file is still empty. `lockFile` when this process cannot tell whether the owner lives. */
-  constructor(readonly dataDir: string, readonly ownerPid: number, readonly ownerHost?: string, lockFile?: string) {
+  /** `ownerPid` 0: the owner had not written its name yet. */
+  constructor(readonly dataDir: string, readonly ownerPid: number, readonly ownerHost?: string) {
     super(
       `the embedded audit store in ${dataDir} is ${ownerPid ? `open in process ${ownerPid}${ownerHost ? ` on host ${ownerHost}` : ''}` : 'being opened by another process'} (PGlite allows one process at a time). ` +
-        'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).' +
-        (lockFile ? ` If that process is gone, delete ${lockFile}.` : ''),
+        'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).',
     );
   }
 }

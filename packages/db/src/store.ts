@@ -168,6 +168,12 @@ function buildStore(driver: StoreDriver, { db, readDb, readTimeoutMs }: Connecti
     assertPresent();
     return run();
   };
+  /** A write is checked after it commits too: one that landed in a store deleted meanwhile must not be acknowledged. */
+  const written = <T>(run: () => Promise<T>) => async (): Promise<T> => {
+    const result = await checked(run)();
+    assertPresent();
+    return result;
+  };
   const read = (query: string, narrower: string): ReadDescription => ({ query, narrower, timeoutMs: readTimeoutMs });
   const windowed = 'use a shorter windowMs';
   return {
@@ -182,8 +188,8 @@ function buildStore(driver: StoreDriver, { db, readDb, readTimeoutMs }: Connecti
     getJobMetrics: (query) => checked(() => reading(location, () => getJobMetrics(readDb, query), read('metrics', `${windowed}, or ask for one type`)))(),
     getJobMetricsByType: (query) => checked(() => reading(location, () => getJobMetricsByType(readDb, query), read('metrics by type', windowed)))(),
     getHealth: (query = {}) => checked(() => reading(location, () => getHealth(readDb, query), read('health', windowed)))(),
-    insertExecutions: (rows) => checked(() => insertExecutions(db, rows))(),
-    insertAuditRows: (rows) => checked(() => writeAuditRows(db, driver, rows))(),
+    insertExecutions: (rows) => written(() => insertExecutions(db, rows))(),
+    insertAuditRows: (rows) => written(() => writeAuditRows(db, driver, rows))(),
     deleteExecutionsBefore: (cutoff, opts) => checked(() => deleteExecutionsBefore(db, cutoff, opts))(),
     close: () => (closed ??= close()),
   };
