@@ -1,6 +1,6 @@
 /** Who may open the embedded store: one process at a time, by flock(2), which dies with its holder. */
 import { afterAll, expect, test } from 'bun:test';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { migrate, openAuditStore } from '@sluice/db';
@@ -83,5 +83,36 @@ test('two opens in this process share the lock until both close; a lock file tha
     expect(error.message).toContain(lockFile);
   } finally {
     rmSync(lockFile, { recursive: true, force: true });
+  }
+}, 30_000);
+
+test('the same store through a symlinked DATA_DIR is the same lock in this process, not a refusal by itself', async () => {
+  const link = `${db.env.DATA_DIR}-link`;
+  symlinkSync(db.env.DATA_DIR, link);
+  const direct = await openAuditStore(config);
+  try {
+    await migrate(direct);
+    const linked = await openAuditStore(testConfig({ ...db.env, DATA_DIR: link }));
+    expect((await linked.ping()).status).toBe('up');
+    await linked.close();
+    expect((await direct.ping()).status).toBe('up');
+  } finally {
+    await direct.close();
+    rmSync(link, { force: true });
+  }
+}, 30_000);
+
+test("a lock file left by another user's run (not writable here) still locks, read-only", async () => {
+  writeFileSync(lockFile, '1 a-root-run-that-was-killed');
+  chmodSync(lockFile, 0o444);
+  try {
+    // Root without CAP_DAC_OVERRIDE is held to the file's mode, as another user would be.
+    const proc = Bun.spawn(['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--', process.execPath, TAKER], {
+      env: testEnv({ DATA_DIR: db.env.DATA_DIR, HOLD_MS: '0' }), stdout: 'pipe', stderr: 'pipe',
+    });
+    const lines = (await new Response(proc.stdout).text()).trim().split('\n');
+    expect(lines.map((line) => JSON.parse(line))).toEqual([{ got: true }, { stillHeld: true }]);
+  } finally {
+    rmSync(lockFile, { force: true });
   }
 }, 30_000);

@@ -2,7 +2,7 @@
  * The lock that gives one process the embedded (PGlite) audit store under a data directory:
  * flock(2) on `DATA_DIR/audit.lock`, held for as long as the store is open.
  */
-import { dlopen, FFIType } from 'bun:ffi';
+import { dlopen, FFIType, read } from 'bun:ffi';
 import { closeSync, fstatSync, ftruncateSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -29,13 +29,13 @@ interface Held {
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-/** The C library's names on glibc Linux, macOS and musl (Alpine). */
-const LIBC_NAMES = ['libc.so.6', 'libc.dylib', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1', 'libc.so'];
+/** flock's "another process holds it": EWOULDBLOCK on Linux, EAGAIN (the same errno) on macOS. */
+const HELD_ELSEWHERE = process.platform === 'darwin' ? 35 : 11;
 
 /**
- * The lock files this process holds. A process may open its store twice (a test, a reopen
- * before the old handle closed); both share one lock. Stores holding an older file (since
- * replaced) keep their own `Held` and no longer hold the lock.
+ * The files this process holds locks on, by identity, so an open through another path (a
+ * symlinked DATA_DIR) shares the lock instead of conflicting with itself. A process may open
+ * its store twice (a test, a reopen before the old handle closed); both share one lock.
  */
 const heldFiles = new Map<string, Held>();
 
@@ -46,12 +46,8 @@ const heldFiles = new Map<string, Held>();
  */
 export function takeEmbeddedLock(dataDir: string): EmbeddedLock {
   const lockFile = join(dataDir, 'audit.lock');
-  let entry = heldFiles.get(lockFile);
-  if (!entry || identityAt(lockFile) !== entry.identity) {
-    entry = lockFileAt(lockFile, dataDir);
-    heldFiles.set(lockFile, entry);
-  }
-  const mine = entry;
+  const mine = heldFiles.get(identityAt(lockFile) ?? '') ?? lockFileAt(lockFile, dataDir);
+  heldFiles.set(mine.identity, mine);
   mine.holders++;
   let released = false;
   return {
@@ -59,10 +55,15 @@ export function takeEmbeddedLock(dataDir: string): EmbeddedLock {
       if (released) return;
       released = true;
       if (--mine.holders > 0) return;
-      if (heldFiles.get(lockFile) === mine) heldFiles.delete(lockFile);
-      // Unlinked while still locked, so no other opener can lock this file once it is gone.
-      if (identityAt(lockFile) === mine.identity) unlinkSync(lockFile);
-      closeSync(mine.fd);
+      heldFiles.delete(mine.identity);
+      try {
+        // Unlinked while still locked, so no other opener can lock this file once it is gone.
+        if (identityAt(lockFile) === mine.identity) unlinkSync(lockFile);
+      } catch {
+        // Deleted meanwhile (the data directory went): nothing to remove.
+      } finally {
+        closeSync(mine.fd);
+      }
     },
     held: () => identityAt(lockFile) === mine.identity,
   };
@@ -71,22 +72,48 @@ export function takeEmbeddedLock(dataDir: string): EmbeddedLock {
 /** Opens and locks `lockFile`, or throws AuditStoreBusyError naming the process that holds it. */
 function lockFileAt(lockFile: string, dataDir: string): Held {
   for (let tries = 0; ; tries++) {
-    const fd = openSync(lockFile, 'a+');
-    if (flock()(fd, LOCK_EX | LOCK_NB) !== 0) {
+    const fd = openLockFile(lockFile);
+    const identity = identityOf(fstatSync(fd));
+    const shared = heldFiles.get(identity);
+    if (shared) {
+      closeSync(fd); // replaced by the file this process holds between the look-up and the open
+      return shared;
+    }
+    const { locked, errno } = flock(fd);
+    if (!locked) {
       const owner = readFileSync(fd, 'utf8').trim().split(' ');
       closeSync(fd);
+      if (errno !== HELD_ELSEWHERE) {
+        throw new Error(`could not lock ${lockFile} (flock errno ${errno}): the filesystem may not support locks; put DATA_DIR on a local disk, or set DATABASE_URL to use Postgres`);
+      }
       throw new AuditStoreBusyError(dataDir, Number(owner[0]) || 0, owner[1]);
     }
-    const identity = identityOf(fstatSync(fd));
     // A holder that released between our open and our lock unlinked the file we opened.
     if (identityAt(lockFile) !== identity) {
       closeSync(fd);
       if (tries < 3) continue;
       throw new AuditStoreBusyError(dataDir, 0);
     }
-    ftruncateSync(fd, 0);
-    writeSync(fd, `${process.pid} ${hostname()}`);
+    try {
+      ftruncateSync(fd, 0);
+      writeSync(fd, `${process.pid} ${hostname()}`);
+    } catch {
+      // Opened read-only (another user's file): the lock holds without the name.
+    }
     return { fd, identity, holders: 0 };
+  }
+}
+
+/**
+ * The lock file for writing its owner's name in, or read-only when it is another user's (left
+ * by a run as root that was killed): flock needs no write access, and the lock is what counts.
+ */
+function openLockFile(lockFile: string): number {
+  try {
+    return openSync(lockFile, 'a+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+    return openSync(lockFile, 'r');
   }
 }
 
@@ -100,19 +127,40 @@ function identityAt(path: string): string | null {
 
 const identityOf = (stats: { dev: number; ino: number }) => `${stats.dev}:${stats.ino}`;
 
-let flockFn: ((fd: number, operation: number) => number) | undefined;
+/** The C library's names on glibc Linux, macOS and musl (Alpine), and where each keeps errno. */
+const LIBC = [
+  { name: 'libc.so.6', errno: '__errno_location' },
+  { name: 'libSystem.B.dylib', errno: '__error' },
+  { name: 'libc.musl-x86_64.so.1', errno: '__errno_location' },
+  { name: 'libc.musl-aarch64.so.1', errno: '__errno_location' },
+] as const;
 
-/** flock(2) from the C library, loaded on first use. */
-function flock(): (fd: number, operation: number) => number {
-  if (flockFn) return flockFn;
-  for (const name of LIBC_NAMES) {
+let flockFn: ((fd: number) => { locked: boolean; errno: number }) | undefined;
+
+/** flock(fd, LOCK_EX | LOCK_NB) from the C library (loaded on first use), with errno when it fails. */
+function flock(fd: number): { locked: boolean; errno: number } {
+  flockFn ??= loadFlock();
+  return flockFn(fd);
+}
+
+function loadFlock(): (fd: number) => { locked: boolean; errno: number } {
+  for (const { name, errno } of LIBC) {
     try {
-      const libc = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
-      flockFn = (fd, operation) => libc.symbols.flock(fd, operation);
-      return flockFn;
+      const libc = dlopen(name, {
+        flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        [errno]: { args: [], returns: FFIType.ptr },
+      });
+      const errnoAt = libc.symbols[errno] as () => number | null;
+      return (fd) => {
+        if (libc.symbols.flock(fd, LOCK_EX | LOCK_NB) === 0) return { locked: true, errno: 0 };
+        const at = errnoAt();
+        return { locked: false, errno: at ? read.i32(at, 0) : HELD_ELSEWHERE };
+      };
     } catch {
       // not this system's name for it
     }
   }
-  throw new Error(`the embedded audit store needs flock(2) from the C library, and none was found (tried ${LIBC_NAMES.join(', ')}); set DATABASE_URL to use Postgres`);
+  throw new Error(
+    `the embedded audit store needs flock(2) from the C library, and none was found (tried ${LIBC.map((l) => l.name).join(', ')}); set DATABASE_URL to use Postgres`,
+  );
 }

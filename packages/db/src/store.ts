@@ -135,8 +135,11 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
     return buildStore({ kind: 'pglite', client }, { db, readDb: db, readTimeoutMs: 0 }, dir, async () => {
       // Closing checkpoints, writing by path: into a new store standing where this one was, it
       // would leave that store unopenable. A store that is gone is left as it is.
-      if (!gone()) await client.close();
-      lock.release();
+      try {
+        if (!gone()) await client.close();
+      } finally {
+        lock.release();
+      }
     }, assertPresent);
   } catch (error) {
     lock.release();
