@@ -1,6 +1,8 @@
 /** `bun run queue:history` and the audit section of `queue:monitor`, as a user runs them. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { resolve } from 'node:path';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { migrate, openAuditStore, type NewWorkerJob } from '@sluice/db';
 import { lockWorkerJobs, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
@@ -103,6 +105,33 @@ test('history refuses a --since/--until it cannot read, or a range that is empty
   const backwards = await cli('history', '--since', '2026-12-02T00:00:00Z', '--until', '2026-12-01T00:00:00Z');
   expect(backwards).toMatchObject({ code: 2, stderr: 'error: --since 2026-12-02T00:00:00Z is later than --until 2026-12-01T00:00:00Z: no execution can match\n' });
   expect(await cli('history', '--since', '1h', '--until', '2h')).toMatchObject({ code: 2, stderr: 'error: --since 1h is later than --until 2h: no execution can match\n' });
+  // Later only in the digits past the millisecond: the store's own check, still exit 2 naming --since.
+  expect(await cli('history', '--since', '2026-12-01T00:00:00.1235Z', '--until', '2026-12-01T00:00:00.1231Z')).toMatchObject({
+    code: 2,
+    stderr: 'error: since ("2026-12-01T00:00:00.1235Z") is later than until ("2026-12-01T00:00:00.1231Z"): no execution can match\n',
+  });
+  // Wholly past what the table holds: refused, not moved onto the edge rows.
+  const late = Bun.spawn([process.execPath, CLI, 'history', '--since', '9999-12-31 20:00'], { env: testEnv({ ...env, TZ: 'America/New_York' }), stdout: 'pipe', stderr: 'pipe' });
+  expect(await late.exited).toBe(2);
+  expect(await new Response(late.stderr).text()).toBe('error: --since 9999-12-31 20:00 is after 9999-12-31T23:59:59.999Z, outside what the audit table holds: no execution can match\n');
+}, 30_000);
+
+test('with no embedded store yet, history says so, and still refuses what the store would', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-no-store-'));
+  try {
+    const none = { ...env, DATABASE_URL: '', DATA_DIR: dataDir };
+    const run = async (...args: string[]) => {
+      const proc = Bun.spawn([process.execPath, CLI, 'history', ...args], { env: testEnv(none), stdout: 'pipe', stderr: 'pipe' });
+      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      return { code, stdout, stderr };
+    };
+    expect(await run()).toEqual({ code: 0, stdout: `no executions recorded yet (no audit store in ${join(dataDir, 'audit')})\n`, stderr: '' });
+    expect(await run('--cursor', 'bogus')).toEqual({ code: 2, stdout: '', stderr: 'error: cursor is not one this API returned\n' });
+    // Nothing was created by reading.
+    expect(readdirSync(dataDir)).toEqual([]);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }, 30_000);
 
 test('history rejects bad flags with exit code 2', async () => {

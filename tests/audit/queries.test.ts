@@ -149,6 +149,19 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(await micro({ since: '2025-01-01T00:00:02.123Z', until: '2025-01-01T00:00:02.123Z' })).toBe(5);
       expect(await micro({ since: '2025-01-01T00:00:02.124Z' })).toBe(0);
       expect((await store.getJobHistory({ type: 'far', until: new Date(253_402_300_799_999) })).rows).toHaveLength(5);
+      // As strings (what the API and the CLI pass), to the microsecond. The rows are at .1231 to .1235.
+      const microText = (since?: string, until?: string) => store.getJobHistory({ type: 'micro', since, until }).then((p) => p.rows.map((r) => r.jobId));
+      expect(await microText('2025-01-01T00:00:02.1235Z')).toEqual(['micro-5']);
+      expect(await microText('2025-01-01T00:00:02.12341Z')).toEqual(['micro-5']);
+      expect(await microText('2025-01-01 01:00:02.1234+01:00')).toEqual(['micro-5', 'micro-4']);
+      expect(await microText(undefined, '2025-01-01T00:00:02.1232Z')).toEqual(['micro-2', 'micro-1']);
+      expect(await microText(undefined, '2025-01-01T00:00:02.123Z')).toHaveLength(5);
+      // Past the microsecond, no row lies between: since rounds up, until down.
+      expect(await microText('2025-01-01T00:00:02.1234000001Z')).toEqual(['micro-5']);
+      expect(await microText(undefined, '2025-01-01T00:00:02.1233999z')).toEqual(['micro-3', 'micro-2', 'micro-1']);
+      // A leap second is, as in Postgres, the next minute's start; until it ends there.
+      expect(await microText('2024-12-31T23:59:60Z')).toHaveLength(5);
+      expect(await microText(undefined, '2024-12-31T23:59:60.5Z')).toHaveLength(0);
 
       // A cursor from before microseconds (`<ms>.<id>`) still continues where it left off.
       const first = await store.getJobHistory({ type: 'prehistoric', limit: 1 });
@@ -171,6 +184,14 @@ for (const path of ['postgres', 'pglite'] as const) {
         [{ since: new Date('x') }, 'since'],
         [{ since: new Date('0000-01-01T00:00:00Z') }, 'since'],
         [{ until: new Date(8.64e15) }, 'until'],
+        [{ since: 'yesterday' }, 'since'],
+        [{ since: '2026-02-30T00:00:00Z' }, 'since'],
+        [{ until: '2026-12-01T24:00:00Z' }, 'until'],
+        [{ until: '2026-12-01T03:00:00+24:00' }, 'until'],
+        [{ since: '0001-01-01T00:30:00+01:00' }, 'since'],
+        // Later than until, even if only in its microseconds.
+        [{ since: '2025-01-01T00:00:02.1235Z', until: '2025-01-01T00:00:02.1231Z' }, 'since'],
+        [{ since: new Date(NOW), until: new Date(NOW - 1) }, 'since'],
         // Postgres text cannot hold U+0000: a filter with one is refused, not reported as an outage.
         [{ jobId: 'nul\u0000id' }, 'jobId'],
       ] as const;

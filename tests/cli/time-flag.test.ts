@@ -9,10 +9,10 @@ afterEach(() => {
   else process.env.TZ = zoneBefore;
 });
 
-/** `value` read as `--since` (start) and `--until` (end) in `zone`, as ISO strings. */
+/** `value` read as `--since` (start) and `--until` (end) in `zone`. */
 function range(zone: string, value: string): [string, string] {
   process.env.TZ = zone;
-  return [instant('since', value).toISOString(), instant('until', value, { end: true }).toISOString()];
+  return [instant('since', value), instant('until', value, { end: true })];
 }
 
 test('a day is local midnight to the next local midnight, when daylight saving skips midnight too', () => {
@@ -36,6 +36,21 @@ test('a minute or second the clocks pass twice starts at the first pass and ends
   expect(range('America/New_York', '2026-11-01 03:30')).toEqual(['2026-11-01T08:30:00.000Z', '2026-11-01T08:30:59.999Z']);
 });
 
+test('a local time the clocks skip starts, or ends just before, where they jumped', () => {
+  // New York jumps from 02:00 to 03:00 on 2026-03-08 (07:00Z): a row printed 03:10 is after --since 02:30, not before --until 02:30.
+  expect(range('America/New_York', '2026-03-08 02:30')).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-08T06:59:59.999Z']);
+  expect(range('America/New_York', '2026-03-08 02:59:59.500')).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-08T06:59:59.999Z']);
+  // Lord Howe Island jumps half an hour, from 02:00 to 02:30 on 2026-10-04 (15:30Z the day before).
+  expect(range('Australia/Lord_Howe', '2026-10-04 02:15')).toEqual(['2026-10-03T15:30:00.000Z', '2026-10-03T15:29:59.999Z']);
+  // The minute after the jump is itself.
+  expect(range('America/New_York', '2026-03-08 03:00')).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-08T07:00:59.999Z']);
+});
+
+test('digits past the millisecond are kept, for the store to read to the microsecond', () => {
+  expect(range('America/New_York', '2026-12-01T03:00:00.1234567Z')).toEqual(['2026-12-01T03:00:00.1234567Z', '2026-12-01T03:00:00.1234567Z']);
+  expect(range('Asia/Kolkata', '2026-12-01 03:00:00.000250')).toEqual(['2026-11-30T21:30:00.000250Z', '2026-11-30T21:30:00.000250Z']);
+});
+
 test('zoned times ignore the local zone; milliseconds are exact at both ends', () => {
   expect(range('America/New_York', '2026-12-01T01:00:00+05:00')).toEqual(['2026-11-30T20:00:00.000Z', '2026-11-30T20:00:00.999Z']);
   expect(range('Asia/Kolkata', '2026-12-01T03:00Z')).toEqual(['2026-12-01T03:00:00.000Z', '2026-12-01T03:00:59.999Z']);
@@ -49,11 +64,16 @@ test("year 1's first and year 9999's last day are kept whole whatever the zone; 
   for (const value of ['0000-06-01', '0000-12-31 12:00', '10000-01-01', '2026-02-30T00:00:00Z', '2026-12-01T03:00+24:00', '99999999999d']) {
     expect(() => instant('since', value)).toThrow(`--since must be a time like`);
   }
+  // A range that lies wholly past either end matches nothing: refused, not moved onto the edge rows.
+  process.env.TZ = 'America/New_York';
+  expect(() => instant('since', '9999-12-31 20:00')).toThrow('--since 9999-12-31 20:00 is after 9999-12-31T23:59:59.999Z, outside what the audit table holds');
+  process.env.TZ = 'Pacific/Chatham';
+  expect(() => instant('until', '0001-01-01 12:00', { end: true })).toThrow('--until 0001-01-01 12:00 is before 0001-01-01T00:00:00Z');
 });
 
 test('a span ago counts back from now', () => {
   const now = Date.UTC(2026, 11, 2, 12);
-  expect(instant('since', '90s', { now }).toISOString()).toBe('2026-12-02T11:58:30.000Z');
-  expect(instant('since', '2h', { now }).toISOString()).toBe('2026-12-02T10:00:00.000Z');
-  expect(instant('until', '7d', { now, end: true }).toISOString()).toBe('2026-11-25T12:00:00.000Z');
+  expect(instant('since', '90s', { now })).toBe('2026-12-02T11:58:30.000Z');
+  expect(instant('since', '2h', { now })).toBe('2026-12-02T10:00:00.000Z');
+  expect(instant('until', '7d', { now, end: true })).toBe('2026-11-25T12:00:00.000Z');
 });

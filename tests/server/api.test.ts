@@ -267,6 +267,14 @@ describe('reports: stats, health, failures, history', () => {
 
     const since = new Date(Date.now() + 60_000).toISOString();
     expect(((await (await api(`/history?since=${since}`)).json()) as any).rows).toEqual([]);
+
+    // since/until reach the store as written, to the microsecond: the row is at .xyz000.
+    const at: string = failed.rows[0].completedAt;
+    const ids = async (query: string) => ((await (await api(`/history?jobId=${failedId}&${query}`)).json()) as any).rows.map((r: any) => r.jobId);
+    expect(await ids(`since=${at}&until=${at}`)).toEqual([failedId]);
+    expect(await ids(`since=${at.replace('Z', '001Z')}`)).toEqual([]);
+    expect(await ids(`until=${at.replace('Z', '000Z')}`)).toEqual([failedId]);
+    expect(await ids(`until=${new Date(Date.parse(at) - 1).toISOString().replace('Z', '999Z')}`)).toEqual([]);
   });
 
   test('GET /history rejects bad filters', async () => {
@@ -276,6 +284,12 @@ describe('reports: stats, health, failures, history', () => {
     await expectError(await api('/history?cursor=not-a-cursor'), 400, 'INVALID_AUDIT_QUERY', 'cursor');
     await expectError(await api(`/history?cursor=${Buffer.from('9999999999999999999999999.1').toString('base64url')}`), 400, 'INVALID_AUDIT_QUERY', 'cursor');
     await expectError(await api('/history?since=0000-01-01T00:00:00Z'), 400, 'INVALID_AUDIT_QUERY', 'since');
+    // RFC 3339 has no hour 24 and no dates in words; a day that does not exist is refused, not rolled on.
+    await expectError(await api('/history?until=2026-12-01T24:00:00Z'), 400, 'INVALID_AUDIT_QUERY', 'until');
+    await expectError(await api('/history?until=Tue%20Dec%2001%202026'), 400, 'INVALID_QUERY', 'until');
+    await expectError(await api('/history?since=2026-02-30T00:00:00Z'), 400, 'INVALID_AUDIT_QUERY', 'since');
+    // A range empty by construction, as the CLI refuses it.
+    await expectError(await api('/history?since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z'), 400, 'INVALID_AUDIT_QUERY', 'since');
   });
 });
 

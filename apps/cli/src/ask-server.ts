@@ -4,7 +4,7 @@
  * monitor's audit section still work beside `bun run dev`.
  */
 import type { Config } from '@sluice/config';
-import { InvalidAuditQueryError, type HistoryPage, type HistoryQuery } from '@sluice/db';
+import { InvalidAuditQueryError, type HistoryInstant, type HistoryPage, type HistoryQuery } from '@sluice/db';
 
 /** GETs `path` from the running server, with the admin credentials when configured. Throws naming the server. */
 export async function askServer(config: Config, path: string, params: Record<string, unknown> = {}): Promise<{ body: any; origin: string }> {
@@ -27,8 +27,9 @@ export async function askServer(config: Config, path: string, params: Record<str
 }
 
 export async function historyFromServer(config: Config, query: HistoryQuery): Promise<{ page: HistoryPage; url: string }> {
-  // The API takes ISO 8601 date-times; String(date) would be "Tue Dec 01 2026 ...".
-  const { body, origin } = await askServer(config, '/api/v1/jobs/history', { ...query, since: query.since?.toISOString(), until: query.until?.toISOString() });
+  // The API takes RFC 3339 date-times; String(date) would be "Tue Dec 01 2026 ...".
+  const iso = (at: HistoryInstant | undefined) => (at instanceof Date ? at.toISOString() : at);
+  const { body, origin } = await askServer(config, '/api/v1/jobs/history', { ...query, since: iso(query.since), until: iso(query.until) });
   if (!Array.isArray(body.rows)) throw new Error(`the server at ${origin} answered without history rows`);
   // JSON carries dates as strings; the table printer wants Dates like the store returns.
   const rows = (body.rows as Record<string, unknown>[]).map((r) => {

@@ -26,7 +26,7 @@ export { createAuditAppender, type AuditAppender } from './audit-appender.ts';
 export { createAuditMaintenanceClient, type AuditMaintenanceClient } from './audit-maintenance-client.ts';
 export { AuditError, AuditQueryTimeoutError, AuditRedisTooOldError, AuditRetentionFailedError, AuditStoreBusyError, AuditTableMissingError, AuditWriterSilentError, AuditWriterUnavailableError, InvalidAuditQueryError } from './errors.ts';
 export { redisVersionOf, supportsAuditCommands } from './redis-version.ts';
-export { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, type HistoryPage, type HistoryQuery } from './history.ts';
+export { checkHistoryQuery, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, type HistoryInstant, type HistoryPage, type HistoryQuery } from './history.ts';
 export { classifyHealth, DEFAULT_HEALTH_WINDOW_MS, type HealthQuery, type HealthStatus, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 export { migrate, MIGRATIONS_DIR } from './migrate.ts';
 export type { PruneOptions } from './prune.ts';

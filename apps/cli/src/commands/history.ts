@@ -2,9 +2,11 @@
 import { existsSync } from 'node:fs';
 import type { Config } from '@sluice/config';
 import {
+  checkHistoryQuery,
   embeddedStoreDir,
   EXECUTION_STATUSES,
   HISTORY_MAX_LIMIT,
+  InvalidAuditQueryError,
   migrate,
   openAuditStore,
   type AuditStore,
@@ -86,8 +88,19 @@ server that does not answer either) or the read ran past AUDIT_READ_TIMEOUT
     if (limit > HISTORY_MAX_LIMIT) throw new UsageError(`--limit must be at most ${HISTORY_MAX_LIMIT}, got ${limit}`, '--limit');
     const since = flags.since === undefined ? undefined : instant('since', flags.since);
     const until = flags.until === undefined ? undefined : instant('until', flags.until, { end: true });
-    if (since && until && since > until) {
+    // To the millisecond here, quoting the flags; the store checks the digits past it.
+    if (since && until && Date.parse(since) > Date.parse(until)) {
       throw new UsageError(`--since ${flags.since} is later than --until ${flags.until}: no execution can match`, '--since');
+    }
+
+    if (flags.cursor !== undefined && flags.cursor.trim() === '') throw new UsageError('--cursor needs a value (printed as "next page: --cursor C")', '--cursor');
+    const query = { type: flags.type, status: status as ExecutionStatus | undefined, jobId: flags['job-id'], since, until, limit, cursor: flags.cursor };
+    try {
+      // The same checks the store makes, also when there is no store to ask.
+      checkHistoryQuery(query);
+    } catch (error) {
+      if (error instanceof InvalidAuditQueryError) throw new UsageError(error.message, flagOf(error.field));
+      throw error;
     }
 
     // Reading must not create an embedded store where none was ever written.
@@ -96,10 +109,8 @@ server that does not answer either) or the read ran past AUDIT_READ_TIMEOUT
       await ctx.print(flags.json ? JSON.stringify({ rows: [], nextCursor: null }, null, 2) : `no executions recorded yet (no audit store in ${embedded})`);
       return 0;
     }
-    if (flags.cursor !== undefined && flags.cursor.trim() === '') throw new UsageError('--cursor needs a value (printed as "next page: --cursor C")', '--cursor');
-    const query = { type: flags.type, status: status as ExecutionStatus | undefined, jobId: flags['job-id'], since, until, limit, cursor: flags.cursor };
     const page = await readHistory(ctx.config, query).catch((error) => {
-      if (error?.name === 'InvalidAuditQueryError') throw new UsageError(error.message, `--${error.field}`);
+      if (error?.name === 'InvalidAuditQueryError') throw new UsageError(error.message, flagOf(error.field));
       throw error;
     });
     if (flags.json) {
@@ -115,6 +126,9 @@ server that does not answer either) or the read ran past AUDIT_READ_TIMEOUT
     return 0;
   },
 };
+
+/** The flag for a field of the store's query. */
+const flagOf = (field: string | undefined) => `--${field === 'jobId' ? 'job-id' : (field ?? 'query')}`;
 
 /** From the store itself, or through the server when the embedded store is open there. */
 async function readHistory(config: Config, query: HistoryQuery): Promise<HistoryPage> {

@@ -105,8 +105,9 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
             type: query.type,
             status: query.status,
             jobId: query.jobId,
-            since: query.since ? new Date(query.since) : undefined,
-            until: query.until ? new Date(query.until) : undefined,
+            // As sent: the store reads them to the microsecond.
+            since: query.since,
+            until: query.until,
             limit: query.limit,
             cursor: query.cursor,
           }),

@@ -56,13 +56,17 @@ export const ScheduleBody = t.Object(
 
 export const HistoryStatus = t.Union([t.Literal('completed'), t.Literal('failed')], { error: problem('status', 'status must be completed or failed') });
 
+/** The shape of an RFC 3339 date-time; the audit store checks that the date exists and is in range. */
+const RFC3339 = '^\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?([Zz]|[+-]\\d{2}:\\d{2})$';
+const RFC3339_EXAMPLE = 'an RFC 3339 date-time, e.g. 2026-12-01T03:00:00Z or 2026-12-01T04:00:00.250%2B01:00 (a + in the offset sent as %2B)';
+
 export const HistoryQuery = t.Object(
   {
     type: t.Optional(t.String({ minLength: 1 })),
     status: t.Optional(HistoryStatus),
     jobId: t.Optional(t.String({ minLength: 1 })),
-    since: t.Optional(t.String({ format: 'date-time', error: problem('since', 'since must be an ISO 8601 date-time, e.g. 2025-01-31T00:00:00Z') })),
-    until: t.Optional(t.String({ format: 'date-time', error: problem('until', 'until must be an ISO 8601 date-time, e.g. 2025-01-31T00:00:00Z') })),
+    since: t.Optional(t.String({ pattern: RFC3339, error: problem('since', `since must be ${RFC3339_EXAMPLE}`) })),
+    until: t.Optional(t.String({ pattern: RFC3339, error: problem('until', `until must be ${RFC3339_EXAMPLE}`) })),
     limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, error: problem('limit', 'limit must be a whole number from 1 to 1000') })),
     cursor: t.Optional(t.String({ minLength: 1 })),
   },
