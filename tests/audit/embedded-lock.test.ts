@@ -79,8 +79,11 @@ test('two opens in this process share the lock until both close; a lock file tha
   mkdirSync(lockFile); // cannot be opened for writing (EISDIR, even for root)
   try {
     const error = await openAuditStore(config).catch((e) => e);
-    expect(error.message).toContain('EISDIR');
+    // One of Sluice's errors (a server prints it as one line, not a stack), naming the file and what to check.
+    expect(error.name).toBe('AuditStoreUnavailableError');
+    expect(error.message).toStartWith(`the audit database ${join(db.env.DATA_DIR, 'audit')} cannot be locked: EISDIR`);
     expect(error.message).toContain(lockFile);
+    expect(error.message).toEndWith(`Check that this user can write ${db.env.DATA_DIR}`);
   } finally {
     rmSync(lockFile, { recursive: true, force: true });
   }

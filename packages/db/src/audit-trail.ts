@@ -7,7 +7,7 @@ import { errorMessage, INSUFFICIENT_PRIVILEGE, sqlState } from './classify-error
 import { AuditRedisTooOldError } from './errors.ts';
 import { redisVersionOf, supportsAuditCommands } from './redis-version.ts';
 import { migrate, MIGRATE_AS_OWNER_HINT } from './migrate.ts';
-import { openAuditStore, type AuditStore } from './store.ts';
+import { openAuditStore, READER_WAIT_MS, type AuditStore } from './store.ts';
 
 export interface AuditTrail {
   store: AuditStore;
@@ -35,7 +35,12 @@ const MIGRATE_RETRY_MAX_MS = 5000;
  */
 export async function startAuditTrail({ config, log, ...writerOptions }: StartAuditTrailOptions): Promise<AuditTrail> {
   const auditLog = log.child({ component: 'audit' });
-  const store = await openAuditStore(config);
+  const store = await openAuditStore(config, {
+    // A queue:history or queue:monitor read that opened the embedded store while no server ran closes it within seconds.
+    waitForReaderMs: READER_WAIT_MS,
+    onWaitForReader: (busy) =>
+      auditLog.warn({ pid: busy.ownerPid || undefined, host: busy.ownerHost, waitMs: READER_WAIT_MS }, 'embedded audit store open in a CLI read; waiting for it to close'),
+  });
   // Its own connection: the writer blocks on XREADGROUP, and waits out Redis outages.
   const redis = await connectRedis(config.redis.url, { role: 'blocking', connectionName: 'sluice-audit-writer' }).catch(async (error) => {
     await store.close();

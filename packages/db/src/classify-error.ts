@@ -60,5 +60,13 @@ export function isStatementTimeout(error: unknown): boolean {
 export function errorMessage(error: unknown): string {
   const cause = (error as { cause?: unknown })?.cause;
   if (cause instanceof Error && cause.message) return cause.message;
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof Error) return error.message;
+  // PGlite throws Emscripten's ErrnoError, which is no Error: String() of it is "[object Object]".
+  if (error && typeof error === 'object') {
+    const { message, name, code, errno } = error as { message?: unknown; name?: unknown; code?: unknown; errno?: unknown };
+    const what = [message, name, error.constructor?.name].find((part) => typeof part === 'string' && part !== '' && part !== 'Object') ?? 'an error';
+    const details = [code !== undefined && `code ${String(code)}`, errno !== undefined && `errno ${String(errno)}`].filter(Boolean);
+    return details.length > 0 ? `${String(what)} (${details.join(', ')})` : String(what);
+  }
+  return String(error);
 }

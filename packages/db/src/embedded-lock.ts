@@ -1,12 +1,13 @@
 /**
  * The lock that gives one process the embedded (PGlite) audit store under a data directory:
- * flock(2) on `DATA_DIR/audit.lock`, held for as long as the store is open.
+ * flock(2) on `DATA_DIR/audit.lock` (beside the store's real directory when `audit` is a
+ * symlink), held for as long as the store is open.
  */
 import { dlopen, FFIType, read } from 'bun:ffi';
 import { closeSync, fstatSync, ftruncateSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { AuditStoreBusyError } from './errors.ts';
+import { dirname, join } from 'node:path';
+import { AuditStoreBusyError, AuditStoreUnavailableError } from './errors.ts';
 
 export interface EmbeddedLock {
   /** Gives the lock up: the file goes when the last holder in this process releases it. */
@@ -17,6 +18,19 @@ export interface EmbeddedLock {
    * writing on would put rows into files no directory names any more.
    */
   held(): boolean;
+}
+
+/**
+ * `reader`: a command that opens the store for one read and closes it (`queue:history`, a
+ * `queue:monitor` redraw); a server starting meanwhile waits for it instead of giving up.
+ */
+export type LockRole = 'owner' | 'reader';
+
+export interface LockOptions {
+  /** Default `DATA_DIR/audit.lock`; the store passes the one beside its real directory. */
+  lockFile?: string;
+  /** Written into the file after the pid and host, for the message another opener gets. */
+  role?: LockRole;
 }
 
 /** An open, flocked lock file, shared by this process's opens of the same store. */
@@ -44,9 +58,8 @@ const heldFiles = new Map<string, Held>();
  * (a crash, SIGKILL, a container restarted), so a lock is never left stale, whatever the
  * pid or host. The file also names its owner, for the message another opener gets.
  */
-export function takeEmbeddedLock(dataDir: string): EmbeddedLock {
-  const lockFile = join(dataDir, 'audit.lock');
-  const mine = heldFiles.get(identityAt(lockFile) ?? '') ?? lockFileAt(lockFile, dataDir);
+export function takeEmbeddedLock(dataDir: string, { lockFile = join(dataDir, 'audit.lock'), role = 'owner' }: LockOptions = {}): EmbeddedLock {
+  const mine = heldFiles.get(identityAt(lockFile) ?? '') ?? lockFileAt(lockFile, dataDir, role);
   heldFiles.set(mine.identity, mine);
   mine.holders++;
   let released = false;
@@ -70,7 +83,7 @@ export function takeEmbeddedLock(dataDir: string): EmbeddedLock {
 }
 
 /** Opens and locks `lockFile`, or throws AuditStoreBusyError naming the process that holds it. */
-function lockFileAt(lockFile: string, dataDir: string): Held {
+function lockFileAt(lockFile: string, dataDir: string, role: LockRole): Held {
   for (let tries = 0; ; tries++) {
     const fd = openLockFile(lockFile);
     const identity = identityOf(fstatSync(fd));
@@ -86,7 +99,7 @@ function lockFileAt(lockFile: string, dataDir: string): Held {
       if (errno !== HELD_ELSEWHERE) {
         throw new Error(`could not lock ${lockFile} (flock errno ${errno}): the filesystem may not support locks; put DATA_DIR on a local disk, or set DATABASE_URL to use Postgres`);
       }
-      throw new AuditStoreBusyError(dataDir, Number(owner[0]) || 0, owner[1]);
+      throw new AuditStoreBusyError(dataDir, Number(owner[0]) || 0, owner[1], owner[2] === 'reader' ? 'reader' : undefined);
     }
     // A holder that released between our open and our lock unlinked the file we opened.
     if (identityAt(lockFile) !== identity) {
@@ -96,7 +109,7 @@ function lockFileAt(lockFile: string, dataDir: string): Held {
     }
     try {
       ftruncateSync(fd, 0);
-      writeSync(fd, `${process.pid} ${hostname()}`);
+      writeSync(fd, `${process.pid} ${hostname()} ${role}`);
     } catch {
       // Opened read-only (another user's file): the lock holds without the name.
     }
@@ -110,10 +123,15 @@ function lockFileAt(lockFile: string, dataDir: string): Held {
  */
 function openLockFile(lockFile: string): number {
   try {
-    return openSync(lockFile, 'a+');
+    try {
+      return openSync(lockFile, 'a+');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+      return openSync(lockFile, 'r');
+    }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
-    return openSync(lockFile, 'r');
+    // A read-only or full disk, a directory in its place: one line saying which file, not a stack.
+    throw new AuditStoreUnavailableError(lockFile.replace(/\.lock$/, ''), `${(error as Error).message}. Check that this user can write ${dirname(lockFile)}`, error, 'cannot be locked');
   }
 }
 

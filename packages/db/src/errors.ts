@@ -23,12 +23,31 @@ export class InvalidAuditQueryError extends AuditError {
 export class AuditStoreBusyError extends AuditError {
   override name = 'AuditStoreBusyError';
   readonly code = 'AUDIT_STORE_BUSY';
-  /** `ownerPid` 0: the owner had not written its name yet. */
-  constructor(readonly dataDir: string, readonly ownerPid: number, readonly ownerHost?: string) {
+  /**
+   * `ownerPid` 0: the owner had not written its name yet. `ownerRole` 'reader': a CLI read
+   * (`queue:history`, `queue:monitor`) that closes the store when it is done.
+   */
+  constructor(
+    readonly dataDir: string,
+    readonly ownerPid: number,
+    readonly ownerHost?: string,
+    readonly ownerRole?: 'reader',
+    /** How long this opener waited for a reader to close it, when it did. */
+    waitedMs?: number,
+  ) {
+    const owner = ownerPid ? `open in process ${ownerPid}${ownerHost ? ` on host ${ownerHost}` : ''}` : 'being opened by another process';
     super(
-      `the embedded audit store in ${dataDir} is ${ownerPid ? `open in process ${ownerPid}${ownerHost ? ` on host ${ownerHost}` : ''}` : 'being opened by another process'} (PGlite allows one process at a time). ` +
-        'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).',
+      ownerRole === 'reader'
+        ? `the embedded audit store in ${dataDir} is ${owner}, a queue:history or queue:monitor read${waitedMs ? ` that had not closed it after ${waitedMs / 1000} s` : ''} (PGlite allows one process at a time). ` +
+            'Stop that command, or set DATABASE_URL to a Postgres server to share the audit table.'
+        : `the embedded audit store in ${dataDir} is ${owner} (PGlite allows one process at a time). ` +
+            'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).',
     );
+  }
+
+  /** Held for a moment (a CLI read, or an opener that has not written its name yet): worth waiting for. */
+  get brief(): boolean {
+    return this.ownerRole === 'reader' || this.ownerPid === 0;
   }
 }
 

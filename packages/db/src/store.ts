@@ -1,5 +1,5 @@
 /** Opens the audit store: Postgres through postgres.js when DATABASE_URL is set, else embedded PGlite. */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -9,8 +9,8 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '@sluice/config';
 import { errorMessage } from './classify-error.ts';
-import { takeEmbeddedLock } from './embedded-lock.ts';
-import { AuditStoreGoneError, AuditStoreUnavailableError } from './errors.ts';
+import { takeEmbeddedLock, type EmbeddedLock } from './embedded-lock.ts';
+import { AuditStoreBusyError, AuditStoreGoneError, AuditStoreUnavailableError } from './errors.ts';
 import { reading, type ReadDescription } from './reading.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
@@ -69,6 +69,17 @@ export interface OpenStoreOptions {
   readConnections?: number;
   /** Postgres cancels a read running longer than this (0: never). Default `config.database.readTimeoutMs`. */
   readTimeoutMs?: number;
+  /**
+   * Embedded store: this process opens it for a read and closes it soon (a CLI command). The
+   * lock says so, and an opener that finds it held waits instead of giving up.
+   */
+  reader?: boolean;
+  /**
+   * Embedded store held by a reader: how long to wait for it to close, in ms. Default 0 (give up
+   * at once). `onWaitForReader` is told once, when the wait begins.
+   */
+  waitForReaderMs?: number;
+  onWaitForReader?: (busy: AuditStoreBusyError) => void;
 }
 
 /** postgres.js settings both pools share. */
@@ -108,9 +119,11 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
       await Promise.all([client.end({ timeout: 5 }), readClient.end({ timeout: 5 })]);
     });
   }
-  const dir = embeddedStoreDir(config)!;
-  mkdirSync(dir, { recursive: true });
-  const lock = takeEmbeddedLock(resolve(dataDir));
+  mkdirSync(embeddedStoreDir(config)!, { recursive: true });
+  // PGlite cannot open through a symlink; the lock goes beside the real directory, so two
+  // data directories linking one store share it.
+  const dir = realpathSync(embeddedStoreDir(config)!);
+  const lock = await lockEmbeddedStore(resolve(dataDir), `${dir}.lock`, options);
   try {
     const client = await PGlite.create(dir).catch((error: unknown) => {
       // PGlite says only `Aborted()` or `failed to initialize properly`; say where, and what to check.
@@ -144,6 +157,26 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
   } catch (error) {
     lock.release();
     throw error;
+  }
+}
+
+/** How long a server, `bun run worker` or `db:migrate` waits for a CLI read to close the embedded store. */
+export const READER_WAIT_MS = 30_000;
+
+/** The embedded store's lock; a reader holding it (a CLI read) is waited for up to `waitForReaderMs`. */
+async function lockEmbeddedStore(dataDir: string, lockFile: string, options: OpenStoreOptions): Promise<EmbeddedLock> {
+  const role = options.reader ? 'reader' : 'owner';
+  const waitMs = options.waitForReaderMs ?? 0;
+  const started = Date.now();
+  for (let told = false; ; told = true) {
+    try {
+      return takeEmbeddedLock(dataDir, { lockFile, role });
+    } catch (error) {
+      if (!(error instanceof AuditStoreBusyError) || !error.brief || waitMs <= 0) throw error;
+      if (Date.now() - started >= waitMs) throw new AuditStoreBusyError(error.dataDir, error.ownerPid, error.ownerHost, error.ownerRole, waitMs);
+      if (!told) options.onWaitForReader?.(error);
+      await Bun.sleep(100);
+    }
   }
 }
 

@@ -134,7 +134,8 @@ const flagOf = (field: string | undefined) => `--${field === 'jobId' ? 'job-id' 
 async function readHistory(config: Config, query: HistoryQuery): Promise<HistoryPage> {
   let store: AuditStore;
   try {
-    store = await openAuditStore(config, { maxConnections: 1 });
+    // A reader: a server starting meanwhile waits for this read instead of failing.
+    store = await openAuditStore(config, { maxConnections: 1, reader: true });
   } catch (error) {
     if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
     const { page, url } = await historyFromServer(config, query).catch((cause: Error) => {

@@ -27,10 +27,21 @@ const QUERY_TIMEOUT_MS = 3000;
 /** The wait in this process also covers connecting, and the embedded store, which cannot cancel. */
 const ANSWER_TIMEOUT_MS = QUERY_TIMEOUT_MS + 2000;
 
-/** The store stays open across --watch redraws; a failed open is retried on the next one. */
+/**
+ * Postgres stays open across --watch redraws. The embedded store is opened for each redraw's
+ * read and closed after it: held between redraws, it would keep a server from starting (the
+ * server waits for a reader, but only for one that lets go). A failed open is retried on the
+ * next redraw.
+ */
 export function createAuditStats(config: Config) {
   let store: AuditStore | null = null;
   const windowMs = DEFAULT_HEALTH_WINDOW_MS;
+  const closeEmbedded = async () => {
+    if (store?.kind !== 'pglite') return;
+    const open = store;
+    store = null;
+    await open.close().catch(() => {});
+  };
   return {
     async collect(): Promise<AuditStats> {
       try {
@@ -39,7 +50,7 @@ export function createAuditStats(config: Config) {
         if (embedded && !existsSync(embedded)) return { windowMs, types: [] };
         if (!store) {
           try {
-            store = await openAuditStore(config, { maxConnections: 1, readConnections: 1, readTimeoutMs: QUERY_TIMEOUT_MS });
+            store = await openAuditStore(config, { maxConnections: 1, readConnections: 1, readTimeoutMs: QUERY_TIMEOUT_MS, reader: true });
           } catch (error) {
             if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
             return await throughServer(config, windowMs, error as Error);
@@ -60,6 +71,8 @@ export function createAuditStats(config: Config) {
           };
         }
         return { windowMs, error: error instanceof Error ? error.message : String(error) };
+      } finally {
+        await closeEmbedded();
       }
     },
     async close(): Promise<void> {

@@ -1,0 +1,118 @@
+/**
+ * CLI reads of the embedded store (queue:history, queue:monitor) never keep its owner out: they
+ * hold it only while they read, and a server, worker or db:migrate starting meanwhile waits.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { migrate, openAuditStore } from '@sluice/db';
+import { errorMessage } from '../../packages/db/src/classify-error.ts';
+import { pgliteDatabase } from '../helpers/db.ts';
+import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
+import { readUntil, startCli } from '../cli/cli.ts';
+
+const db = pgliteDatabase('embedded-readers');
+const config = testConfig(db.env);
+const ROOT = resolve(import.meta.dir, '../..');
+const TAKER = resolve(import.meta.dir, 'fixtures/lock-taker.ts');
+
+beforeAll(async () => {
+  const store = await openAuditStore(config);
+  await migrate(store);
+  await store.close();
+});
+afterAll(() => db.drop());
+
+/** A process holding the store's lock as `role`: resolves once it has it. */
+async function holder(role: 'reader' | 'owner', holdMs: number, dataDir = db.env.DATA_DIR) {
+  const proc = Bun.spawn([process.execPath, TAKER], { env: testEnv({ DATA_DIR: dataDir, HOLD_MS: String(holdMs), ROLE: role }), stdout: 'pipe' });
+  const { value } = await proc.stdout.getReader().read();
+  expect(JSON.parse(new TextDecoder().decode(value))).toEqual({ got: true });
+  return proc;
+}
+
+async function dbMigrate(env: Record<string, string> = db.env) {
+  const proc = Bun.spawn([process.execPath, 'packages/db/src/migrate-cli.ts'], { cwd: ROOT, env: testEnv(env), stdout: 'pipe', stderr: 'pipe' });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+test('db:migrate, as a server starting, waits for a CLI read to close the store; a store open in a server is refused at once', async () => {
+  const reader = await holder('reader', 1500);
+  const waited = await dbMigrate();
+  expect(waited.stderr).toBe(`waiting up to 30 s for process ${reader.pid} to close the embedded audit store\n`);
+  expect(waited).toMatchObject({ code: 0, stdout: expect.stringContaining('migrations applied (pglite') });
+  await reader.exited;
+
+  const owner = await holder('owner', 60_000);
+  try {
+    const refused = await dbMigrate();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      `db:migrate failed: the embedded audit store in ${db.env.DATA_DIR} is open in process ${owner.pid} on host ${hostname()} (PGlite allows one process at a time). ` +
+        'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).\n',
+    );
+  } finally {
+    owner.kill('SIGKILL');
+    await owner.exited;
+  }
+}, 60_000);
+
+test('a reader that does not let go is named, with how long it was waited for', async () => {
+  const reader = await holder('reader', 60_000);
+  try {
+    const error = await openAuditStore(config, { waitForReaderMs: 300 }).catch((e) => e);
+    expect(error.name).toBe('AuditStoreBusyError');
+    expect(error.message).toBe(
+      `the embedded audit store in ${db.env.DATA_DIR} is open in process ${reader.pid} on host ${hostname()}, a queue:history or queue:monitor read ` +
+        'that had not closed it after 0.3 s (PGlite allows one process at a time). Stop that command, or set DATABASE_URL to a Postgres server to share the audit table.',
+    );
+  } finally {
+    reader.kill('SIGKILL');
+    await reader.exited;
+  }
+}, 30_000);
+
+test('queue:monitor --watch on the embedded store, with no server running, holds it only while it reads', async () => {
+  const monitor = startCli(['monitor', '--watch'], testEnv({ ...db.env, QUEUE_PREFIX: uniquePrefix('embedded-readers') }));
+  try {
+    const { text } = await readUntil(monitor.stdout, 'a frame with the audit section', (t) => t.includes('none recorded'));
+    expect(text).toContain('Executions in the last 1h (audit table)');
+    // Before, the monitor kept the store from its first redraw until Ctrl+C: a server (re)started
+    // meanwhile exited at once, and after waiting it would have given up after 30 s.
+    const migrated = await dbMigrate();
+    expect(migrated).toMatchObject({ code: 0, stdout: expect.stringContaining('migrations applied') });
+  } finally {
+    monitor.kill('SIGINT');
+    expect(await monitor.exited).toBe(0);
+  }
+}, 60_000);
+
+test('an audit directory that is a symlink opens, and shares its lock with the data directory it lives in', async () => {
+  const linked = mkdtempSync(join(tmpdir(), 'sluice-linked-audit-'));
+  try {
+    symlinkSync(join(db.env.DATA_DIR, 'audit'), join(linked, 'audit'));
+    const store = await openAuditStore(testConfig({ DATABASE_URL: '', DATA_DIR: linked }));
+    try {
+      expect((await store.ping()).status).toBe('up');
+      expect((await store.getJobHistory({})).rows).toEqual([]);
+      // Opened through the link, the store is still taken for an opener of the real directory.
+      const proc = Bun.spawn([process.execPath, TAKER], { env: testEnv({ DATA_DIR: db.env.DATA_DIR, HOLD_MS: '0' }), stdout: 'pipe' });
+      expect(JSON.parse((await new Response(proc.stdout).text()).split('\n')[0]!).error).toBe('AuditStoreBusyError');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(linked, { recursive: true, force: true });
+  }
+}, 30_000);
+
+test("an error that is no Error (PGlite's ErrnoError) is named, not printed as [object Object]", () => {
+  class ErrnoError {
+    constructor(readonly errno: number) {}
+  }
+  expect(errorMessage(new ErrnoError(44))).toBe('ErrnoError (errno 44)');
+  expect(errorMessage({ code: 'ENOENT' })).toBe('an error (code ENOENT)');
+  expect(errorMessage('plain')).toBe('plain');
+});
