@@ -3,7 +3,7 @@
  * hold it only while they read, and a server, worker or db:migrate starting meanwhile waits.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { migrate, openAuditStore } from '@sluice/db';
@@ -41,7 +41,7 @@ async function dbMigrate(env: Record<string, string> = db.env) {
 test('db:migrate, as a server starting, waits for a CLI read to close the store; a store open in a server is refused at once', async () => {
   const reader = await holder('reader', 1500);
   const waited = await dbMigrate();
-  expect(waited.stderr).toBe(`waiting up to 30 s for process ${reader.pid} to close the embedded audit store\n`);
+  expect(waited.stderr).toBe(`waiting up to 30 s for process ${reader.pid} (a queue:history or queue:monitor read) to close the embedded audit store\n`);
   expect(waited).toMatchObject({ code: 0, stdout: expect.stringContaining('migrations applied (pglite') });
   await reader.exited;
 
@@ -83,6 +83,12 @@ test('queue:monitor --watch on the embedded store, with no server running, holds
     // meanwhile exited at once, and after waiting it would have given up after 30 s.
     const migrated = await dbMigrate();
     expect(migrated).toMatchObject({ code: 0, stdout: expect.stringContaining('migrations applied') });
+    // Another CLI read meanwhile waits for the monitor's read, if it meets one, and gets the store.
+    for (let i = 0; i < 3; i++) {
+      const history = Bun.spawn([process.execPath, 'apps/cli/src/main.ts', 'history'], { cwd: ROOT, env: testEnv(db.env), stdout: 'pipe', stderr: 'pipe' });
+      const [stdout, stderr, code] = await Promise.all([new Response(history.stdout).text(), new Response(history.stderr).text(), history.exited]);
+      expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: 'no executions recorded that match\n', stderr: '' });
+    }
   } finally {
     monitor.kill('SIGINT');
     expect(await monitor.exited).toBe(0);
@@ -105,6 +111,29 @@ test('an audit directory that is a symlink opens, and shares its lock with the d
     }
   } finally {
     rmSync(linked, { recursive: true, force: true });
+  }
+}, 30_000);
+
+test('a DATA_DIR symlink pointed at another directory while the store is open: the old handle is refused, as for a deleted one', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sluice-repointed-'));
+  try {
+    mkdirSync(join(root, 'a'));
+    mkdirSync(join(root, 'b'));
+    symlinkSync(join(root, 'a'), join(root, 'current'));
+    const store = await openAuditStore(testConfig({ DATABASE_URL: '', DATA_DIR: join(root, 'current') }));
+    await migrate(store);
+    rmSync(join(root, 'current'));
+    symlinkSync(join(root, 'b'), join(root, 'current'));
+    const error = await store.insertExecutions([]).then(() => null, (e) => e);
+    expect(error?.name).toBe('AuditStoreGoneError');
+    expect(error.message).toStartWith(`the embedded audit store ${join(root, 'current', 'audit')} was deleted or replaced while this process ran`);
+    await store.close();
+    // Closed normally: the store in a/ was still whole, and opens again.
+    const again = await openAuditStore(testConfig({ DATABASE_URL: '', DATA_DIR: join(root, 'a') }));
+    expect((await again.getJobHistory({})).rows).toEqual([]);
+    await again.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 }, 30_000);
 

@@ -110,6 +110,10 @@ test('history refuses a --since/--until it cannot read, or a range that is empty
     code: 2,
     stderr: 'error: since ("2026-12-01T00:00:00.1235Z") is later than until ("2026-12-01T00:00:00.1231Z"): no execution can match\n',
   });
+  // Wholly inside the hour New York skips: no clock showed it, so nothing matches, and that is no error.
+  const gap = Bun.spawn([process.execPath, CLI, 'history', '--since', '2026-03-08 02:30', '--until', '2026-03-08 02:45'], { env: testEnv({ ...env, TZ: 'America/New_York' }), stdout: 'pipe', stderr: 'pipe' });
+  expect(await gap.exited).toBe(0);
+  expect(await new Response(gap.stdout).text()).toBe('no executions recorded that match\n');
   // Wholly past what the table holds: refused, not moved onto the edge rows.
   const late = Bun.spawn([process.execPath, CLI, 'history', '--since', '9999-12-31 20:00'], { env: testEnv({ ...env, TZ: 'America/New_York' }), stdout: 'pipe', stderr: 'pipe' });
   expect(await late.exited).toBe(2);

@@ -1,6 +1,6 @@
 /** `--since`/`--until` times as the local clock reads them, in zones whose clocks jump or repeat. */
 import { afterEach, expect, test } from 'bun:test';
-import { instant } from '../../apps/cli/src/time-flag.ts';
+import { inClockGap, instant } from '../../apps/cli/src/time-flag.ts';
 
 const zoneBefore = process.env.TZ;
 afterEach(() => {
@@ -40,10 +40,14 @@ test('a local time the clocks skip starts, or ends just before, where they jumpe
   // New York jumps from 02:00 to 03:00 on 2026-03-08 (07:00Z): a row printed 03:10 is after --since 02:30, not before --until 02:30.
   expect(range('America/New_York', '2026-03-08 02:30')).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-08T06:59:59.999Z']);
   expect(range('America/New_York', '2026-03-08 02:59:59.500')).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-08T06:59:59.999Z']);
+  // The gap's first minute too, which Date reads as the jump itself.
+  expect(range('America/New_York', '2026-03-08 02:00')).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-08T06:59:59.999Z']);
   // Lord Howe Island jumps half an hour, from 02:00 to 02:30 on 2026-10-04 (15:30Z the day before).
   expect(range('Australia/Lord_Howe', '2026-10-04 02:15')).toEqual(['2026-10-03T15:30:00.000Z', '2026-10-03T15:29:59.999Z']);
   // The minute after the jump is itself.
   expect(range('America/New_York', '2026-03-08 03:00')).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-08T07:00:59.999Z']);
+  process.env.TZ = 'America/New_York';
+  expect(['2026-03-08 02:30', '2026-03-08 02:00:00', '2026-03-08 03:00', '2026-03-08', '2026-03-08T02:30:00Z'].map(inClockGap)).toEqual([true, true, false, false, false]);
 });
 
 test('digits past the millisecond are kept, for the store to read to the microsecond', () => {

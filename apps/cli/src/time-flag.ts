@@ -55,6 +55,15 @@ export function instant(flag: string, raw: string, { now = Date.now(), end = fal
   return `${new Date(at).toISOString().slice(0, -1)}${finer}Z`;
 }
 
+/** True for a local time (no zone) that daylight saving skips, like 02:30 on the morning the clocks jump from 02:00 to 03:00. */
+export function inClockGap(raw: string): boolean {
+  const time = TIME.exec(raw.trim());
+  if (!time || time[8] !== undefined || time[4] === undefined) return false;
+  const f = fieldsOf(time);
+  const wall = local(f);
+  return Number.isFinite(wall) && jumpOver(wall, f) !== null;
+}
+
 interface Fields {
   year: number;
   month: number;
@@ -71,18 +80,18 @@ interface Fields {
  * millisecond (`finer`) when the instant is the one written.
  */
 function timeOf(match: RegExpExecArray, end: boolean): { at: number; finer: string } {
-  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0)) as number[];
   const fraction = match[7];
-  const f: Fields = { year: year!, month: month!, day: day!, hour: hour!, minute: minute!, second: second!, ms: Number((fraction ?? '').slice(0, 3).padEnd(3, '0')) };
+  const f = fieldsOf(match);
   const refused = { at: Number.NaN, finer: '' };
   if (f.hour > 23 || f.minute > 59 || f.second > 59) return refused;
   const zone = match[8];
   const offsetMs = zone ? zoneOffsetMs(zone) : 0;
   const wall = zone ? utc(f) : local(f);
   if (!sameDay(wall, f, zone ? 'utc' : 'local') || Number.isNaN(offsetMs)) return refused;
-  const jump = zone ? wall : jumpOver(wall, f);
+  // A date alone starts where Date puts a skipped midnight, which is the jump, and ends at the next.
+  const jump = zone || match[4] === undefined ? null : jumpOver(wall, f);
   // Skipped by the clocks: the range starts, or ends just before, where they jumped.
-  if (jump !== wall) return { at: end ? jump - 1 : jump, finer: '' };
+  if (jump !== null) return { at: end ? jump - 1 : jump, finer: '' };
   const start = wall - offsetMs;
   if (fraction !== undefined) return { at: start, finer: fraction.slice(3) };
   if (!end) return { at: start, finer: '' };
@@ -90,6 +99,11 @@ function timeOf(match: RegExpExecArray, end: boolean): { at: number; finer: stri
   if (match[4] === undefined) return { at: local({ ...f, day: f.day + 1 }) - 1, finer: '' };
   const unitMs = match[6] === undefined ? 60_000 : 1000;
   return { at: (zone ? start : laterPass(start, f)) + unitMs - 1, finer: '' };
+}
+
+function fieldsOf(match: RegExpExecArray): Fields {
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0)) as number[];
+  return { year: year!, month: month!, day: day!, hour: hour!, minute: minute!, second: second!, ms: Number((match[7] ?? '').slice(0, 3).padEnd(3, '0')) };
 }
 
 function utc(f: Fields): number {
@@ -110,15 +124,15 @@ function local(f: Fields): number {
 
 /**
  * Where the clocks jumped over a local time daylight saving skips (Date moves such a time on
- * by the gap), else `at`: the first instant that shows the offset `at` has, searched back
- * across the hours a gap can span.
+ * by the gap, so it shows other fields), else null: the first instant that shows the offset
+ * `at` has, searched back across the hours a gap can span.
  */
-function jumpOver(at: number, f: Fields): number {
+function jumpOver(at: number, f: Fields): number | null {
   const shown = new Date(at);
-  if (shown.getHours() === f.hour && shown.getMinutes() === f.minute && shown.getSeconds() === f.second) return at;
+  if (shown.getHours() === f.hour && shown.getMinutes() === f.minute && shown.getSeconds() === f.second) return null;
   const offset = shown.getTimezoneOffset();
   let before = at - 6 * 3_600_000;
-  if (new Date(before).getTimezoneOffset() === offset) return at;
+  if (new Date(before).getTimezoneOffset() === offset) return null;
   let after = at;
   while (after - before > 1) {
     const mid = Math.floor((before + after) / 2);

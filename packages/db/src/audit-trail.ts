@@ -39,7 +39,10 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
     // A queue:history or queue:monitor read that opened the embedded store while no server ran closes it within seconds.
     waitForReaderMs: READER_WAIT_MS,
     onWaitForReader: (busy) =>
-      auditLog.warn({ readerPid: busy.ownerPid || undefined, readerHost: busy.ownerHost, waitMs: READER_WAIT_MS }, 'embedded audit store open in a CLI read; waiting for it to close'),
+      auditLog.warn(
+        { readerPid: busy.ownerPid || undefined, readerHost: busy.ownerHost, waitMs: READER_WAIT_MS },
+        busy.ownerRole === 'reader' ? 'embedded audit store open in a CLI read; waiting for it to close' : 'embedded audit store being opened by another process; waiting to see which',
+      ),
   });
   // Its own connection: the writer blocks on XREADGROUP, and waits out Redis outages.
   const redis = await connectRedis(config.redis.url, { role: 'blocking', connectionName: 'sluice-audit-writer' }).catch(async (error) => {

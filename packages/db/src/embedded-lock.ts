@@ -85,7 +85,7 @@ export function takeEmbeddedLock(dataDir: string, { lockFile = join(dataDir, 'au
 /** Opens and locks `lockFile`, or throws AuditStoreBusyError naming the process that holds it. */
 function lockFileAt(lockFile: string, dataDir: string, role: LockRole): Held {
   for (let tries = 0; ; tries++) {
-    const fd = openLockFile(lockFile);
+    const fd = openLockFile(lockFile, dataDir);
     const identity = identityOf(fstatSync(fd));
     const shared = heldFiles.get(identity);
     if (shared) {
@@ -121,7 +121,7 @@ function lockFileAt(lockFile: string, dataDir: string, role: LockRole): Held {
  * The lock file for writing its owner's name in, or read-only when it is another user's (left
  * by a run as root that was killed): flock needs no write access, and the lock is what counts.
  */
-function openLockFile(lockFile: string): number {
+function openLockFile(lockFile: string, dataDir: string): number {
   try {
     try {
       return openSync(lockFile, 'a+');
@@ -131,7 +131,7 @@ function openLockFile(lockFile: string): number {
     }
   } catch (error) {
     // A read-only or full disk, a directory in its place: one line saying which file, not a stack.
-    throw new AuditStoreUnavailableError(lockFile.replace(/\.lock$/, ''), `${(error as Error).message}. Check that this user can write ${dirname(lockFile)}`, error, 'cannot be locked');
+    throw new AuditStoreUnavailableError(join(dataDir, 'audit'), `${(error as Error).message}. Check that this user can write ${dirname(lockFile)}`, error, 'cannot be locked');
   }
 }
 

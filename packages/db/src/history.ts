@@ -113,8 +113,7 @@ const INSTANT_EXAMPLE = 'an RFC 3339 date-time from year 1 to 9999, e.g. 2026-12
  * A since/until value as microseconds since 1970, and how much time it names from there
  * (`unitUs`, what until takes in): its millisecond for a Date or up to 3 fraction digits, its
  * microsecond for more. Digits past the microsecond, which no row has, round the bound
- * inward: since up, until down. A leap second (`23:59:60`) is, as in Postgres, the next
- * minute's start, and until then ends there.
+ * inward: since up, until down. A leap second (`23:59:60`) is refused: no row can be in one.
  */
 function boundOf(field: 'since' | 'until', value: HistoryInstant): { us: bigint; unitUs: bigint } {
   if (value instanceof Date) {
@@ -132,17 +131,16 @@ function boundOf(field: 'since' | 'until', value: HistoryInstant): { us: bigint;
   // Fields set one by one: the constructor reads years 0..99 as 1900..1999.
   date.setUTCFullYear(year, month - 1, day);
   const realDay = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
-  if (!realDay || hour > 23 || minute > 59 || second > 60 || Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59) throw refused();
+  if (second === 60) {
+    throw new InvalidAuditQueryError(field, `${field} ${describe(value)} is a leap second, which no stored time can be (Postgres has none): give 23:59:59.999999 or the next minute's :00`);
+  }
+  if (!realDay || hour > 23 || minute > 59 || second > 59 || Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59) throw refused();
   date.setUTCHours(hour, minute, second);
   const ms = date.getTime() - offsetMinutes * 60_000;
   const digits = match[7] ?? '';
   let us = BigInt(ms) * 1000n + BigInt(digits.slice(0, 6).padEnd(6, '0'));
   if (field === 'since' && /[1-9]/.test(digits.slice(6))) us += 1n;
-  let unitUs = digits.length > 3 ? 1n : 1000n;
-  if (second === 60) {
-    us = BigInt(ms) * 1000n;
-    unitUs = 0n;
-  }
+  const unitUs = digits.length > 3 ? 1n : 1000n;
   if (!storableTime(Number(us / 1000n)) || !storableTime(Number((us + unitUs) / 1000n) - 1)) throw refused();
   return { us, unitUs };
 }

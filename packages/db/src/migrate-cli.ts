@@ -12,7 +12,12 @@ try {
   store = await openAuditStore(config, {
     maxConnections: 1,
     waitForReaderMs: READER_WAIT_MS,
-    onWaitForReader: (busy) => process.stderr.write(`waiting up to ${READER_WAIT_MS / 1000} s for process ${busy.ownerPid || '(starting)'} to close the embedded audit store\n`),
+    onWaitForReader: (busy) =>
+      process.stderr.write(
+        busy.ownerRole === 'reader'
+          ? `waiting up to ${READER_WAIT_MS / 1000} s for process ${busy.ownerPid} (a queue:history or queue:monitor read) to close the embedded audit store\n`
+          : 'the embedded audit store is being opened by another process; waiting to see which\n',
+      ),
   });
   const { recreatedTable } = await migrate(store);
   if (recreatedTable) process.stdout.write('worker_jobs was gone although its migrations were recorded as applied (dropped by hand?): created it again\n');

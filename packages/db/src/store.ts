@@ -119,16 +119,17 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
       await Promise.all([client.end({ timeout: 5 }), readClient.end({ timeout: 5 })]);
     });
   }
-  mkdirSync(embeddedStoreDir(config)!, { recursive: true });
+  const configured = embeddedStoreDir(config)!;
+  mkdirSync(configured, { recursive: true });
   // PGlite cannot open through a symlink; the lock goes beside the real directory, so two
-  // data directories linking one store share it.
-  const dir = realpathSync(embeddedStoreDir(config)!);
+  // data directories linking one store share it. Messages name the directory as configured.
+  const dir = realpathSync(configured);
   const lock = await lockEmbeddedStore(resolve(dataDir), `${dir}.lock`, options);
   try {
     const client = await PGlite.create(dir).catch((error: unknown) => {
       // PGlite says only `Aborted()` or `failed to initialize properly`; say where, and what to check.
-      const reason = `${errorMessage(error)}. Check that this user can write ${dir} and that it holds an embedded store; move it aside to start with an empty audit table`;
-      throw new AuditStoreUnavailableError(dir, reason, error, 'could not be opened');
+      const reason = `${errorMessage(error)}. Check that this user can write ${configured} and that it holds an embedded store; move it aside to start with an empty audit table`;
+      throw new AuditStoreUnavailableError(configured, reason, error, 'could not be opened');
     });
     const db = drizzlePglite(client, { schema }) as unknown as AuditDb;
     // PGlite keeps writing into files a deleted directory no longer names; refuse instead, so
@@ -136,20 +137,20 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
     // process opening it again) has another PG_VERSION file, and a new lock file once the
     // whole data directory went.
     const opened = storeIdentity(dir);
-    const gone = () => {
-      const now = storeIdentity(dir);
-      return now === null || now !== opened || !lock.held();
-    };
+    /** The real directory still holds the store this process opened, under its lock. */
+    const intact = () => opened !== null && storeIdentity(dir) === opened && lock.held();
+    /** ...and DATA_DIR still names it (a symlink pointed elsewhere names another store). */
+    const gone = () => !intact() || storeIdentity(configured) !== opened;
     const assertPresent = () => {
-      if (gone()) throw new AuditStoreGoneError(dir);
+      if (gone()) throw new AuditStoreGoneError(configured);
     };
     // One connection for everything: a read holds up the writer while it runs, and PGlite
     // does not enforce statement_timeout (no timer signals in WebAssembly), so reads run to the end.
-    return buildStore({ kind: 'pglite', client }, { db, readDb: db, readTimeoutMs: 0 }, dir, async () => {
+    return buildStore({ kind: 'pglite', client }, { db, readDb: db, readTimeoutMs: 0 }, configured, async () => {
       // Closing checkpoints, writing by path: into a new store standing where this one was, it
       // would leave that store unopenable. A store that is gone is left as it is.
       try {
-        if (!gone()) await client.close();
+        if (intact()) await client.close();
       } finally {
         lock.release();
       }
@@ -162,6 +163,8 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
 
 /** How long a server, `bun run worker` or `db:migrate` waits for a CLI read to close the embedded store. */
 export const READER_WAIT_MS = 30_000;
+/** How long a CLI read waits for another one (a `queue:monitor --watch` redraw) before it asks the server instead. */
+export const READER_WAIT_FOR_READER_MS = 5000;
 
 /** The embedded store's lock; a reader holding it (a CLI read) is waited for up to `waitForReaderMs`. */
 async function lockEmbeddedStore(dataDir: string, lockFile: string, options: OpenStoreOptions): Promise<EmbeddedLock> {

@@ -1,7 +1,7 @@
 /** The monitor's audit section: per-type success rate and p95 duration over the last hour, from worker_jobs. */
 import type { Config } from '@sluice/config';
 import { existsSync } from 'node:fs';
-import { DEFAULT_HEALTH_WINDOW_MS, embeddedStoreDir, migrate, openAuditStore, type AuditStore, type TypeHealth } from '@sluice/db';
+import { DEFAULT_HEALTH_WINDOW_MS, embeddedStoreDir, migrate, openAuditStore, READER_WAIT_FOR_READER_MS, type AuditStore, type TypeHealth } from '@sluice/db';
 import { askServer } from '../ask-server.ts';
 import { formatDuration, relative, table } from '../format.ts';
 
@@ -28,13 +28,22 @@ const QUERY_TIMEOUT_MS = 3000;
 const ANSWER_TIMEOUT_MS = QUERY_TIMEOUT_MS + 2000;
 
 /**
- * Postgres stays open across --watch redraws. The embedded store is opened for each redraw's
- * read and closed after it: held between redraws, it would keep a server from starting (the
- * server waits for a reader, but only for one that lets go). A failed open is retried on the
- * next redraw.
+ * With no server running, --watch reads the embedded store itself at most this often (the
+ * hour's figures change slowly; opening PGlite costs about a second of CPU), and holds it
+ * only while it reads.
+ */
+export const EMBEDDED_REFRESH_MS = 5000;
+
+/**
+ * Postgres stays open across --watch redraws. The embedded store is opened for a read and
+ * closed after it: held between redraws, it would keep a server from starting (the server
+ * waits for a reader, but only for one that lets go) and fail a queue:history. A failed open
+ * is retried on the next redraw.
  */
 export function createAuditStats(config: Config) {
   let store: AuditStore | null = null;
+  /** The last direct read of the embedded store, shown again until EMBEDDED_REFRESH_MS passed. */
+  let embeddedRead: { at: number; stats: AuditStats } | null = null;
   const windowMs = DEFAULT_HEALTH_WINDOW_MS;
   const closeEmbedded = async () => {
     if (store?.kind !== 'pglite') return;
@@ -48,9 +57,13 @@ export function createAuditStats(config: Config) {
         // Reading must not create an embedded store where none was ever written.
         const embedded = embeddedStoreDir(config);
         if (embedded && !existsSync(embedded)) return { windowMs, types: [] };
+        if (embeddedRead && Date.now() - embeddedRead.at < EMBEDDED_REFRESH_MS) return embeddedRead.stats;
+        embeddedRead = null;
         if (!store) {
           try {
-            store = await openAuditStore(config, { maxConnections: 1, readConnections: 1, readTimeoutMs: QUERY_TIMEOUT_MS, reader: true });
+            store = await openAuditStore(config, {
+              maxConnections: 1, readConnections: 1, readTimeoutMs: QUERY_TIMEOUT_MS, reader: true, waitForReaderMs: READER_WAIT_FOR_READER_MS,
+            });
           } catch (error) {
             if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
             return await throughServer(config, windowMs, error as Error);
@@ -58,7 +71,9 @@ export function createAuditStats(config: Config) {
           if (store.kind === 'pglite') await migrate(store);
         }
         const health = await withTimeout(store.getHealth({ windowMs }), ANSWER_TIMEOUT_MS);
-        return { windowMs, types: health.map(toRow) };
+        const stats = { windowMs, types: health.map(toRow) };
+        if (store.kind === 'pglite') embeddedRead = { at: Date.now(), stats };
+        return stats;
       } catch (error) {
         // The store's own message says to raise AUDIT_READ_TIMEOUT, which is not this read's limit.
         if ((error as Error)?.name === 'AuditQueryTimeoutError') {
