@@ -11,6 +11,7 @@ import { errorMessage } from '../../packages/db/src/classify-error.ts';
 import { pgliteDatabase } from '../helpers/db.ts';
 import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
 import { readUntil, startCli } from '../cli/cli.ts';
+import { renderAuditStats } from '../../apps/cli/src/monitor/audit-stats.ts';
 
 const db = pgliteDatabase('embedded-readers');
 const config = testConfig(db.env);
@@ -136,6 +137,24 @@ test('a DATA_DIR symlink pointed at another directory while the store is open: t
     rmSync(root, { recursive: true, force: true });
   }
 }, 30_000);
+
+test('an audit directory that is a symlink to nothing (a volume not mounted) is named as such', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sluice-dangling-'));
+  try {
+    symlinkSync(join(root, 'volume', 'audit'), join(root, 'audit'));
+    const error = await openAuditStore(testConfig({ DATABASE_URL: '', DATA_DIR: root })).catch((e) => e);
+    expect(error.message).toBe(`the audit database ${join(root, 'audit')} cannot be opened: it is a symlink to ${join(root, 'volume', 'audit')}, which does not exist (a volume not mounted?)`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('figures shown again (between embedded reads, or while the store is busy) say how old they are', () => {
+  const now = Date.parse('2026-12-02T09:00:00Z');
+  const types = [{ type: 'echo', runs: 3, failed: 0, successRate: 1, p95DurationMs: 2, health: 'ok' as const, lastRunAt: '2026-12-02T08:59:50Z' }];
+  expect(renderAuditStats({ windowMs: 3_600_000, types, readAt: '2026-12-02T08:59:56Z' }, now)[0]).toBe('Executions in the last 1h (audit table, as read 4s ago)');
+  expect(renderAuditStats({ windowMs: 3_600_000, types }, now)[0]).toBe('Executions in the last 1h (audit table)');
+});
 
 test("an error that is no Error (PGlite's ErrnoError) is named, not printed as [object Object]", () => {
   class ErrnoError {

@@ -110,10 +110,21 @@ test('history refuses a --since/--until it cannot read, or a range that is empty
     code: 2,
     stderr: 'error: since ("2026-12-01T00:00:00.1235Z") is later than until ("2026-12-01T00:00:00.1231Z"): no execution can match\n',
   });
-  // Wholly inside the hour New York skips: no clock showed it, so nothing matches, and that is no error.
-  const gap = Bun.spawn([process.execPath, CLI, 'history', '--since', '2026-03-08 02:30', '--until', '2026-03-08 02:45'], { env: testEnv({ ...env, TZ: 'America/New_York' }), stdout: 'pipe', stderr: 'pipe' });
-  expect(await gap.exited).toBe(0);
-  expect(await new Response(gap.stdout).text()).toBe('no executions recorded that match\n');
+  // Wholly inside the hour the clocks skip: no clock showed it, so nothing matches, and that is no
+  // error; written the wrong way round, it still is. Santiago skips midnight: its day starts in the gap.
+  const inZone = async (zone: string, ...args: string[]) => {
+    const proc = Bun.spawn([process.execPath, CLI, 'history', ...args], { env: testEnv({ ...env, TZ: zone }), stdout: 'pipe', stderr: 'pipe' });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    return { code, stdout, stderr };
+  };
+  const nothing = { code: 0, stdout: 'no executions recorded that match\n', stderr: '' };
+  expect(await inZone('America/New_York', '--since', '2026-03-08 02:30', '--until', '2026-03-08 02:45')).toEqual(nothing);
+  expect(await inZone('America/Santiago', '--since', '2026-09-06', '--until', '2026-09-06 00:30')).toEqual(nothing);
+  expect(await inZone('America/New_York', '--since', '2026-03-08 02:45', '--until', '2026-03-08 02:30')).toMatchObject({
+    code: 2,
+    stderr: 'error: --since 2026-03-08 02:45 is later than --until 2026-03-08 02:30: no execution can match\n',
+  });
+  expect(await inZone('America/New_York', '--since', '2026-03-08 02:30', '--until', '2026-03-08 02:45', '--cursor', 'bogus')).toMatchObject({ code: 2 });
   // Wholly past what the table holds: refused, not moved onto the edge rows.
   const late = Bun.spawn([process.execPath, CLI, 'history', '--since', '9999-12-31 20:00'], { env: testEnv({ ...env, TZ: 'America/New_York' }), stdout: 'pipe', stderr: 'pipe' });
   expect(await late.exited).toBe(2);

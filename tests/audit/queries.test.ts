@@ -188,6 +188,7 @@ for (const path of ['postgres', 'pglite'] as const) {
         [{ since: '0001-01-01T00:30:00+01:00' }, 'since'],
         // No stored time is in a leap second: refused rather than guessed at.
         [{ until: '2024-12-31T23:59:60Z' }, 'until'],
+        [{ until: '2026-02-30T23:59:60Z' }, 'until'],
         // Later than until, even if only in its microseconds.
         [{ since: '2025-01-01T00:00:02.1235Z', until: '2025-01-01T00:00:02.1231Z' }, 'since'],
         [{ since: new Date(NOW), until: new Date(NOW - 1) }, 'since'],
@@ -199,6 +200,10 @@ for (const path of ['postgres', 'pglite'] as const) {
         expect(error).toBeInstanceOf(InvalidAuditQueryError);
         expect(error.field).toBe(field);
       }
+      const leap = await store.getJobHistory({ until: '2024-12-31T23:59:60Z' }).catch((e) => e);
+      expect(leap.message).toBe('until "2024-12-31T23:59:60Z" is in a leap second (:60), which no stored time can be (Postgres has none): give :59.999999 or the next minute\'s :00');
+      const notADay = await store.getJobHistory({ until: '2026-02-30T23:59:60Z' }).catch((e) => e);
+      expect(notADay.message).toStartWith('until must be an RFC 3339 date-time from year 1 to 9999');
     });
 
     test('retention: deletes only rows older than the cutoff, in bounded batches', async () => {

@@ -1,6 +1,6 @@
 /** `--since`/`--until` times as the local clock reads them, in zones whose clocks jump or repeat. */
 import { afterEach, expect, test } from 'bun:test';
-import { inClockGap, instant } from '../../apps/cli/src/time-flag.ts';
+import { instant, writtenAt } from '../../apps/cli/src/time-flag.ts';
 
 const zoneBefore = process.env.TZ;
 afterEach(() => {
@@ -46,8 +46,12 @@ test('a local time the clocks skip starts, or ends just before, where they jumpe
   expect(range('Australia/Lord_Howe', '2026-10-04 02:15')).toEqual(['2026-10-03T15:30:00.000Z', '2026-10-03T15:29:59.999Z']);
   // The minute after the jump is itself.
   expect(range('America/New_York', '2026-03-08 03:00')).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-08T07:00:59.999Z']);
+  // As written, whatever the zone: the order the user meant, for telling an empty range from a reversed one.
   process.env.TZ = 'America/New_York';
-  expect(['2026-03-08 02:30', '2026-03-08 02:00:00', '2026-03-08 03:00', '2026-03-08', '2026-03-08T02:30:00Z'].map(inClockGap)).toEqual([true, true, false, false, false]);
+  expect(writtenAt('2026-03-08 02:30')).toBe(Date.UTC(2026, 2, 8, 2, 30));
+  expect(writtenAt('2026-03-08 02:30', { end: true })).toBe(Date.UTC(2026, 2, 8, 2, 31) - 1);
+  expect(writtenAt('2026-09-06', { end: true })).toBe(Date.UTC(2026, 8, 7) - 1);
+  expect([writtenAt('2026-03-08T02:30:00Z'), writtenAt('2h')]).toEqual([null, null]);
 });
 
 test('digits past the millisecond are kept, for the store to read to the microsecond', () => {

@@ -55,13 +55,18 @@ export function instant(flag: string, raw: string, { now = Date.now(), end = fal
   return `${new Date(at).toISOString().slice(0, -1)}${finer}Z`;
 }
 
-/** True for a local time (no zone) that daylight saving skips, like 02:30 on the morning the clocks jump from 02:00 to 03:00. */
-export function inClockGap(raw: string): boolean {
+/**
+ * A local time (no zone) as written, counted as if the clocks never jumped (the instant its
+ * fields name in UTC, the end of its second, minute or day with `end`); null for a span or a
+ * zoned time. Two of these are in the order the user wrote them, whatever daylight saving did.
+ */
+export function writtenAt(raw: string, { end = false }: { end?: boolean } = {}): number | null {
   const time = TIME.exec(raw.trim());
-  if (!time || time[8] !== undefined || time[4] === undefined) return false;
-  const f = fieldsOf(time);
-  const wall = local(f);
-  return Number.isFinite(wall) && jumpOver(wall, f) !== null;
+  if (!time || time[8] !== undefined) return null;
+  const start = utc(fieldsOf(time));
+  if (!end || time[7] !== undefined) return start;
+  const unitMs = time[4] === undefined ? DAY_MS : time[6] === undefined ? 60_000 : 1000;
+  return start + unitMs - 1;
 }
 
 interface Fields {

@@ -131,10 +131,10 @@ function boundOf(field: 'since' | 'until', value: HistoryInstant): { us: bigint;
   // Fields set one by one: the constructor reads years 0..99 as 1900..1999.
   date.setUTCFullYear(year, month - 1, day);
   const realDay = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  if (!realDay || hour > 23 || minute > 59 || second > 60 || Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59) throw refused();
   if (second === 60) {
-    throw new InvalidAuditQueryError(field, `${field} ${describe(value)} is a leap second, which no stored time can be (Postgres has none): give 23:59:59.999999 or the next minute's :00`);
+    throw new InvalidAuditQueryError(field, `${field} ${describe(value)} is in a leap second (:60), which no stored time can be (Postgres has none): give :59.999999 or the next minute's :00`);
   }
-  if (!realDay || hour > 23 || minute > 59 || second > 59 || Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59) throw refused();
   date.setUTCHours(hour, minute, second);
   const ms = date.getTime() - offsetMinutes * 60_000;
   const digits = match[7] ?? '';

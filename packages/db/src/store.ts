@@ -1,6 +1,6 @@
 /** Opens the audit store: Postgres through postgres.js when DATABASE_URL is set, else embedded PGlite. */
-import { mkdirSync, realpathSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -120,7 +120,14 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
     });
   }
   const configured = embeddedStoreDir(config)!;
-  mkdirSync(configured, { recursive: true });
+  try {
+    mkdirSync(configured, { recursive: true });
+  } catch (error) {
+    // A symlink whose target is gone (a volume not mounted) makes mkdir say only EEXIST.
+    const target = danglingLink(configured);
+    if (!target) throw error;
+    throw new AuditStoreUnavailableError(configured, `it is a symlink to ${target}, which does not exist (a volume not mounted?)`, error, 'cannot be opened');
+  }
   // PGlite cannot open through a symlink; the lock goes beside the real directory, so two
   // data directories linking one store share it. Messages name the directory as configured.
   const dir = realpathSync(configured);
@@ -188,6 +195,16 @@ interface Connections {
   readDb: AuditDb;
   /** The read connections' statement_timeout, for the error that reports it; 0 when none. */
   readTimeoutMs: number;
+}
+
+/** Where `path` points when it is a symlink to nothing, else null. */
+function danglingLink(path: string): string | null {
+  try {
+    if (!lstatSync(path).isSymbolicLink() || existsSync(path)) return null;
+    return resolve(dirname(path), readlinkSync(path));
+  } catch {
+    return null;
+  }
 }
 
 /** Which PG_VERSION file is there (Postgres writes it once, at creation); null when none is. */

@@ -19,7 +19,7 @@ import {
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { noMorePositionals, parseFlags, wholeNumber } from '../flags.ts';
-import { inClockGap, instant } from '../time-flag.ts';
+import { instant, writtenAt } from '../time-flag.ts';
 import { formatDuration, formatTime, table } from '../format.ts';
 import { historyFromServer } from '../ask-server.ts';
 
@@ -90,23 +90,30 @@ server that does not answer either) or the read ran past AUDIT_READ_TIMEOUT
     const since = flags.since === undefined ? undefined : instant('since', flags.since);
     const until = flags.until === undefined ? undefined : instant('until', flags.until, { end: true });
     // To the millisecond here, quoting the flags; the store checks the digits past it.
+    let skipped = false;
     if (since && until && Date.parse(since) > Date.parse(until)) {
-      // Both in the hour daylight saving skips: a range no clock showed, so nothing finished in it.
-      if (inClockGap(flags.since!) && inClockGap(flags.until!)) {
-        await ctx.print(flags.json ? JSON.stringify({ rows: [], nextCursor: null }, null, 2) : 'no executions recorded that match');
-        return 0;
+      const from = writtenAt(flags.since!);
+      const to = writtenAt(flags.until!, { end: true });
+      // Local times in the order written, in the hour daylight saving skips: no clock showed
+      // that range, so nothing finished in it. Written the wrong way round, it is a mistake.
+      if (from === null || to === null || from > to) {
+        throw new UsageError(`--since ${flags.since} is later than --until ${flags.until}: no execution can match`, '--since');
       }
-      throw new UsageError(`--since ${flags.since} is later than --until ${flags.until}: no execution can match`, '--since');
+      skipped = true;
     }
 
     if (flags.cursor !== undefined && flags.cursor.trim() === '') throw new UsageError('--cursor needs a value (printed as "next page: --cursor C")', '--cursor');
     const query = { type: flags.type, status: status as ExecutionStatus | undefined, jobId: flags['job-id'], since, until, limit, cursor: flags.cursor };
     try {
       // The same checks the store makes, also when there is no store to ask.
-      checkHistoryQuery(query);
+      checkHistoryQuery(skipped ? { ...query, since: undefined, until: undefined } : query);
     } catch (error) {
       if (error instanceof InvalidAuditQueryError) throw new UsageError(error.message, flagOf(error.field));
       throw error;
+    }
+    if (skipped) {
+      await ctx.print(flags.json ? JSON.stringify({ rows: [], nextCursor: null }, null, 2) : 'no executions recorded that match');
+      return 0;
     }
 
     // Reading must not create an embedded store where none was ever written.

@@ -1,7 +1,7 @@
 /** The monitor's audit section: per-type success rate and p95 duration over the last hour, from worker_jobs. */
 import type { Config } from '@sluice/config';
 import { existsSync } from 'node:fs';
-import { DEFAULT_HEALTH_WINDOW_MS, embeddedStoreDir, migrate, openAuditStore, READER_WAIT_FOR_READER_MS, type AuditStore, type TypeHealth } from '@sluice/db';
+import { DEFAULT_HEALTH_WINDOW_MS, embeddedStoreDir, migrate, openAuditStore, type AuditStore, type TypeHealth } from '@sluice/db';
 import { askServer } from '../ask-server.ts';
 import { formatDuration, relative, table } from '../format.ts';
 
@@ -16,8 +16,13 @@ export interface AuditTypeRow {
   lastRunAt: string | null;
 }
 
-/** `via`: the server it was read through, when the embedded store is open there. */
-export type AuditStats = { windowMs: number; types: AuditTypeRow[]; via?: string } | { windowMs: number; error: string };
+/**
+ * `via`: the server it was read through, when the embedded store is open there. `readAt`: set
+ * when the figures are an earlier read's, shown again (between reads of the embedded store,
+ * or while it is busy and its server not answering yet).
+ */
+export type AuditFigures = { windowMs: number; types: AuditTypeRow[]; via?: string; readAt?: string };
+export type AuditStats = AuditFigures | { windowMs: number; error: string };
 
 /**
  * How long the audit section may take. Postgres cancels the read at this point (its
@@ -33,6 +38,11 @@ const ANSWER_TIMEOUT_MS = QUERY_TIMEOUT_MS + 2000;
  * only while it reads.
  */
 export const EMBEDDED_REFRESH_MS = 5000;
+/**
+ * While the embedded store is busy and its server does not answer (a server starting, or
+ * flushing as it stops), the last figures are shown again, marked with their age, up to this age.
+ */
+export const BUSY_REUSE_MS = 60_000;
 
 /**
  * Postgres stays open across --watch redraws. The embedded store is opened for a read and
@@ -43,7 +53,14 @@ export const EMBEDDED_REFRESH_MS = 5000;
 export function createAuditStats(config: Config) {
   let store: AuditStore | null = null;
   /** The last direct read of the embedded store, shown again until EMBEDDED_REFRESH_MS passed. */
-  let embeddedRead: { at: number; stats: AuditStats } | null = null;
+  let embeddedRead: { at: number; stats: AuditFigures } | null = null;
+  /** The last figures read any way. */
+  let lastRead: { at: number; stats: AuditFigures } | null = null;
+  const again = (read: { at: number; stats: AuditFigures }): AuditFigures => ({ ...read.stats, readAt: new Date(read.at).toISOString() });
+  const remember = (stats: AuditFigures) => {
+    lastRead = { at: Date.now(), stats };
+    return stats;
+  };
   const windowMs = DEFAULT_HEALTH_WINDOW_MS;
   const closeEmbedded = async () => {
     if (store?.kind !== 'pglite') return;
@@ -57,21 +74,25 @@ export function createAuditStats(config: Config) {
         // Reading must not create an embedded store where none was ever written.
         const embedded = embeddedStoreDir(config);
         if (embedded && !existsSync(embedded)) return { windowMs, types: [] };
-        if (embeddedRead && Date.now() - embeddedRead.at < EMBEDDED_REFRESH_MS) return embeddedRead.stats;
+        if (embeddedRead && Date.now() - embeddedRead.at < EMBEDDED_REFRESH_MS) return again(embeddedRead);
         embeddedRead = null;
         if (!store) {
           try {
-            store = await openAuditStore(config, {
-              maxConnections: 1, readConnections: 1, readTimeoutMs: QUERY_TIMEOUT_MS, reader: true, waitForReaderMs: READER_WAIT_FOR_READER_MS,
-            });
+            // No wait for another reader: that would hold up the whole screen, Redis figures too.
+            store = await openAuditStore(config, { maxConnections: 1, readConnections: 1, readTimeoutMs: QUERY_TIMEOUT_MS, reader: true });
           } catch (error) {
             if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
-            return await throughServer(config, windowMs, error as Error);
+            try {
+              return remember(await throughServer(config, windowMs, error as Error));
+            } catch (cause) {
+              if (lastRead && Date.now() - lastRead.at < BUSY_REUSE_MS) return again(lastRead);
+              throw cause;
+            }
           }
           if (store.kind === 'pglite') await migrate(store);
         }
         const health = await withTimeout(store.getHealth({ windowMs }), ANSWER_TIMEOUT_MS);
-        const stats = { windowMs, types: health.map(toRow) };
+        const stats = remember({ windowMs, types: health.map(toRow) });
         if (store.kind === 'pglite') embeddedRead = { at: Date.now(), stats };
         return stats;
       } catch (error) {
@@ -107,7 +128,7 @@ const toRow = (h: TypeHealth): AuditTypeRow => ({
 });
 
 /** The embedded store is open in the server (`bun run dev`): ask the server, which reads the same table. */
-async function throughServer(config: Config, windowMs: number, busy: Error): Promise<AuditStats> {
+async function throughServer(config: Config, windowMs: number, busy: Error): Promise<AuditFigures> {
   const { body, origin } = await askServer(config, '/api/v1/jobs/health', { windowMs }).catch((cause: Error) => {
     throw new Error(`${busy.message} Asking the server failed too: ${cause.message}`);
   });
@@ -118,7 +139,9 @@ async function throughServer(config: Config, windowMs: number, busy: Error): Pro
 }
 
 export function renderAuditStats(stats: AuditStats, now = Date.now()): string[] {
-  const source = 'via' in stats && stats.via ? `audit table, through the server at ${stats.via}` : 'audit table';
+  const age = 'readAt' in stats && stats.readAt ? relative(new Date(stats.readAt), now) : 'now';
+  const read = age === 'now' ? '' : `, as read ${age}`;
+  const source = `${'via' in stats && stats.via ? `audit table, through the server at ${stats.via}` : 'audit table'}${read}`;
   const title = `Executions in the last ${formatDuration(stats.windowMs)} (${source})`;
   if ('error' in stats) return [title, `  unavailable: ${stats.error}`];
   if (stats.types.length === 0) return [title, '  none recorded'];
