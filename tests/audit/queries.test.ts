@@ -149,6 +149,19 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(await micro({ since: '2025-01-01T00:00:02.123Z', until: '2025-01-01T00:00:02.123Z' })).toBe(5);
       expect(await micro({ since: '2025-01-01T00:00:02.124Z' })).toBe(0);
       expect((await store.getJobHistory({ type: 'far', until: new Date(253_402_300_799_999) })).rows).toHaveLength(5);
+      // Rows from years 1 to 99 (and BC) come back in their own year; drizzle's timestamp column read 0001 as 2001.
+      const early = ['0001-01-01 00:00:00.000001+00', '0049-06-01 12:00:00+00', '0099-12-31 23:59:59.999+00', '0044-03-15 12:00:00+00 BC'];
+      await store.insertExecutions(early.map((_, i) => row('early', 'completed', 1, 0, { jobId: `early-${i}` })));
+      for (const [i, text] of early.entries()) {
+        await store.db.update(workerJobs).set({ completedAt: sql`${text}::timestamptz` }).where(sql`${workerJobs.jobId} = ${`early-${i}`}`);
+      }
+      expect((await store.getJobHistory({ type: 'early' })).rows.map((r) => [r.jobId, r.completedAt.toISOString()])).toEqual([
+        ['early-2', '0099-12-31T23:59:59.999Z'],
+        ['early-1', '0049-06-01T12:00:00.000Z'],
+        ['early-0', '0001-01-01T00:00:00.000Z'],
+        ['early-3', '-000043-03-15T12:00:00.000Z'],
+      ]);
+
       // As strings (what the API and the CLI pass), to the microsecond. The rows are at .1231 to .1235.
       const microText = (since?: string, until?: string) => store.getJobHistory({ type: 'micro', since, until }).then((p) => p.rows.map((r) => r.jobId));
       expect(await microText('2025-01-01T00:00:02.1235Z')).toEqual(['micro-5']);
@@ -257,3 +270,13 @@ for (const path of ['postgres', 'pglite'] as const) {
     });
   });
 }
+
+test('timestamptz text as Postgres prints it, in any zone it may be set to, reads as the same instant', async () => {
+  const { parseTimestamptz } = await import('../../packages/db/src/schema.ts');
+  // Before standard time zones, an offset carries seconds (Amsterdam's local mean time).
+  expect(parseTimestamptz('1850-01-01 00:00:00+00:19:32').toISOString()).toBe('1849-12-31T23:40:28.000Z');
+  expect(parseTimestamptz('2026-12-01 03:00:00.123456-05').toISOString()).toBe('2026-12-01T08:00:00.123Z');
+  expect(parseTimestamptz('2026-12-01 08:45:00+05:45').toISOString()).toBe('2026-12-01T03:00:00.000Z');
+  expect(parseTimestamptz('0001-12-31 22:00:00-01 BC').toISOString()).toBe('0000-12-31T23:00:00.000Z');
+  expect(parseTimestamptz('0049-06-01 12:00:00+00').toISOString()).toBe('0049-06-01T12:00:00.000Z');
+});

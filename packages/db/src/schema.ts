@@ -1,6 +1,6 @@
 /** The `worker_jobs` audit table: one row per execution of a job. Row types are inferred from it. */
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, check, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, check, customType, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
 
 export const EXECUTION_STATUSES = ['completed', 'failed'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -19,7 +19,34 @@ export interface StoredError {
   stack?: string;
 }
 
-const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+/**
+ * `timestamp with time zone` as a Date. drizzle's own timestamp column reads the text Postgres
+ * sends with `new Date(text)`, which takes the year of `0001-01-01 00:00:00+00` for 2001; this
+ * one reads the fields (any year, fractions to the microsecond, offsets with seconds).
+ */
+const timestamptz = customType<{ data: Date; driverData: string }>({
+  dataType: () => 'timestamp with time zone',
+  toDriver: (value) => value.toISOString(),
+  fromDriver: (value) => parseTimestamptz(value),
+});
+
+const at = (name: string) => timestamptz(name);
+
+const TIMESTAMPTZ_TEXT = /^(\d{4,})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?( BC)?$/;
+
+/** A timestamptz as Postgres prints it (ISO DateStyle): `2026-12-01 03:00:00.123456+00`, `0044-03-15 12:00:00+00:53:28 BC`. */
+export function parseTimestamptz(text: string | Date): Date {
+  if (text instanceof Date) return text;
+  const match = TIMESTAMPTZ_TEXT.exec(text);
+  if (!match) return new Date(text);
+  const [, year, month, day, hour, minute, second, fraction = '', sign, offsetH = '0', offsetM = '0', offsetS = '0', bc] = match;
+  const date = new Date(0);
+  // Set field by field: the constructor reads years 0..99 as 1900..1999. 1 BC is year 0.
+  date.setUTCFullYear(bc ? 1 - Number(year) : Number(year), Number(month) - 1, Number(day));
+  date.setUTCHours(Number(hour), Number(minute), Number(second), Number(fraction.slice(0, 3).padEnd(3, '0')));
+  const offsetMs = ((Number(offsetH) * 60 + Number(offsetM)) * 60 + Number(offsetS)) * 1000;
+  return new Date(date.getTime() - (sign === '-' ? -offsetMs : offsetMs));
+}
 
 export const workerJobs = pgTable(
   'worker_jobs',
@@ -47,7 +74,7 @@ export const workerJobs = pgTable(
     /** Capped at MAX_DURATION_MS (24.8 days); started_at and completed_at stay exact. */
     durationMs: integer('duration_ms').notNull(),
     /** When the row was written; lags completed_at by the audit backlog. */
-    createdAt: at('created_at').notNull().defaultNow(),
+    createdAt: at('created_at').notNull().default(sql`now()`),
   },
   (table) => [
     // The index on type, with the columns history and metrics order and range by after it: a
