@@ -39,6 +39,16 @@ async function dbMigrate(env: Record<string, string> = db.env) {
   return { code, stdout, stderr };
 }
 
+/** Runs `fn` with a new temporary directory, removed afterwards whatever happens. */
+async function inTempDir(label: string, fn: (root: string) => Promise<void>) {
+  const root = mkdtempSync(join(tmpdir(), `sluice-${label}-`));
+  try {
+    await fn(root);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 test('db:migrate, as a server starting, waits for a CLI read to close the store; a store open in a server is refused at once', async () => {
   const reader = await holder('reader', 1500);
   const waited = await dbMigrate();
@@ -96,9 +106,8 @@ test('queue:monitor --watch on the embedded store, with no server running, holds
   }
 }, 60_000);
 
-test('an audit directory that is a symlink opens, and shares its lock with the data directory it lives in', async () => {
-  const linked = mkdtempSync(join(tmpdir(), 'sluice-linked-audit-'));
-  try {
+test('an audit directory that is a symlink opens, and shares its lock with the data directory it lives in', () =>
+  inTempDir('linked-audit', async (linked) => {
     symlinkSync(join(db.env.DATA_DIR, 'audit'), join(linked, 'audit'));
     const store = await openAuditStore(testConfig({ DATABASE_URL: '', DATA_DIR: linked }));
     try {
@@ -110,14 +119,10 @@ test('an audit directory that is a symlink opens, and shares its lock with the d
     } finally {
       await store.close();
     }
-  } finally {
-    rmSync(linked, { recursive: true, force: true });
-  }
-}, 30_000);
+  }), 30_000);
 
-test('a DATA_DIR symlink pointed at another directory while the store is open: the old handle is refused, as for a deleted one', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'sluice-repointed-'));
-  try {
+test('a DATA_DIR symlink pointed at another directory while the store is open: the old handle is refused, as for a deleted one', () =>
+  inTempDir('repointed', async (root) => {
     mkdirSync(join(root, 'a'));
     mkdirSync(join(root, 'b'));
     symlinkSync(join(root, 'a'), join(root, 'current'));
@@ -133,21 +138,14 @@ test('a DATA_DIR symlink pointed at another directory while the store is open: t
     const again = await openAuditStore(testConfig({ DATABASE_URL: '', DATA_DIR: join(root, 'a') }));
     expect((await again.getJobHistory({})).rows).toEqual([]);
     await again.close();
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-}, 30_000);
+  }), 30_000);
 
-test('an audit directory that is a symlink to nothing (a volume not mounted) is named as such', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'sluice-dangling-'));
-  try {
+test('an audit directory that is a symlink to nothing (a volume not mounted) is named as such', () =>
+  inTempDir('dangling', async (root) => {
     symlinkSync(join(root, 'volume', 'audit'), join(root, 'audit'));
     const error = await openAuditStore(testConfig({ DATABASE_URL: '', DATA_DIR: root })).catch((e) => e);
     expect(error.message).toBe(`the audit database ${join(root, 'audit')} cannot be opened: it is a symlink to ${join(root, 'volume', 'audit')}, which does not exist (a volume not mounted?)`);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('figures shown again (between embedded reads, or while the store is busy) say how old they are', () => {
   const now = Date.parse('2026-12-02T09:00:00Z');
