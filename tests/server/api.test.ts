@@ -96,6 +96,19 @@ describe('POST /api/v1/jobs', () => {
     await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, attempts: 0 } }), 400, 'INVALID_BODY', 'attempts');
   });
 
+  test('a number in the body is a JSON number: a string is refused, not read as one', async () => {
+    // Elysia alone would queue these with a 16 ms delay, 100 attempts and priority 5.
+    const delay = await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, delay: '0x10', jobId: 'string-delay' } }), 400, 'INVALID_BODY', 'delay');
+    expect(delay.message).toStartWith('invalid body: delay must be a whole number of milliseconds');
+    await expectError(await api('/string-delay'), 404, 'JOB_NOT_FOUND');
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, attempts: '1e2' } }), 400, 'INVALID_BODY', 'attempts');
+    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, priority: '5' } }), 400, 'INVALID_BODY', 'priority');
+    await expectError(await api('/queue/clean', { method: 'POST', json: { state: 'failed', olderThanMs: '0' } }), 400, 'INVALID_BODY', 'olderThanMs');
+    await expectError(await api('/schedules/string-every', { method: 'PUT', json: { type: 'echo', data: { message: 'x' }, everyMs: '60000' } }), 400, 'INVALID_BODY', 'everyMs');
+    // A priority's name is still a string.
+    expect((await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, priority: 'low', delay: 60_000 } })).status).toBe(201);
+  });
+
   test('a body that is not JSON is a 400', async () => {
     await expectError(await api('', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":' }), 400, 'INVALID_JSON');
   });
@@ -290,6 +303,19 @@ describe('reports: stats, health, failures, history', () => {
     await expectError(await api('/history?since=2026-02-30T00:00:00Z'), 400, 'INVALID_AUDIT_QUERY', 'since');
     // A range empty by construction, as the CLI refuses it.
     await expectError(await api('/history?since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z'), 400, 'INVALID_AUDIT_QUERY', 'since');
+  });
+
+  test('the report queries take each name once and integers as digits', async () => {
+    // Elysia alone would read these as 100, 16, 7 and the last of two values.
+    const limit = await expectError(await api('/history?limit=1e2'), 400, 'INVALID_QUERY', 'limit');
+    expect(limit.message).toBe('invalid query: limit must be a whole number from 1 to 1000');
+    await expectError(await api('/failures?limit=0x10'), 400, 'INVALID_QUERY', 'limit');
+    await expectError(await api('/stats?windowMs=%207000'), 400, 'INVALID_QUERY', 'windowMs');
+    const twice = await expectError(await api('/history?limit=10&limit=1000'), 400, 'INVALID_QUERY', 'limit');
+    expect(twice.message).toBe('invalid query: limit is given 2 times; give it once');
+    await expectError(await api(`/history?jobId=${failedId}&jobId=other`), 400, 'INVALID_QUERY', 'jobId');
+    // Digits as before.
+    expect((await api('/history?limit=007')).status).toBe(200);
   });
 });
 

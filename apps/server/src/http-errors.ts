@@ -28,6 +28,17 @@ export class ScheduleNotFoundError extends HttpError {
   }
 }
 
+/** Input Elysia would read loosely: a query name given twice, an integer written as `1e2`, `0x10` or `"12"` in JSON. */
+export class InvalidInputError extends HttpError {
+  override name = 'InvalidInputError';
+  readonly status = 400;
+  readonly code: 'INVALID_QUERY' | 'INVALID_BODY';
+  constructor(where: 'query' | 'body', detail: string, field: string) {
+    super(`invalid ${where}: ${detail}`, field);
+    this.code = where === 'query' ? 'INVALID_QUERY' : 'INVALID_BODY';
+  }
+}
+
 /** The request is valid but the job's current state does not allow it (duplicate id, retrying an active job...). */
 export class JobConflictError extends HttpError {
   override name = 'JobConflictError';

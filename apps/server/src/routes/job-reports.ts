@@ -5,7 +5,7 @@ import { AuditQueryTimeoutError, type TypeHealth } from '@sluice/db';
 import { UnknownJobTypeError, type JobEnvelope } from '@sluice/queue';
 import { readAudit, type ServerDeps } from '../deps.ts';
 import { failureView } from './job-view.ts';
-import { FailuresQuery, HistoryQuery, WindowQuery } from './schemas.ts';
+import { FailuresQuery, HistoryQuery, strictQuery, WindowQuery } from './schemas.ts';
 
 const DEFAULT_WINDOW_MS = 3_600_000;
 const DEFAULT_FAILURES = 20;
@@ -38,7 +38,7 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
         ]);
         return { counts, paused, windowMs, types };
       },
-      { query: WindowQuery, detail: { summary: 'Jobs per state, and per-type execution metrics over a window (default 1 h)', tags: ['reports'] } },
+      { query: WindowQuery, transform: strictQuery(WindowQuery), detail: { summary: 'Jobs per state, and per-type execution metrics over a window (default 1 h)', tags: ['reports'] } },
     )
     .get(
       '/health',
@@ -78,7 +78,7 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
           types,
         };
       },
-      { query: WindowQuery, detail: { summary: 'Overall and per-type health (success rate < 80% warning, < 50% critical), Redis, workers', tags: ['reports'] } },
+      { query: WindowQuery, transform: strictQuery(WindowQuery), detail: { summary: 'Overall and per-type health (success rate < 80% warning, < 50% critical), Redis, workers', tags: ['reports'] } },
     )
     .get(
       '/failures',
@@ -95,7 +95,7 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
         const failures = found.slice(0, limit).map(failureView);
         return { failures, count: failures.length };
       },
-      { query: FailuresQuery, detail: { summary: 'Recent failed jobs (final failures still in Redis), newest first', tags: ['reports'] } },
+      { query: FailuresQuery, transform: strictQuery(FailuresQuery), detail: { summary: 'Recent failed jobs (final failures still in Redis), newest first', tags: ['reports'] } },
     )
     .get(
       '/history',
@@ -114,7 +114,7 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
         );
         return page;
       },
-      { query: HistoryQuery, detail: { summary: 'Executions from the audit table, newest first; pass nextCursor back as cursor', tags: ['reports'] } },
+      { query: HistoryQuery, transform: strictQuery(HistoryQuery), detail: { summary: 'Executions from the audit table, newest first; pass nextCursor back as cursor', tags: ['reports'] } },
     );
 }
 

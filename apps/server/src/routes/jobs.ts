@@ -5,7 +5,7 @@ import type { JobEnvelope } from '@sluice/queue';
 import { readAudit, type ServerDeps } from '../deps.ts';
 import { JobConflictError, JobNotFoundError } from '../http-errors.ts';
 import { jobView } from './job-view.ts';
-import { JobIdParams, SubmitBody } from './schemas.ts';
+import { JobIdParams, strictBody, SubmitBody } from './schemas.ts';
 
 /** Audit rows shown with one job; older ones are in /history?jobId=. */
 const AUDIT_ROWS_PER_JOB = 100;
@@ -37,7 +37,7 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
         set.status = 201;
         return { id };
       },
-      { body: SubmitBody, detail: { summary: 'Submit a job', tags: ['jobs'] } },
+      { body: SubmitBody, transform: strictBody(SubmitBody), detail: { summary: 'Submit a job', tags: ['jobs'] } },
     )
     .get(
       '/:id',

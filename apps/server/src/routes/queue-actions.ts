@@ -1,7 +1,7 @@
 /** /api/v1/jobs/queue/*: pause, resume, retry every failed job, clean finished jobs by age. */
 import { Elysia } from 'elysia';
 import type { ServerDeps } from '../deps.ts';
-import { CleanBody } from './schemas.ts';
+import { CleanBody, strictBody } from './schemas.ts';
 
 export function createQueueActionRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 'log'>) {
   const tags = ['queue'];
@@ -43,6 +43,6 @@ export function createQueueActionRoutes({ queue, log }: Pick<ServerDeps, 'queue'
         log.info({ state: body.state, olderThanMs: body.olderThanMs, count: removed.length }, 'queue cleaned');
         return { state: body.state, removed: removed.length };
       },
-      { body: CleanBody, detail: { summary: 'Remove completed or failed jobs that finished more than olderThanMs ago', tags } },
+      { body: CleanBody, transform: strictBody(CleanBody), detail: { summary: 'Remove completed or failed jobs that finished more than olderThanMs ago', tags } },
     );
 }

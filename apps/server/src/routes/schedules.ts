@@ -3,7 +3,7 @@ import { Elysia } from 'elysia';
 import { BUILTIN_SCHEDULE_PREFIX, InvalidOptionError } from '@sluice/queue';
 import type { ServerDeps } from '../deps.ts';
 import { ScheduleNotFoundError } from '../http-errors.ts';
-import { ScheduleBody, ScheduleKeyParams } from './schemas.ts';
+import { ScheduleBody, ScheduleKeyParams, strictBody } from './schemas.ts';
 
 export function createScheduleRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 'log'>) {
   const tags = ['schedules'];
@@ -28,7 +28,7 @@ export function createScheduleRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 
         log.info({ key: params.key, type, pattern, everyMs }, 'schedule saved');
         return saved;
       },
-      { params: ScheduleKeyParams, body: ScheduleBody, detail: { summary: 'Create or replace a Job Scheduler (exactly one of pattern or everyMs)', tags } },
+      { params: ScheduleKeyParams, body: ScheduleBody, transform: strictBody(ScheduleBody), detail: { summary: 'Create or replace a Job Scheduler (exactly one of pattern or everyMs)', tags } },
     )
     .delete(
       '/:key',

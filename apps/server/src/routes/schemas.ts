@@ -1,5 +1,6 @@
 /** Request schemas shared by the jobs API routes. The schema is the type and the validation. */
 import { t } from 'elysia';
+import { InvalidInputError } from '../http-errors.ts';
 import { MAX_DELAY_MS, MAX_PRIORITY } from '@sluice/queue';
 
 /**
@@ -97,3 +98,55 @@ export const CleanBody = t.Object(
   },
   { additionalProperties: false },
 );
+
+interface Property {
+  type?: unknown;
+  const?: unknown;
+  anyOf?: Property[];
+  error?: unknown;
+}
+
+// Elysia's t.Integer is `anyOf: [integer-format string, integer]`, so it also reads strings.
+const takesInteger = (property: Property): boolean => property.type === 'integer' || (property.anyOf ?? []).some(takesInteger);
+const integerProperties = (schema: { properties: Record<string, Property> }) => Object.entries(schema.properties).filter(([, property]) => takesInteger(property));
+const fieldMessage = (name: string, property: Property) =>
+  typeof property.error === 'function' ? (property.error as () => FieldProblem)().message : `${name} must be a whole number`;
+
+/**
+ * A `transform` hook for a route with `schema` as its query. Elysia reads a repeated name as
+ * its last value and a query integer with Number(), so `limit=10&limit=1000`, `limit=1e2`
+ * and `limit=0x10` would pass. Refused here, before validation: each name once, integers as digits.
+ */
+export function strictQuery(schema: { properties: Record<string, Property> }) {
+  const integers = integerProperties(schema);
+  return ({ request }: { request: Request }) => {
+    const params = new URL(request.url).searchParams;
+    for (const name of new Set(params.keys())) {
+      const count = params.getAll(name).length;
+      if (count > 1) throw new InvalidInputError('query', `${name} is given ${count} times; give it once`, name);
+    }
+    for (const [name, property] of integers) {
+      const value = params.get(name);
+      if (value !== null && !/^[0-9]+$/.test(value)) throw new InvalidInputError('query', fieldMessage(name, property), name);
+    }
+  };
+}
+
+/**
+ * A `transform` hook for a route with `schema` as its JSON body. Elysia would turn a string
+ * into an integer (`"delay": "0x10"` is 16 ms): a number in JSON is a JSON number. A string
+ * is kept only where the field names it (priority "high").
+ */
+export function strictBody(schema: { properties: Record<string, Property> }) {
+  const integers = integerProperties(schema).map(([name, property]) => {
+    const names = (property.anyOf ?? []).map((option) => option.const).filter((value) => typeof value === 'string');
+    return { name, property, names };
+  });
+  return ({ body }: { body: unknown }) => {
+    if (typeof body !== 'object' || body === null) return;
+    for (const { name, property, names } of integers) {
+      const value = (body as Record<string, unknown>)[name];
+      if (typeof value === 'string' && !names.includes(value)) throw new InvalidInputError('body', fieldMessage(name, property), name);
+    }
+  };
+}
