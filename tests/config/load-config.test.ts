@@ -1,6 +1,8 @@
 /** loadConfig: every problem in one ConfigError, typo suggestions, and a frozen result. */
 import { describe, expect, test } from 'bun:test';
 import { ConfigError, loadConfig } from '@sluice/config';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 describe('loadConfig', () => {
   test('several bad values are reported together in one ConfigError', () => {
@@ -94,6 +96,14 @@ describe('loadConfig', () => {
   test('the worker Redis client is bun or ioredis, nothing else', () => {
     expect(loadConfig({ WORKER_REDIS_CLIENT: 'ioredis' }).worker.redisClient).toBe('ioredis');
     expect(() => loadConfig({ WORKER_REDIS_CLIENT: 'redis' })).toThrow('WORKER_REDIS_CLIENT must be one of');
+  });
+
+  test('DATA_DIR: ~ is the home directory, as a shell would read it, and ~name is refused', () => {
+    expect(loadConfig({}).database.dataDir).toBe('.data');
+    expect(loadConfig({ DATA_DIR: '~/sluice-data' }).database.dataDir).toBe(join(homedir(), 'sluice-data'));
+    expect(loadConfig({ DATA_DIR: '~' }).database.dataDir).toBe(homedir());
+    expect(loadConfig({ DATA_DIR: '/srv/sluice/~data' }).database.dataDir).toBe('/srv/sluice/~data');
+    expect(() => loadConfig({ DATA_DIR: '~bob/data' })).toThrow('DATA_DIR starts with "~bob", which is not expanded: write the whole path, got "~bob/data"');
   });
 
   test('valid values are parsed, defaults filled in, and the result is frozen', () => {

@@ -1,6 +1,6 @@
 /** Reads and validates the environment once, at an entry point, into a frozen Config. */
 import { cpus } from 'node:os';
-import { bool, countOrCpus, hex32, hostList, int, oneOf, ParseProblem, postgresUrl, redisUrl, str, url, type Parser } from './parsers.ts';
+import { bool, countOrCpus, directory, hex32, hostList, int, oneOf, ParseProblem, postgresUrl, redisUrl, str, url, type Parser } from './parsers.ts';
 import { closest } from './suggest.ts';
 
 export { ConfigError } from './config-error.ts';
@@ -83,7 +83,7 @@ export const VARIABLES = {
   REDIS_URL: { parse: redisUrl, default: 'redis://127.0.0.1:6379' },
   QUEUE_PREFIX: { parse: str, default: 'bull' },
   DATABASE_URL: { parse: postgresUrl, default: undefined },
-  DATA_DIR: { parse: str, default: '.data' },
+  DATA_DIR: { parse: directory, default: '.data' },
   HOST: { parse: str, default: '127.0.0.1' },
   PORT: { parse: int(0, 65535), default: '3000' },
   ALLOWED_HOSTS: { parse: hostList, default: '' },

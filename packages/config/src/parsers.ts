@@ -1,4 +1,6 @@
 /** Small, composable parsers for environment values. Each returns a value or throws a message. */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 export type Parser<T> = (raw: string) => T;
 
@@ -11,6 +13,18 @@ const fail = (message: string): never => {
 };
 
 export const str: Parser<string> = (raw) => raw;
+
+/**
+ * A directory. A shell expands `~` in `DATA_DIR=~/data bun run dev`, but an env file does
+ * not, and the path would become a directory named `~` here: `~` and `~/…` are the home
+ * directory, and `~name/…` (another user's home) is refused.
+ */
+export const directory: Parser<string> = (raw) => {
+  if (raw === '~') return homedir();
+  if (raw.startsWith('~/')) return join(homedir(), raw.slice(2));
+  if (raw.startsWith('~')) fail(`starts with "${raw.split('/', 1)[0]}", which is not expanded: write the whole path, got "${raw}"`);
+  return raw;
+};
 
 export const int =
   (min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> =>
