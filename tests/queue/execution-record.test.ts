@@ -44,6 +44,17 @@ describe('describeError', () => {
     expect(describeError({ toString: () => 'custom text' }).message).toBe('handler threw a non-Error value: custom text');
   });
 
+  test('text cut once is not cut again, and a second cut counts everything dropped', () => {
+    const once = cutText('m'.repeat(10_000), 4096);
+    expect(once).toBe(`${'m'.repeat(4096)}… [truncated 5904 chars]`);
+    // The worker cuts, then the audit writer applies the same limit.
+    expect(cutText(once, 4096)).toBe(once);
+    expect(cutText(once, 100)).toBe(`${'m'.repeat(100)}… [truncated 9900 chars]`);
+    // A message that merely ends like a marker is still cut to the limit.
+    const lookalike = `${'m'.repeat(5000)}… [truncated 3 chars]`;
+    expect(cutText(lookalike, 4096)).toBe(`${'m'.repeat(4096)}… [truncated 907 chars]`);
+  });
+
   test('a cut never splits a surrogate pair (Postgres refuses half of one)', () => {
     const text = `${'a'.repeat(9)}🚀🚀`;
     expect(cutText(text, 10)).toBe(`${'a'.repeat(9)}… [truncated 4 chars]`);

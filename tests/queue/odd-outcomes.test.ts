@@ -8,6 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openAuditStore, type AuditStore, type WorkerJob } from '@sluice/db';
+import { ERROR_TEXT_LIMITS } from '@sluice/queue';
 import type { Supervisor } from '@sluice/supervisor';
 import { startWriter, type TestWriter } from '../audit/support.ts';
 import { postgresDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -148,6 +149,32 @@ describe('an error the logger cannot serialise', () => {
       [2, false, 'frozen'],
     ]);
     expect(outcome.failureLogs).toHaveLength(2);
+  }, 30_000);
+});
+
+describe('an error carrying a whole response body', () => {
+  const cutMessage = `${`upstream said: ${'<html>'.repeat(200_000)}`.slice(0, ERROR_TEXT_LIMITS.messageChars)}… [truncated ${15 + 1_200_000 - ERROR_TEXT_LIMITS.messageChars} chars]`;
+  test.each([
+    ['huge-message', 2, 'Error'],
+    ['huge-permanent', 1, 'PermanentError'],
+  ] as const)('%s: Redis, the audit row and the log keep it cut to the row\'s limits, and it is retried or not as usual', async (kind, attempts, name) => {
+    const outcome = await run(kind, 2);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.attemptsMade).toBe(attempts);
+    // Before: the whole 1.2 MB message as failedReason, and again in each attempt's stack.
+    expect(outcome.failedReason).toBe(cutMessage);
+    const job = (await queue.manager.queue.getJob(outcome.rows[0]!.jobId))!;
+    expect(job.stacktrace).toHaveLength(attempts);
+    for (const stack of job.stacktrace ?? []) {
+      expect(stack.length).toBeLessThanOrEqual(ERROR_TEXT_LIMITS.stackChars + 40);
+      expect(stack).toStartWith(kind === 'huge-permanent' ? 'UnrecoverableError: upstream said: <html>' : 'Error: upstream said: <html>');
+    }
+    expect(outcome.rows.map((row) => [row.error?.name, row.error?.message])).toEqual(Array.from({ length: attempts }, () => [name, outcome.failedReason]));
+    expect(outcome.failureLogs).toHaveLength(attempts);
+    for (const line of outcome.failureLogs) {
+      expect((line.err as { message: string }).message).toBe(outcome.failedReason!);
+      expect(JSON.stringify(line).length).toBeLessThan(20_000);
+    }
   }, 30_000);
 });
 

@@ -118,10 +118,20 @@ function nonErrorText(value: unknown): string {
   return `handler threw a non-Error value: ${json ?? text}`;
 }
 
-/** `text` cut to `max` UTF-16 units, with `… [truncated N chars]`; never half a surrogate pair (Postgres rejects those). */
+const CUT_MARKER = /… \[truncated (\d+) chars\]$/;
+
+/**
+ * `text` cut to `max` UTF-16 units, with `… [truncated N chars]`; never half a surrogate pair
+ * (Postgres rejects those). Text cut before (by the worker, then again by the audit writer)
+ * is not cut again when what it kept fits, and otherwise its marker counts everything dropped.
+ */
 export function cutText(text: string, max: number): string {
   if (text.length <= max) return text;
-  const code = text.charCodeAt(max - 1);
+  const marker = CUT_MARKER.exec(text);
+  const body = marker ? text.slice(0, marker.index) : text;
+  const droppedBefore = marker ? Number(marker[1]) : 0;
+  if (marker && body.length <= max) return text;
+  const code = body.charCodeAt(max - 1);
   const kept = code >= 0xd800 && code <= 0xdbff ? max - 1 : max;
-  return `${text.slice(0, kept)}… [truncated ${text.length - kept} chars]`;
+  return `${body.slice(0, kept)}… [truncated ${body.length - kept + droppedBefore} chars]`;
 }

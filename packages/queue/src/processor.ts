@@ -109,7 +109,7 @@ export function createProcessor({ config, registry, log, queue: producer, servic
       const failure = handlerFailure(value);
       const willRetry = !failure.permanent && info.attempt < info.maxAttempts;
       await report({ status: 'failed', error: failure.error, willRetry });
-      logFailure(log, { ...bindings, willRetry }, value, failure.error);
+      logFailure(log, { ...bindings, willRetry }, failure.logged, failure.error);
       throw failure.thrown;
     }
   };
