@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { hostname } from 'node:os';
 import { migrate, openAuditStore, sql, workerJobs, type AuditStore, type WorkerJob } from '@sluice/db';
 import { jobRegistry } from '@sluice/jobs';
-import { QueueManager } from '@sluice/queue';
+import { MAX_JOB_ID_CHARS, MAX_SCHEDULE_KEY_CHARS, QueueManager } from '@sluice/queue';
 import type { Supervisor } from '@sluice/supervisor';
 import { postgresDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
@@ -75,6 +75,25 @@ describe('audit recording (Postgres path)', () => {
     expect(row!.error?.stack).toContain('echo failing permanently on purpose');
     expect(row!.result).toBeNull();
     expect(row!.worker).toMatch(new RegExp(`^${hostname()}:\\d+$`));
+  });
+
+  test('the longest job id and schedule key allowed get their rows; longer ones are refused when submitted', async () => {
+    // Three UTF-8 bytes a character: Postgres refuses index entries over about 2.7 kB, and
+    // before the limit an id this long had every execution's record parked.
+    const jobId = '€'.repeat(MAX_JOB_ID_CHARS);
+    const { id } = await queue.submit('echo', { message: 'long id' }, { jobId });
+    expect(id).toBe(jobId);
+    await waitFor('the long id row', async () => (await rowsOf(jobId)).length === 1);
+    await expect(queue.submit('echo', { message: 'x' }, { jobId: `${jobId}€` })).rejects.toThrow(`jobId must be at most ${MAX_JOB_ID_CHARS} characters (it has ${MAX_JOB_ID_CHARS + 1})`);
+
+    const key = '€'.repeat(MAX_SCHEDULE_KEY_CHARS);
+    await queue.scheduleCron('echo', { everyMs: 60_000 }, { message: 'long key' }, key);
+    try {
+      await waitFor('the long key row', async () => (await store.getJobHistory({ type: 'echo', limit: 100 })).rows.some((row) => row.jobId.includes(key)));
+    } finally {
+      await queue.removeCron(key);
+    }
+    await expect(queue.scheduleCron('echo', { everyMs: 60_000 }, { message: 'x' }, `${key}€`)).rejects.toThrow(`schedule key must be at most ${MAX_SCHEDULE_KEY_CHARS} characters`);
   });
 
   test('a job that fails twice then succeeds has three rows, attempts 1..3', async () => {

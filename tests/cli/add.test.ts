@@ -178,6 +178,8 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['unknown --tz', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * * *', '--tz', 'Mars/Base'], 'error: --tz: unknown time zone "Mars/Base"'],
     ['invalid cron pattern', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'every day'], /^error: --cron: invalid cron pattern "every day": .+$/],
     ['--key with a colon', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'a:b'], `error: --key must be non-empty and without ':', got "a:b"`],
+    ['--key too long for its executions\' audit rows', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'k'.repeat(257)], 'error: --key must be at most 256 characters (it has 257)'],
+    ['--job-id too long for its executions\' audit rows', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', 'j'.repeat(513)], `error: --job-id: jobId must be at most 512 characters (it has 513), got "${'j'.repeat(60)}…"`],
     ['reserved --key', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'builtin-echo'], /^error: --key must not start with "builtin-"/],
     ['missing type', ['add'], /^error: missing <type> \(known types: echo/],
     ['extra argument', ['add', 'echo', 'more', '--data', '{"message":"x"}'], 'error: unexpected argument "more"'],

@@ -8,6 +8,7 @@ import {
   checkCronPattern,
   InvalidJobDataError,
   MAX_DELAY_MS,
+  MAX_SCHEDULE_KEY_CHARS,
   resolvePriority,
   UnknownJobTypeError,
   type CronSpec,
@@ -109,6 +110,7 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
   const key = flags.key ?? defaultScheduleKey(type, spec);
   const legacy = flags.key === undefined && spec.pattern !== undefined ? legacyScheduleKey(type, spec) : undefined;
   if (key.trim() === '' || key.includes(':')) throw new UsageError(`--key must be non-empty and without ':', got "${key}"`, '--key');
+  if (key.length > MAX_SCHEDULE_KEY_CHARS) throw new UsageError(`--key must be at most ${MAX_SCHEDULE_KEY_CHARS} characters (it has ${key.length})`, '--key');
   if (key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
     throw new UsageError(`--key must not start with "${BUILTIN_SCHEDULE_PREFIX}" (reserved for queue:scheduler setup)`, '--key');
   }

@@ -23,6 +23,14 @@ export const DEFAULT_BACKOFF = { type: 'exponential', delayMs: 2000 } as const;
  */
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 
+/**
+ * The longest custom job id and schedule key. Each execution's audit row indexes its job id
+ * (and an id built from it, or from a schedule's key): Postgres refuses an index entry over
+ * about 2.7 kB, so a longer id would have every execution's record parked instead of stored.
+ */
+export const MAX_JOB_ID_CHARS = 512;
+export const MAX_SCHEDULE_KEY_CHARS = 256;
+
 function keep(value: boolean | number | undefined, fallback: { age: number; count: number }) {
   if (value === undefined) return fallback;
   if (typeof value === 'boolean') return value;
@@ -46,6 +54,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 function checkJobId(jobId: string): void {
   const problem =
     jobId.trim() === '' ? 'must not be empty or blank'
+    : jobId.length > MAX_JOB_ID_CHARS ? `must be at most ${MAX_JOB_ID_CHARS} characters (it has ${jobId.length})`
     // BullMQ numbers its own jobs and refuses custom ids that read as integers (`-1` too).
     : /^-?\d+$/.test(jobId) ? 'must not be a number (BullMQ numbers its own jobs)'
     // ':' separates the parts of BullMQ's Redis keys.
@@ -57,7 +66,7 @@ function checkJobId(jobId: string): void {
     : QUEUE_KEY_NAMES.has(jobId) ? `must not be one of the queue's own key names (${[...QUEUE_KEY_NAMES].join(', ')})`
     : API_PATH_NAMES.has(jobId) ? `must not be a path of the jobs API (${[...API_PATH_NAMES].join(', ')})`
     : null;
-  if (problem) throw new InvalidOptionError('jobId', `jobId ${problem}, got ${JSON.stringify(jobId)}`);
+  if (problem) throw new InvalidOptionError('jobId', `jobId ${problem}, got ${JSON.stringify(jobId.length > 80 ? `${jobId.slice(0, 60)}…` : jobId)}`);
 }
 
 /** Who asked for a job, as the audit trail stores it (`user_id`, text): a string, or none. */

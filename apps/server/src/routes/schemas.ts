@@ -1,7 +1,7 @@
 /** Request schemas shared by the jobs API routes. The schema is the type and the validation. */
 import { t } from 'elysia';
 import { InvalidInputError } from '../http-errors.ts';
-import { MAX_DELAY_MS, MAX_PRIORITY } from '@sluice/queue';
+import { MAX_DELAY_MS, MAX_JOB_ID_CHARS, MAX_PRIORITY, MAX_SCHEDULE_KEY_CHARS } from '@sluice/queue';
 
 /**
  * The custom error each field carries. Elysia reports some coercion failures (a query
@@ -15,7 +15,7 @@ const problem = (field: string, message: string) => (): FieldProblem => ({ field
 
 /** Job ids: BullMQ counters are numeric strings; custom ids are free text without ':'. */
 export const JobIdParams = t.Object({
-  id: t.String({ minLength: 1, maxLength: 512, error: problem('id', 'id must be a non-empty job id') }),
+  id: t.String({ minLength: 1, maxLength: MAX_JOB_ID_CHARS, error: problem('id', 'id must be a non-empty job id') }),
 });
 
 /** Named level or a BullMQ number (smaller runs first). Literals, not UnionEnum: Elysia would default it. */
@@ -32,14 +32,14 @@ export const SubmitBody = t.Object(
     data: t.Optional(t.Unknown({ description: "The payload, validated against the type's schema. Default {}" })),
     delay: t.Optional(t.Integer({ minimum: 0, maximum: MAX_DELAY_MS, error: problem('delay', `delay must be a whole number of milliseconds from 0 to ${MAX_DELAY_MS} (365 days)`), description: 'Milliseconds to wait before the job may run' })),
     priority: t.Optional(Priority),
-    jobId: t.Optional(t.String({ minLength: 1, maxLength: 512, error: problem('jobId', 'jobId must be a string of 1 to 512 characters'), description: 'Custom id; a second submit with the same id gets 409' })),
+    jobId: t.Optional(t.String({ minLength: 1, maxLength: MAX_JOB_ID_CHARS, error: problem('jobId', `jobId must be a string of 1 to ${MAX_JOB_ID_CHARS} characters`), description: 'Custom id; a second submit with the same id gets 409' })),
     attempts: t.Optional(Attempts),
   },
   { additionalProperties: false },
 );
 
 export const ScheduleKeyParams = t.Object({
-  key: t.String({ minLength: 1, maxLength: 256, pattern: '^[^:]+$', error: problem('key', "key must be non-empty and without ':'") }),
+  key: t.String({ minLength: 1, maxLength: MAX_SCHEDULE_KEY_CHARS, pattern: '^[^:]+$', error: problem('key', `key must be non-empty, at most ${MAX_SCHEDULE_KEY_CHARS} characters and without ':'`) }),
 });
 
 export const ScheduleBody = t.Object(
