@@ -2,7 +2,7 @@
 // whose definitions carry schedules, against the real test Redis.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import { Type } from '@sinclair/typebox';
-import { defineJob, type JobRegistry } from '@sluice/jobs';
+import { defineJob, jobRegistry, type JobRegistry } from '@sluice/jobs';
 import { QueueManager, removeSchedules, setupSchedules, type ScheduleAction } from '@sluice/queue';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 
@@ -74,6 +74,22 @@ describe('setupSchedules', () => {
     const second = await setupSchedules(queue, registry, disabled, 'production');
     expect(second.actions).toContainEqual({ action: 'removed', key: 'builtin-offWhenDisabled', type: 'offWhenDisabled', reason: 'disabled by config' });
     expect(Object.keys(await crons()).sort()).toEqual(['builtin-daily', 'builtin-ticker']);
+  });
+
+  test('cleanupAuditLog is scheduled daily only while auditing is on and retention is above 0', async () => {
+    const builtins = await QueueManager.open({ config, registry: jobRegistry, connection: queue.connection });
+    const cleanupAction = async (env: Record<string, string>) =>
+      (await setupSchedules(builtins, jobRegistry, testConfig({ QUEUE_PREFIX: config.redis.prefix, ...env }), 'production')).actions.find(
+        (a) => a.key === 'builtin-cleanupAuditLog',
+      );
+    try {
+      expect(await cleanupAction({ AUDIT_LOG_RETENTION_DAYS: '30' })).toMatchObject({ action: 'created', spec: { pattern: '0 3 * * *' } });
+      // Auditing off: each run would fail for want of a table; a schedule left from before goes.
+      expect(await cleanupAction({ AUDIT_LOG_RETENTION_DAYS: '30', AUDIT_ENABLED: 'false' })).toMatchObject({ action: 'removed', reason: 'disabled by config' });
+      expect(await cleanupAction({ AUDIT_LOG_RETENTION_DAYS: '0' })).toMatchObject({ action: 'skipped', reason: 'disabled by config' });
+    } finally {
+      await builtins.close();
+    }
   });
 
   test('a builtin- schedule no definition asks for is removed; user schedules are left alone', async () => {

@@ -21,7 +21,8 @@ export const cleanupAuditLog = defineJob({
   priority: 'low',
   timeoutMs: 30 * 60_000,
   // Read at run time rather than baked into the schedule, so a changed retention applies tomorrow.
-  schedule: { pattern: '0 3 * * *', data: {}, enabled: (config) => config.audit.retentionDays > 0 },
+  // Not with auditing off (AUDIT_ENABLED=false): there is no table to clean, and each run would fail.
+  schedule: { pattern: '0 3 * * *', data: {}, enabled: (config) => config.audit.enabled && config.audit.retentionDays > 0 },
   async run({ data, ctx, log }) {
     const retentionDays = data.retentionDays ?? ctx.config.audit.retentionDays;
     if (retentionDays <= 0) return { deleted: 0, retentionDays, skipped: 'retention is off (AUDIT_LOG_RETENTION_DAYS=0)' };
