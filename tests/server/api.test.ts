@@ -172,6 +172,19 @@ describe('GET/DELETE /api/v1/jobs/:id and POST /:id/retry', () => {
     expect(again.state).toBe('failed');
   });
 
+  test('a custom id used again lists only its own job\'s executions', async () => {
+    const first = await submit({ type: 'echo', data: { message: 'first' }, jobId: 'used-twice' });
+    await waitForAudit(first);
+    expect((await api(`/${first}`, { method: 'DELETE' })).status).toBe(200);
+    const second = await submit({ type: 'echo', data: { message: 'second' }, jobId: 'used-twice' });
+    expect(second).toBe(first);
+    const job = await waitForAudit(second);
+    expect(job.audit.map((row: any) => row.data.message)).toEqual(['second']);
+    // The history still has both: it lists what ran under that id.
+    const history = (await (await api('/history?jobId=used-twice')).json()) as any;
+    expect(history.rows.map((row: any) => row.data.message)).toEqual(['second', 'first']);
+  });
+
   test('retrying a job that has not finished is a 409', async () => {
     const id = await submit({ type: 'echo', data: { message: 'not yet' }, delay: 60_000 });
     await expectError(await api(`/${id}/retry`, { method: 'POST' }), 409, 'JOB_NOT_RETRYABLE');

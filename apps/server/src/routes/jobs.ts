@@ -47,7 +47,10 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
           // The job itself is in Redis; an audit outage only blanks its history.
           readAudit(audit, (a) => a.getJobHistory({ jobId: params.id, limit: AUDIT_ROWS_PER_JOB })).catch(() => null),
         ]);
-        return { ...jobView(job, state), audit: history?.rows ?? null };
+        // A custom id can be used again once its job is removed, and BullMQ's numbers start
+        // over when Redis is emptied: this job's executions are the ones queued when it was.
+        const rows = history?.rows.filter((row) => row.queuedAt.getTime() === job.timestamp) ?? null;
+        return { ...jobView(job, state), audit: rows };
       },
       { params: JobIdParams, detail: { summary: 'A job: state, data, progress, attempts, result or error, and its audit rows', tags: ['jobs'] } },
     )
