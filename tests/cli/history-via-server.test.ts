@@ -1,13 +1,14 @@
 /** `queue:history` beside a server that holds the embedded audit store: it reads through the server's API. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { testEnv } from '../helpers/env.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { spawnServer, type ServerProcess } from '../server/helpers/server-process.ts';
 
 const CLI = resolve(import.meta.dir, '../../apps/cli/src/main.ts');
+const LOCK_TAKER = resolve(import.meta.dir, '../audit/fixtures/lock-taker.ts');
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-history-via-server-'));
 let server: ServerProcess;
 
@@ -84,4 +85,31 @@ test('a bad --cursor is exit 2 through the server too, and an unreachable server
   const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
   expect(code).toBe(1);
   expect(stderr).toContain('could not reach the server at http://127.0.0.1:1 (');
+}, 30_000);
+
+test('a server that is not the process holding the embedded store is not read from', async () => {
+  // Another store, held by a process that serves no HTTP (a `bun run worker`, say), while
+  // this server answers on HOST:PORT with its own table.
+  const otherDir = mkdtempSync(join(tmpdir(), 'sluice-history-other-'));
+  mkdirSync(join(otherDir, 'audit'));
+  const holder = Bun.spawn([process.execPath, LOCK_TAKER], { env: { ...process.env, DATA_DIR: otherDir, HOLD_MS: '20000' }, stdout: 'pipe' });
+  try {
+    const reader = holder.stdout.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"got":true');
+    const env = testEnv({ ...server.env, DATA_DIR: otherDir });
+    const proc = Bun.spawn([process.execPath, CLI, 'history'], { env, stdout: 'pipe', stderr: 'pipe' });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect({ code, stdout }).toEqual({ code: 1, stdout: '' });
+    expect(stderr).toContain(`is open in process ${holder.pid} on host ${hostname()}`);
+    expect(stderr).toContain(`Asking the server failed too: the server at ${server.url} is process ${server.proc.pid} on host ${hostname()}, not the one with this embedded store open`);
+
+    const monitor = Bun.spawn([process.execPath, CLI, 'monitor', '--json'], { env, stdout: 'pipe', stderr: 'pipe' });
+    const { audit } = JSON.parse(await new Response(monitor.stdout).text()) as { audit: { via?: string; error?: string } };
+    expect(audit.via).toBeUndefined();
+    expect(audit.error).toContain(`not the one with this embedded store open`);
+  } finally {
+    holder.kill();
+    await holder.exited;
+    rmSync(otherDir, { recursive: true, force: true });
+  }
 }, 30_000);

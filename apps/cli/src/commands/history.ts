@@ -11,6 +11,7 @@ import {
   openAuditStore,
   READER_WAIT_FOR_READER_MS,
   type AuditStore,
+  type AuditStoreBusyError,
   type ExecutionStatus,
   type HistoryPage,
   type HistoryQuery,
@@ -151,7 +152,7 @@ async function readHistory(config: Config, query: HistoryQuery): Promise<History
     store = await openAuditStore(config, { maxConnections: 1, reader: true, waitForReaderMs: READER_WAIT_FOR_READER_MS });
   } catch (error) {
     if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
-    const { page, url } = await historyFromServer(config, query).catch((cause: Error) => {
+    const { page, url } = await historyFromServer(config, query, error as AuditStoreBusyError).catch((cause: Error) => {
       if (cause.name === 'InvalidAuditQueryError') throw cause;
       throw new Error(`${(error as Error).message} Asking the server failed too: ${cause.message}`);
     });

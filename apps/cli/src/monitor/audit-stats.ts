@@ -1,7 +1,7 @@
 /** The monitor's audit section: per-type success rate and p95 duration over the last hour, from worker_jobs. */
 import type { Config } from '@sluice/config';
 import { existsSync } from 'node:fs';
-import { DEFAULT_HEALTH_WINDOW_MS, embeddedStoreDir, migrate, openAuditStore, type AuditStore, type TypeHealth } from '@sluice/db';
+import { DEFAULT_HEALTH_WINDOW_MS, embeddedStoreDir, migrate, openAuditStore, type AuditStore, type AuditStoreBusyError, type TypeHealth } from '@sluice/db';
 import { askServer } from '../ask-server.ts';
 import { formatDuration, relative, table } from '../format.ts';
 
@@ -83,7 +83,7 @@ export function createAuditStats(config: Config) {
           } catch (error) {
             if ((error as Error)?.name !== 'AuditStoreBusyError') throw error;
             try {
-              return remember(await throughServer(config, windowMs, error as Error));
+              return remember(await throughServer(config, windowMs, error as AuditStoreBusyError));
             } catch (cause) {
               if (lastRead && Date.now() - lastRead.at < BUSY_REUSE_MS) return again(lastRead);
               throw cause;
@@ -128,8 +128,8 @@ const toRow = (h: TypeHealth): AuditTypeRow => ({
 });
 
 /** The embedded store is open in the server (`bun run dev`): ask the server, which reads the same table. */
-async function throughServer(config: Config, windowMs: number, busy: Error): Promise<AuditFigures> {
-  const { body, origin } = await askServer(config, '/api/v1/jobs/health', { windowMs }).catch((cause: Error) => {
+async function throughServer(config: Config, windowMs: number, busy: AuditStoreBusyError): Promise<AuditFigures> {
+  const { body, origin } = await askServer(config, '/api/v1/jobs/health', { windowMs }, busy).catch((cause: Error) => {
     throw new Error(`${busy.message} Asking the server failed too: ${cause.message}`);
   });
   if (body.database?.status !== 'up') throw new Error(`the server at ${origin} cannot read its audit table: ${body.database?.error ?? body.database?.status}`);

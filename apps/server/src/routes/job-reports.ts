@@ -1,4 +1,5 @@
 /** /api/v1/jobs read-outs: stats, health, recent failures (Redis) and execution history (audit table). */
+import { hostname } from 'node:os';
 import { Elysia } from 'elysia';
 import type { Job } from 'bullmq';
 import { AuditQueryTimeoutError, type TypeHealth } from '@sluice/db';
@@ -8,6 +9,14 @@ import { failureView } from './job-view.ts';
 import { FailuresQuery, HistoryQuery, strictQuery, WindowQuery } from './schemas.ts';
 
 const DEFAULT_WINDOW_MS = 3_600_000;
+
+/**
+ * Which process answered an audit read (`<pid> <host>`, as the embedded store's lock file
+ * names its holder): the CLI reads through the server only when the embedded store is open
+ * elsewhere, and checks that this server is the process that has it open.
+ */
+export const PROCESS_HEADER = 'x-sluice-process';
+const thisProcess = `${process.pid} ${hostname()}`;
 const DEFAULT_FAILURES = 20;
 /** A type filter walks the failed set page by page; stop after this many jobs. */
 const FAILURE_SCAN_LIMIT = 5000;
@@ -42,7 +51,8 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
     )
     .get(
       '/health',
-      async ({ query }) => {
+      async ({ query, set }) => {
+        set.headers[PROCESS_HEADER] = thisProcess;
         const windowMs = query.windowMs ?? DEFAULT_WINDOW_MS;
         const [queueHealth, byType] = await Promise.all([
           queue.getHealth(),
@@ -99,7 +109,8 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
     )
     .get(
       '/history',
-      async ({ query }) => {
+      async ({ query, set }) => {
+        set.headers[PROCESS_HEADER] = thisProcess;
         const page = await readAudit(audit, (a) =>
           a.getJobHistory({
             type: query.type,
