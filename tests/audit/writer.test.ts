@@ -154,6 +154,26 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(await writer.writer.backlog()).toBe(0);
     });
 
+    test('a writer starting on a backlog of full entries writes it in batches of its batch size, not one huge one', async () => {
+      const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
+      await writer.stop();
+      // 200 entries of 40 records: what workers leave behind while no writer runs.
+      for (let entry = 0; entry < 200; entry++) await Promise.all(Array.from({ length: 40 }, () => append(record())));
+      expect(await createAuditWriter({ store, redis, keys, log: quietLog }).backlog()).toBe(200);
+      const batches: number[] = [];
+      writer = await startWriter(store, config, {
+        onInserted: (records) => {
+          batches.push(records.length);
+          inserted.push(...records.map((r) => r.executionId));
+        },
+      });
+      await drained();
+      expect(batches.reduce((a, b) => a + b, 0)).toBe(8000);
+      // 4,000 records a batch into Postgres, 1,000 into PGlite; before, the first read took all 8,000.
+      expect(Math.max(...batches)).toBeLessThanOrEqual(path === 'postgres' ? 4000 : 1000);
+      expect(Math.max(...batches)).toBeGreaterThanOrEqual(path === 'postgres' ? 2000 : 500);
+    }, 60_000);
+
     test('an entry another writer read and never acknowledged stays in Redis while later ones are written and removed, and lands once claimed', async () => {
       const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
       await writer.stop();

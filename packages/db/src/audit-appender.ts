@@ -52,7 +52,10 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
-export function createAuditAppender({ send, streamKey, log, maxBatch = 100, ...options }: AuditAppenderOptions): AuditAppender {
+/** The most records an appender puts in one stream entry, unless told otherwise (`maxBatch`). */
+export const MAX_RECORDS_PER_ENTRY = 100;
+
+export function createAuditAppender({ send, streamKey, log, maxBatch = MAX_RECORDS_PER_ENTRY, ...options }: AuditAppenderOptions): AuditAppender {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const retryInitialMs = options.retry?.initialMs ?? 200;
   const retryMaxMs = options.retry?.maxMs ?? 5000;

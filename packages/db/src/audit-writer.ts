@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '@sluice/observability';
 import { errorMessage, INSUFFICIENT_PRIVILEGE, isRecordError, sqlState, UNDEFINED_TABLE } from './classify-error.ts';
 import { createAuditStream, newestEntryId, readAndWrittenUpTo, type ParkedRecord, type StreamEntry } from './audit-stream.ts';
+import { MAX_RECORDS_PER_ENTRY } from './audit-appender.ts';
 import type { AuditStore } from './store.ts';
 import { createRetentionRunner } from './retention-runner.ts';
 import { decodeEntry, type PruneRequest, type RecordMeta } from './stream-entry.ts';
@@ -132,8 +133,12 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const consumer = options.consumer ?? `${hostname()}:${process.pid}`;
   const batchSize = options.batchSize ?? 1000;
   const batchRecords = options.batchRecords ?? (store.kind === 'pglite' ? 1000 : 4000);
-  /** Running estimate of records per entry, which sizes the next read. */
-  let recordsPerEntry = 10;
+  /**
+   * Estimate of records per entry, which sizes the next read. It starts at the most an
+   * appender puts in one entry (a backlog of full entries is the largest case) and follows
+   * bigger entries at once and smaller ones by halves, so a read stays near batchRecords.
+   */
+  let recordsPerEntry = MAX_RECORDS_PER_ENTRY;
   const readCount = () => Math.max(1, Math.min(batchSize, Math.round(batchRecords / recordsPerEntry)));
   const blockMs = options.blockMs ?? 1000;
   const lingerMs = options.lingerMs ?? 100;
@@ -189,7 +194,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         busy = true;
         try {
           const records = await processBatch(entries);
-          recordsPerEntry = (recordsPerEntry + Math.max(1, records / entries.length)) / 2;
+          recordsPerEntry = Math.max(1, records / entries.length, recordsPerEntry / 2);
         } finally {
           busy = false;
         }
