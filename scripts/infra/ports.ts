@@ -17,7 +17,10 @@ export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** Sends PING over RESP and resolves true on +PONG. */
+/**
+ * Sends PING over RESP and resolves true on +PONG, or on -NOAUTH: a Redis that wants a
+ * password (REDIS_URL carries it; the app logs in, this probe does not).
+ */
 export function redisAnswers(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host });
@@ -29,7 +32,7 @@ export function redisAnswers(port: number, host = '127.0.0.1'): Promise<boolean>
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk) => {
       buffer += chunk.toString();
-      if (buffer.includes('\r\n')) done(buffer.startsWith('+PONG'));
+      if (buffer.includes('\r\n')) done(buffer.startsWith('+PONG') || buffer.startsWith('-NOAUTH'));
     });
     socket.once('error', () => done(false));
     socket.setTimeout(1000, () => done(false));

@@ -68,7 +68,7 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
       throw new Error(
         mode === 'exclusive'
           ? `Port ${port} is in use by something this run did not start; refusing to use it. Stop it, or pick another port with ${options.portHint ?? 'SLUICE_TEST_REDIS_PORT'}.`
-          : `Port ${port} is in use but does not answer as Redis.`,
+          : `Port ${port} is in use but does not answer as Redis. Stop what listens there, or set REDIS_URL to your Redis.`,
       );
     }
   }

@@ -1,0 +1,78 @@
+/** `bun run dev` (scripts/dev.ts) beside a Redis the user already runs, as its README section says. */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { testEnv, uniquePrefix } from '../helpers/env.ts';
+import { connectionRecorder, freePort } from '../helpers/ports.ts';
+import { REPO_ROOT } from './helpers/server-process.ts';
+import { waitUntil } from './helpers/wait.ts';
+
+const DEV = resolve(REPO_ROOT, 'scripts/dev.ts');
+const PASSWORD = 'dev-test-secret';
+const dataDir = mkdtempSync(join(tmpdir(), 'sluice-dev-test-'));
+let redisPort: number;
+let redisServer: ReturnType<typeof Bun.spawn>;
+
+beforeAll(async () => {
+  redisPort = await freePort();
+  redisServer = Bun.spawn(['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', PASSWORD], { stdout: 'ignore', stderr: 'ignore' });
+  await waitUntil('the password Redis', async () => {
+    const probe = new Redis({ port: redisPort, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      probe.disconnect();
+    }
+  }, 10_000);
+});
+
+afterAll(async () => {
+  redisServer?.kill();
+  await redisServer?.exited;
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function runDev(env: Record<string, string>) {
+  const port = await freePort();
+  const proc = Bun.spawn([process.execPath, DEV], {
+    env: testEnv({ QUEUE_PREFIX: uniquePrefix('dev'), DATABASE_URL: '', DATA_DIR: dataDir, PORT: String(port), WORKER_COUNT: '1', LOG_PRETTY: 'false', ...env }),
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  let output = '';
+  const decoder = new TextDecoder();
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk);
+  };
+  void collect(proc.stdout);
+  void collect(proc.stderr);
+  return { proc, url: `http://127.0.0.1:${port}`, output: () => output };
+}
+
+test('a local Redis that wants a password, named with it in REDIS_URL, is used as it is', async () => {
+  const dev = await runDev({ REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${redisPort}` });
+  try {
+    await waitUntil('dev to be ready', async () => (await fetch(`${dev.url}/ready`).catch(() => null))?.status === 200 || dev.proc.exitCode !== null, 60_000);
+    expect(dev.proc.exitCode).toBeNull();
+    expect(dev.output()).toContain(`[dev] using the Redis already listening on ${redisPort}`);
+  } finally {
+    dev.proc.kill('SIGINT');
+    expect(await dev.proc.exited).toBe(0);
+  }
+}, 90_000);
+
+test('something other than Redis on the port: exit 1, saying what to do', async () => {
+  const recorder = await connectionRecorder();
+  try {
+    const dev = await runDev({ REDIS_URL: `redis://127.0.0.1:${recorder.port}` });
+    expect(await dev.proc.exited).toBe(1);
+    expect(dev.output()).toContain(`[dev] Port ${recorder.port} is in use but does not answer as Redis. Stop what listens there, or set REDIS_URL to your Redis.`);
+  } finally {
+    await recorder.close();
+  }
+}, 30_000);
