@@ -55,7 +55,7 @@ const gauge = async () => {
   };
 };
 
-const logged = (msg: string, pid: number) => server.logs().filter((line) => line.msg === msg && line.pid === pid);
+const logged = (msg: string, pid: number) => server.logs().filter((line) => line.msg === msg && line.workerPid === pid);
 
 test('both workers stopped: /ready 503 and the gauge says unresponsive, logged once each; both ready again after SIGCONT', async () => {
   const before = await waitUntil('both worker processes to be ready', async () => {

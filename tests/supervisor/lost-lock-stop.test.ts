@@ -69,7 +69,7 @@ test('after a lost lock, a stop with Redis shut down does not wait for the job B
   await waitFor('the first job to be active', async () => (await queue!.queue.getJob(first.id))?.processedOn !== undefined);
 
   // Stopped until the lock has expired: nothing renews it meanwhile.
-  stoppedPid = child.pid as number;
+  stoppedPid = child.workerPid as number;
   signal(stoppedPid, 'SIGSTOP');
   const lockKey = queue.queue.toKey(`${first.id}:lock`);
   await waitFor('the first job to lose its lock', async () => (await queue!.connection.exists(lockKey)) === 0, { timeoutMs: 30_000 });

@@ -131,11 +131,11 @@ export class Supervisor extends EventEmitter<Events> {
     slot.lastHeardAt = Date.now();
     if (slot.state === 'unresponsive' && !slot.killedUnresponsive) {
       slot.state = 'ready';
-      this.options.log.info({ slot: slot.slot, pid: slot.pid, silentForMs }, 'worker process answering again');
+      this.options.log.info({ slot: slot.slot, workerPid: slot.pid, silentForMs }, 'worker process answering again');
     }
     if (message.type === 'ready') {
       slot.state = this.stopping ? 'stopping' : 'ready';
-      this.options.log.info({ slot: slot.slot, pid: slot.pid }, 'worker process ready');
+      this.options.log.info({ slot: slot.slot, workerPid: slot.pid }, 'worker process ready');
       this.emit('child-ready', this.snapshot()[slot.slot - 1]!);
     } else if (message.type === 'heartbeat') {
       Object.assign(slot, { lastHeartbeatAt: new Date(), activeJobs: message.active, processed: message.processed, rssBytes: message.rssBytes });
@@ -166,7 +166,7 @@ export class Supervisor extends EventEmitter<Events> {
     const silentForMs = now - slot.lastHeardAt;
     const verdict = livenessVerdict(silentForMs, this.liveness);
     if (verdict === 'answering') return;
-    const context = { slot: slot.slot, pid: slot.pid, silentForMs, activeJobs: slot.activeJobs };
+    const context = { slot: slot.slot, workerPid: slot.pid, silentForMs, activeJobs: slot.activeJobs };
     if (slot.state === 'ready') {
       slot.state = 'unresponsive';
       this.options.log.warn(
