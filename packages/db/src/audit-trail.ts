@@ -101,7 +101,11 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
     async close(flushTimeoutMs = 10_000) {
       closing = true;
       const flushed = !started || (await writer.flush(flushTimeoutMs));
-      if (!flushed) auditLog.warn({ backlog: await writer.backlog().catch(() => null) }, 'audit backlog left in redis for the next start');
+      if (!flushed) {
+        // A close without waiting (a start that failed) has nothing to say when nothing waits.
+        const backlog = await writer.backlog().catch(() => null);
+        if (backlog !== 0) auditLog.warn({ backlog }, 'audit backlog left in redis for the next start');
+      }
       // Whatever kept the flush from finishing (Redis or Postgres down) would hold up the stop too.
       await writer.stop(flushed ? 10_000 : 1000);
       redis.disconnect();
