@@ -34,7 +34,7 @@ test('a store another process holds is refused naming that process; once it is k
   expect(error.name).toBe('AuditStoreBusyError');
   expect(error.message).toBe(
     `the embedded audit store in ${db.env.DATA_DIR} is open in process ${proc.pid} on host ${hostname()} (PGlite allows one process at a time). ` +
-      'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).',
+      'Stop that process, or set DATABASE_URL to a Postgres server to share the audit table between processes.',
   );
   // SIGKILL leaves the file behind with its name in it, but not the lock: no stale lock to clear by hand.
   proc.kill('SIGKILL');

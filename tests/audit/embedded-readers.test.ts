@@ -62,7 +62,7 @@ test('db:migrate, as a server starting, waits for a CLI read to close the store;
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(
       `db:migrate failed: the embedded audit store in ${db.env.DATA_DIR} is open in process ${owner.pid} on host ${hostname()} (PGlite allows one process at a time). ` +
-        'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).\n',
+        'Stop that process, or set DATABASE_URL to a Postgres server to share the audit table between processes.\n',
     );
   } finally {
     owner.kill('SIGKILL');

@@ -41,7 +41,7 @@ export class AuditStoreBusyError extends AuditError {
         ? `the embedded audit store in ${dataDir} is ${owner}, a queue:history or queue:monitor read${waitedMs ? ` that had not closed it after ${waitedMs / 1000} s` : ''} (PGlite allows one process at a time). ` +
             'Stop that command, or set DATABASE_URL to a Postgres server to share the audit table.'
         : `the embedded audit store in ${dataDir} is ${owner} (PGlite allows one process at a time). ` +
-            'Set DATABASE_URL to a Postgres server to share the audit table, or query it through the server (GET /api/v1/jobs/history).',
+            'Stop that process, or set DATABASE_URL to a Postgres server to share the audit table between processes.',
     );
   }
 
