@@ -111,6 +111,11 @@ describe('POST /api/v1/jobs', () => {
 
   test('a body that is not JSON is a 400', async () => {
     await expectError(await api('', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":' }), 400, 'INVALID_JSON');
+    // JSON, but not an object: said so, rather than as a missing "type".
+    for (const [body, what] of [['[]', 'an array'], ['"echo"', 'string'], ['null', 'null'], ['7', 'number']]) {
+      const error = await expectError(await api('', { method: 'POST', headers: { 'content-type': 'application/json' }, body }), 400, 'INVALID_BODY', 'body');
+      expect(error.message).toBe(`invalid body: the body must be a JSON object, got ${what}`);
+    }
   });
 
   test('a jobId reserved by BullMQ (numeric) is a 400 naming jobId', async () => {

@@ -135,7 +135,7 @@ export function strictQuery(schema: { properties: Record<string, Property> }) {
 /**
  * A `transform` hook for a route with `schema` as its JSON body. Elysia would turn a string
  * into an integer (`"delay": "0x10"` is 16 ms): a number in JSON is a JSON number. A string
- * is kept only where the field names it (priority "high").
+ * is kept only where the field names it (priority "high"). The body itself must be an object.
  */
 export function strictBody(schema: { properties: Record<string, Property> }) {
   const integers = integerProperties(schema).map(([name, property]) => {
@@ -143,7 +143,10 @@ export function strictBody(schema: { properties: Record<string, Property> }) {
     return { name, property, names };
   });
   return ({ body }: { body: unknown }) => {
-    if (typeof body !== 'object' || body === null) return;
+    // An array or a bare value would be reported as its first missing field.
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new InvalidInputError('body', `the body must be a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`, 'body');
+    }
     for (const { name, property, names } of integers) {
       const value = (body as Record<string, unknown>)[name];
       if (typeof value === 'string' && !names.includes(value)) throw new InvalidInputError('body', fieldMessage(name, property), name);
