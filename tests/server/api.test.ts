@@ -430,10 +430,15 @@ describe('the rest of the HTTP surface', () => {
   test('the OpenAPI document describes the jobs API', async () => {
     const response = await server.request('/docs/json');
     expect(response.status).toBe(200);
-    const doc = (await response.json()) as { paths: Record<string, unknown> };
+    const doc = (await response.json()) as { paths: Record<string, any> };
     for (const path of ['/api/v1/jobs/', '/api/v1/jobs/{id}', '/api/v1/jobs/{id}/retry', '/api/v1/jobs/stats', '/api/v1/jobs/history', '/api/v1/jobs/queue/clean', '/api/v1/jobs/schedules/{key}', '/ready']) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
+    // Each write's JSON body is described (the server's own JSON parser hid them once).
+    const body = (path: string, method: string) => (doc.paths as any)[path][method].requestBody?.content?.['application/json']?.schema;
+    expect(body('/api/v1/jobs/', 'post')).toMatchObject({ type: 'object', required: ['type'], properties: { type: { type: 'string' } } });
+    expect(Object.keys(body('/api/v1/jobs/schedules/{key}', 'put').properties)).toContain('everyMs');
+    expect(body('/api/v1/jobs/queue/clean', 'post').required).toEqual(['state', 'olderThanMs']);
     expect((await server.request('/docs')).headers.get('content-type')).toContain('text/html');
   });
 });

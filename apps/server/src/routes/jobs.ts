@@ -37,7 +37,8 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
         set.status = 201;
         return { id };
       },
-      { body: SubmitBody, transform: strictBody(SubmitBody), detail: { summary: 'Submit a job', tags: ['jobs'] } },
+      // parse 'json' names the body's type for the OpenAPI document; the request guard's parser reads it first.
+      { body: SubmitBody, parse: 'json', transform: strictBody(SubmitBody), detail: { summary: 'Submit a job', tags: ['jobs'] } },
     )
     .get(
       '/:id',

@@ -43,6 +43,7 @@ export function createQueueActionRoutes({ queue, log }: Pick<ServerDeps, 'queue'
         log.info({ state: body.state, olderThanMs: body.olderThanMs, count: removed.length }, 'queue cleaned');
         return { state: body.state, removed: removed.length };
       },
-      { body: CleanBody, transform: strictBody(CleanBody), detail: { summary: 'Remove completed or failed jobs that finished more than olderThanMs ago', tags } },
+      // parse 'json' names the body's type for the OpenAPI document; the request guard's parser reads it first.
+      { body: CleanBody, parse: 'json', transform: strictBody(CleanBody), detail: { summary: 'Remove completed or failed jobs that finished more than olderThanMs ago', tags } },
     );
 }

@@ -28,7 +28,8 @@ export function createScheduleRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 
         log.info({ key: params.key, type, pattern, everyMs }, 'schedule saved');
         return saved;
       },
-      { params: ScheduleKeyParams, body: ScheduleBody, transform: strictBody(ScheduleBody), detail: { summary: 'Create or replace a Job Scheduler (exactly one of pattern or everyMs)', tags } },
+      // parse 'json' names the body's type for the OpenAPI document; the request guard's parser reads it first.
+      { params: ScheduleKeyParams, body: ScheduleBody, parse: 'json', transform: strictBody(ScheduleBody), detail: { summary: 'Create or replace a Job Scheduler (exactly one of pattern or everyMs)', tags } },
     )
     .delete(
       '/:key',
