@@ -108,5 +108,9 @@ describe('the CLI itself', () => {
     expect(overview.stdout).toContain('queue:history');
     expect(await runCli(['frobnicate'], env)).toEqual({ code: 2, stdout: '', stderr: 'error: unknown command "frobnicate" (commands: add, monitor, scheduler, history)\n' });
     expect(await runCli(['help', 'frobnicate'], env)).toEqual({ code: 2, stdout: '', stderr: 'error: unknown command "frobnicate" (commands: add, monitor, scheduler, history)\n' });
+    // The names the help lists (the package scripts) work here too.
+    expect((await runCli(['queue:history', '--help'], env)).stdout).toStartWith('Usage: bun run queue:history');
+    expect((await runCli(['help', 'queue:add'], env)).stdout).toStartWith('Usage: bun run queue:add');
+    expect(await runCli(['queue:frobnicate'], env)).toEqual({ code: 2, stdout: '', stderr: 'error: unknown command "queue:frobnicate" (commands: add, monitor, scheduler, history)\n' });
   });
 });

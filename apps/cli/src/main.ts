@@ -28,25 +28,30 @@ process.stdout.on('error', (error) => {
 const [name, ...args] = process.argv.slice(2);
 process.exit(await main(name, args));
 
+/** The help lists the package scripts (`queue:add`); the same names work here, with or without `queue:`. */
+function commandOf(given: string): string {
+  return given.startsWith('queue:') ? given.slice('queue:'.length) : given;
+}
+
 async function main(name: string | undefined, args: string[]): Promise<number> {
   const registry: JobRegistry = jobRegistry;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const helpFor = name === 'help' ? args[0] : undefined;
     if (helpFor !== undefined) {
-      if (!Object.hasOwn(COMMANDS, helpFor)) {
+      if (!Object.hasOwn(COMMANDS, commandOf(helpFor))) {
         await write(process.stderr, `error: unknown command "${helpFor}" (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
         return EXIT.usage;
       }
-      return printHelp((await COMMANDS[helpFor]!()).command.help(registry));
+      return printHelp((await COMMANDS[commandOf(helpFor)]!()).command.help(registry));
     }
     await printHelp(await overview());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (!Object.hasOwn(COMMANDS, name)) {
+  if (!Object.hasOwn(COMMANDS, commandOf(name))) {
     await write(process.stderr, `error: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
     return EXIT.usage;
   }
-  const { command } = await COMMANDS[name]!();
+  const { command } = await COMMANDS[commandOf(name)]!();
   if (args.includes('--help') || args.includes('-h')) return printHelp(command.help(registry));
 
   const config = loadConfigOrExit(process.env);
