@@ -32,6 +32,9 @@ function optionsFor({ role, db, connectTimeoutMs = 3000, connectionName }: Conne
   };
 }
 
+/** The last connection error of each connection connectRedis opened, while it is not ready. */
+const lastErrors = new WeakMap<Redis, string>();
+
 /** Opens a connection and waits until it is usable, or throws RedisUnavailableError. */
 export async function connectRedis(url: string, options: ConnectOptions): Promise<Redis> {
   const redis = new Redis(url, optionsFor(options));
@@ -57,10 +60,13 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
     redis.disconnect();
     throw error;
   }
-  // Keep a listener so a later outage is not an unhandled 'error' event; callers
-  // that care subscribe themselves.
+  // Keep a listener so a later outage is not an unhandled 'error' event (callers that care
+  // subscribe themselves); what it last said explains a failed health check.
   redis.off('error', onError);
-  redis.on('error', () => {});
+  redis.on('error', (error: Error) => {
+    if (!error.message.includes('enableOfflineQueue')) lastErrors.set(redis, error.message);
+  });
+  redis.on('ready', () => lastErrors.delete(redis));
   return redis;
 }
 
@@ -94,6 +100,13 @@ export async function checkRedis(redis: Redis, timeoutMs = 1000): Promise<RedisH
     ]);
     return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };
   } catch (error) {
-    return { status: 'down', latencyMs: null, error: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    // ioredis refuses commands while disconnected with words about its own options; say where
+    // it is trying to connect, and why it cannot.
+    if (redis.status !== 'ready') {
+      const reason = lastErrors.get(redis) ?? `connection ${redis.status}`;
+      return { status: 'down', latencyMs: null, error: `not connected to Redis at ${redis.options.host}:${redis.options.port}: ${reason}` };
+    }
+    return { status: 'down', latencyMs: null, error: message };
   }
 }
