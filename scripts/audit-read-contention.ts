@@ -12,10 +12,21 @@ import { loadConfig } from '@sluice/config';
 import { migrate, openAuditStore } from '@sluice/db';
 import { withScratchDatabase } from './infra/scratch-database.ts';
 
-const { values } = parseArgs({ strict: true, options: { rows: { type: 'string', default: '1000000' }, reads: { type: 'string', default: '7' } } });
+const USAGE = 'usage: bun scripts/audit-read-contention.ts [--rows N (default 1000000)] [--reads N (default 7)]\n';
+let values: { rows: string; reads: string; help?: boolean };
+try {
+  ({ values } = parseArgs({ strict: true, options: { rows: { type: 'string', default: '1000000' }, reads: { type: 'string', default: '7' }, help: { type: 'boolean' } } }));
+} catch (error) {
+  process.stderr.write(`error: ${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const [rows, reads] = [Number(values.rows), Number(values.reads)];
-if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(reads) || reads < 1) {
-  process.stderr.write('usage: bun scripts/audit-read-contention.ts [--rows N (default 1000000)] [--reads N (default 7)]\n');
+if (!/^\d+$/.test(values.rows) || !/^\d+$/.test(values.reads) || rows < 1 || reads < 1) {
+  process.stderr.write(USAGE);
   process.exit(2);
 }
 
