@@ -131,7 +131,7 @@ test('history refuses a --since/--until it cannot read, or a range that is empty
   expect(await new Response(late.stderr).text()).toBe('error: --since 9999-12-31 20:00 is after 9999-12-31T23:59:59.999Z, outside what the audit table holds: no execution can match\n');
 }, 30_000);
 
-test('with no embedded store yet, history says so, and still refuses what the store would', async () => {
+test('with no embedded store yet, history and monitor say so, and history still refuses what the store would', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-no-store-'));
   try {
     const none = { ...env, DATABASE_URL: '', DATA_DIR: dataDir };
@@ -142,6 +142,11 @@ test('with no embedded store yet, history says so, and still refuses what the st
     };
     expect(await run()).toEqual({ code: 0, stdout: `no executions recorded yet (no audit store in ${join(dataDir, 'audit')})\n`, stderr: '' });
     expect(await run('--cursor', 'bogus')).toEqual({ code: 2, stdout: '', stderr: 'error: cursor is not one this API returned\n' });
+    // The monitor says where it looked too, rather than only "none recorded".
+    const monitor = Bun.spawn([process.execPath, CLI, 'monitor'], { env: testEnv(none), stdout: 'pipe', stderr: 'pipe' });
+    expect(await new Response(monitor.stdout).text()).toContain(
+      `  none recorded: no audit store in ${join(dataDir, 'audit')} (DATA_DIR; or set DATABASE_URL as the server has it)\n`,
+    );
     // Nothing was created by reading.
     expect(readdirSync(dataDir)).toEqual([]);
   } finally {

@@ -21,7 +21,7 @@ export interface AuditTypeRow {
  * when the figures are an earlier read's, shown again (between reads of the embedded store,
  * or while it is busy and its server not answering yet).
  */
-export type AuditFigures = { windowMs: number; types: AuditTypeRow[]; via?: string; readAt?: string };
+export type AuditFigures = { windowMs: number; types: AuditTypeRow[]; via?: string; readAt?: string; note?: string };
 export type AuditStats = AuditFigures | { windowMs: number; error: string };
 
 /**
@@ -73,7 +73,8 @@ export function createAuditStats(config: Config) {
       try {
         // Reading must not create an embedded store where none was ever written.
         const embedded = embeddedStoreDir(config);
-        if (embedded && !existsSync(embedded)) return { windowMs, types: [] };
+        // Say where it looked: a shell without the server's DATABASE_URL or DATA_DIR looks elsewhere.
+        if (embedded && !existsSync(embedded)) return { windowMs, types: [], note: `no audit store in ${embedded} (DATA_DIR; or set DATABASE_URL as the server has it)` };
         if (embeddedRead && Date.now() - embeddedRead.at < EMBEDDED_REFRESH_MS) return again(embeddedRead);
         embeddedRead = null;
         if (!store) {
@@ -144,7 +145,7 @@ export function renderAuditStats(stats: AuditStats, now = Date.now()): string[] 
   const source = `${'via' in stats && stats.via ? `audit table, through the server at ${stats.via}` : 'audit table'}${read}`;
   const title = `Executions in the last ${formatDuration(stats.windowMs)} (${source})`;
   if ('error' in stats) return [title, `  unavailable: ${stats.error}`];
-  if (stats.types.length === 0) return [title, '  none recorded'];
+  if (stats.types.length === 0) return [title, `  none recorded${stats.note ? `: ${stats.note}` : ''}`];
   const rows = stats.types.map((t) => [
     t.type,
     String(t.runs),
