@@ -21,6 +21,8 @@ if (local) {
       name: 'sluice-redis-dev',
       mode: 'reuse',
       stateDir: resolve(root, '.data'),
+      // A Redis started here asks for the password REDIS_URL gives, so the app's login works.
+      password: redisUrl.password ? decodeURIComponent(redisUrl.password) : undefined,
       log: say,
     });
   } catch (error) {

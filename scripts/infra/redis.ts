@@ -26,6 +26,8 @@ export interface EnsureRedisOptions {
   stateDir: string;
   /** How the user picks another port, for the message when this one is taken. Default: the test suite's variable. */
   portHint?: string;
+  /** A password the Redis this starts asks for (REDIS_URL's), so the app's login works. */
+  password?: string;
   log?: (line: string) => void;
 }
 
@@ -75,7 +77,8 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
 
   if (await dockerEngineAvailable()) {
     await docker(['rm', '-f', name]);
-    const run = await docker(['run', '-d', '--rm', '--name', name, '-p', `${hostInUrl}:${port}:6379`, 'redis:7-alpine', 'redis-server', '--save', '', '--appendonly', 'no']);
+    const auth = options.password ? ['--requirepass', options.password] : [];
+    const run = await docker(['run', '-d', '--rm', '--name', name, '-p', `${hostInUrl}:${port}:6379`, 'redis:7-alpine', 'redis-server', '--save', '', '--appendonly', 'no', ...auth]);
     if (run.code !== 0) throw new Error(`docker run ${name} failed: ${run.out}`);
     await waitFor(() => redisAnswers(port, host), 15_000, `Redis container ${name}`);
     log(`started Redis container ${name} on ${port}`);
@@ -84,11 +87,17 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
 
   const binary = Bun.which('redis-server');
   if (!binary) throw new Error(INSTALL_HINT);
+  // A password goes in through stdin (`-` reads configuration from it), not on the command line `ps` shows.
   const proc = Bun.spawn(
-    [binary, '--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+    [binary, ...(options.password ? ['-'] : []), '--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
     // Own process group: Ctrl+C in the terminal must not kill Redis before the app has
     // drained its jobs and flushed its audit records; stop() ends it afterwards.
-    { stdout: 'ignore', stderr: 'inherit', detached: true },
+    {
+      stdin: options.password ? new Blob([`requirepass "${options.password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"\n`]) : 'ignore',
+      stdout: 'ignore',
+      stderr: 'inherit',
+      detached: true,
+    },
   );
   mkdirSync(options.stateDir, { recursive: true });
   // The redis-server's pid, then ours: a later run may take it over only once we are gone.

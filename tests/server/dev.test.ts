@@ -66,6 +66,33 @@ test('a local Redis that wants a password, named with it in REDIS_URL, is used a
   }
 }, 90_000);
 
+test('nothing on the port: the redis-server dev starts asks for REDIS_URL\'s password, and stops with dev', async () => {
+  const port = await freePort();
+  // A password with characters the redis-server configuration must quote.
+  const password = 'p w"\\d';
+  const dev = await runDev({ REDIS_URL: `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}` });
+  try {
+    await waitUntil('dev to be ready', async () => (await fetch(`${dev.url}/ready`).catch(() => null))?.status === 200 || dev.proc.exitCode !== null, 60_000);
+    expect(dev.proc.exitCode).toBeNull();
+    expect(dev.output()).toMatch(new RegExp(`\\[dev\\] started (redis-server \\(pid \\d+\\)|Redis container \\S+) on ${port}`));
+    const anonymous = new Redis({ port, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await anonymous.connect();
+      await expect(anonymous.ping()).rejects.toThrow('NOAUTH');
+    } finally {
+      anonymous.disconnect();
+    }
+    // Not on the command line, where `ps` would show it.
+    expect(Bun.spawnSync(['ps', '-eo', 'args']).stdout.toString()).not.toContain(password);
+  } finally {
+    dev.proc.kill('SIGINT');
+    expect(await dev.proc.exited).toBe(0);
+  }
+  const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  await expect(probe.connect()).rejects.toThrow();
+  probe.disconnect();
+}, 90_000);
+
 test('something other than Redis on the port: exit 1, saying what to do', async () => {
   const recorder = await connectionRecorder();
   try {
