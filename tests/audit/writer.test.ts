@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Redis } from 'ioredis';
 import { createAuditAppender, createAuditWriter, migrate, openAuditStore, type AuditStore, type TruncatedJson } from '@sluice/db';
 import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
-import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
+import { lockWorkerJobs, pgliteDatabase, postgresDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { quietLog, startWriter, waitFor, type TestWriter } from './support.ts';
 
@@ -173,6 +173,37 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(Math.max(...batches)).toBeLessThanOrEqual(path === 'postgres' ? 4000 : 1000);
       expect(Math.max(...batches)).toBeGreaterThanOrEqual(path === 'postgres' ? 2000 : 500);
     }, 60_000);
+
+    // A write held up by a lock on worker_jobs (Postgres only) while workers go on.
+    if (path === 'postgres') {
+      test('a backlog of full entries that builds up while a write waits is written in groups of the batch size', async () => {
+        const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
+        await writer.stop();
+        const batches: number[] = [];
+        writer = await startWriter(store, config, {
+          onInserted: (records) => {
+            batches.push(records.length);
+            inserted.push(...records.map((r) => r.executionId));
+          },
+        });
+        // Single-record entries teach the writer that entries are small: its reads grow to 1000 entries.
+        for (let i = 0; i < 12; i++) {
+          await append(record());
+          await waitFor('the single record', () => batches.length === i + 1, 10_000, 10);
+        }
+        const lock = await lockWorkerJobs(db.env.DATABASE_URL);
+        // The writer reads this one and waits on the lock with it...
+        await append(record());
+        await Bun.sleep(300);
+        // ...while 200 entries of 40 records wait behind it.
+        for (let entry = 0; entry < 200; entry++) await Promise.all(Array.from({ length: 40 }, () => append(record())));
+        await lock.release();
+        await drained();
+        expect(batches.slice(12).reduce((a, b) => a + b, 0)).toBe(8001);
+        // Before, the read after the lock took all 8,000 into one COPY.
+        expect(Math.max(...batches)).toBeLessThanOrEqual(4000 + 39);
+      }, 60_000);
+    }
 
     test('an entry another writer read and never acknowledged stays in Redis while later ones are written and removed, and lands once claimed', async () => {
       const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });

@@ -123,6 +123,13 @@ async function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T | nul
   }
 }
 
+/** A stream entry read and decoded, waiting to be written with its group. */
+interface DecodedStreamEntry {
+  id: string;
+  fields: StreamEntry[1];
+  decoded: ReturnType<typeof decodeEntry>;
+}
+
 class Abandoned extends Error {
   override name = 'Abandoned';
 }
@@ -215,13 +222,36 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     }
   }
 
-  /** Writes one read's entries, then acknowledges and deletes them; returns how many records they held. */
+  /**
+   * Writes one read's entries, a group of about batchRecords records at a time, acknowledging
+   * and deleting each group's entries once its rows committed; returns how many records they
+   * held. A read is sized from the entries seen so far, so a backlog of fuller entries than
+   * those (built up while a write waited) can hold many times batchRecords.
+   */
   async function processBatch(entries: StreamEntry[]): Promise<number> {
+    let total = 0;
+    let group: DecodedStreamEntry[] = [];
+    let groupRecords = 0;
+    for (const [id, fields] of entries) {
+      const decoded = decodeEntry(fields, limits);
+      group.push({ id, fields, decoded });
+      groupRecords += decoded.kind === 'records' ? decoded.records.length : 1;
+      if (groupRecords >= batchRecords) {
+        total += await writeGroup(group);
+        group = [];
+        groupRecords = 0;
+      }
+    }
+    if (group.length > 0) total += await writeGroup(group);
+    return total;
+  }
+
+  /** Writes one group of decoded entries, then acknowledges and deletes them; returns how many records they held. */
+  async function writeGroup(group: DecodedStreamEntry[]): Promise<number> {
     const records: { id: string; row: AuditRow; fields: () => string[] }[] = [];
     const toPark: ParkedRecord[] = [];
     const prunes: PruneRequest[] = [];
-    for (const [id, fields] of entries) {
-      const decoded = decodeEntry(fields, limits);
+    for (const { id, fields, decoded } of group) {
       if (decoded.kind === 'records') {
         for (const item of decoded.records) {
           if (item.ok) records.push({ id, row: toRow(item.record, limits), fields: item.fields });
@@ -261,7 +291,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     // Not awaited: a retention run over millions of rows must not hold up the rows behind it.
     for (const request of prunes) retention.start(request);
 
-    await stream.done(entries.map(([id]) => id));
+    await stream.done(group.map(({ id }) => id));
     return recordCount;
   }
 
