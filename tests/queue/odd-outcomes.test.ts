@@ -100,6 +100,15 @@ describe('a thrown value that cannot be described the ordinary way', () => {
   }, 30_000);
 });
 
+test('a PermanentError subclass with a name of its own fails at once too, recorded under its name', async () => {
+  const outcome = await run('permanent-subclass', 3);
+  expect(outcome.state).toBe('failed');
+  // Before: retried, as the check compared names only.
+  expect(outcome.attemptsMade).toBe(1);
+  expect(outcome.rows).toHaveLength(1);
+  expect(outcome.rows[0]).toMatchObject({ status: 'failed', willRetry: false, error: { name: 'BadInput', message: 'no such customer' } });
+}, 30_000);
+
 describe('a thrown value that is not an Error', () => {
   test.each(['null', 'undefined'] as const)('throw %s: one failed attempt, recorded, not run again', async (kind) => {
     const outcome = await run(kind, 1);
@@ -175,6 +184,17 @@ describe('an error carrying a whole response body', () => {
       expect((line.err as { message: string }).message).toBe(outcome.failedReason!);
       expect(JSON.stringify(line).length).toBeLessThan(20_000);
     }
+  }, 30_000);
+
+  test.each(['huge-cause', 'huge-aggregate', 'huge-property', 'huge-name'] as const)('%s: the log line stays kilobytes too', async (kind) => {
+    const outcome = await run(kind, 2);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.attemptsMade).toBe(2);
+    expect(outcome.failedReason!.length).toBeLessThanOrEqual(ERROR_TEXT_LIMITS.messageChars + 40);
+    expect(outcome.failureLogs).toHaveLength(2);
+    // Before: 0.9 to 1.8 MB a line (pino copies causes, aggregated errors and every property).
+    for (const line of outcome.failureLogs) expect(JSON.stringify(line).length).toBeLessThan(40_000);
+    expect(JSON.stringify(outcome.failureLogs[0])).toContain('… [truncated ');
   }, 30_000);
 });
 

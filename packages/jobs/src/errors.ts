@@ -5,6 +5,7 @@ export class PermanentError extends Error {
   override name = 'PermanentError';
 }
 
+/** A PermanentError (a subclass too, whatever its `name`), or an error named like one or like BullMQ's UnrecoverableError. */
 export function isPermanentError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'PermanentError' || error.name === 'UnrecoverableError');
+  return error instanceof PermanentError || (error instanceof Error && (error.name === 'PermanentError' || error.name === 'UnrecoverableError'));
 }

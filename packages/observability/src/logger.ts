@@ -12,8 +12,36 @@ export interface LoggerOptions {
   bindings?: Record<string, unknown>;
 }
 
+/** The longest string an error brings into a log line, and how much of its structure. */
+export const LOGGED_ERROR_LIMITS = { chars: 8192, keys: 50, depth: 5 } as const;
+
+/**
+ * pino's error serializer, bounded. It copies an error's message and stack, its causes'
+ * (joined in), an AggregateError's errors and every enumerable property (an HTTP client's
+ * response body), so one error carrying a response could make a megabyte log line per failure.
+ * Throws where pino's own does (a frozen error), for the caller's fallback.
+ */
+export function boundedErrorSerializer(value: unknown): unknown {
+  return bound(pino.stdSerializers.err(value as Error), 0);
+}
+
+function bound(value: unknown, depth: number): unknown {
+  const { chars, keys, depth: maxDepth } = LOGGED_ERROR_LIMITS;
+  if (typeof value === 'string') return value.length > chars ? `${value.slice(0, chars)}… [truncated ${value.length - chars} chars]` : value;
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= maxDepth) return '[nested too deep]';
+  if (Array.isArray(value)) {
+    const items = value.slice(0, keys).map((item) => bound(item, depth + 1));
+    return value.length > keys ? [...items, `[${value.length - keys} more]`] : items;
+  }
+  const entries = Object.entries(value);
+  const kept = Object.fromEntries(entries.slice(0, keys).map(([key, item]) => [key, bound(item, depth + 1)]));
+  if (entries.length > keys) kept['[more]'] = `${entries.length - keys} more properties`;
+  return kept;
+}
+
 export function createLogger(options: LoggerOptions): Logger {
-  const base = { level: options.level, base: { pid: process.pid, ...options.bindings } };
+  const base = { level: options.level, base: { pid: process.pid, ...options.bindings }, serializers: { err: boundedErrorSerializer } };
   // pino-pretty as an in-process stream rather than a transport: transports run in a
   // worker thread, which would outlive short CLI runs and lose their last lines.
   if (!options.pretty) return pino(base);
