@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '@sluice/config';
@@ -132,6 +133,31 @@ describe('queue:add --every / --cron', () => {
     }
   });
 
+  test('a pattern too long for a key of its own gets the start of its slug and the hash; one saved under a longer key is moved', async () => {
+    const { env } = fresh();
+    const minutes = Array.from({ length: 60 }, (_, i) => i).join(',');
+    const hours = Array.from({ length: 24 }, (_, i) => i).join(',');
+    const days = Array.from({ length: 31 }, (_, i) => i + 1).join(',');
+    const pattern = `${minutes} ${hours} ${days} * *`;
+    const manager = await QueueManager.open({ config: loadConfig(env), registry: jobRegistry });
+    try {
+      // What yesterday's Sluice saved: the whole slug and the hash, 338 characters. Written
+      // past QueueManager, which now refuses such a key.
+      const oldKey = defaultScheduleKeyBefore(pattern);
+      await manager.queue.upsertJobScheduler(oldKey, { pattern }, { name: 'echo', data: { data: { message: 'old' }, userId: null } });
+      const added = await runCli(['add', 'echo', '--data', '{"message":"new"}', '--cron', pattern], env);
+      expect(added.stderr).toBe('');
+      const key = /^updated schedule "([^"]+)" \(moved from "/.exec(added.stdout)?.[1];
+      expect(key).toMatch(/^echo-cron-0-1-2-3-.*-[0-9a-f]{8}$/);
+      expect(key!.length).toBeLessThanOrEqual(256);
+      expect((await manager.listCrons()).map((s) => [s.key, s.data])).toEqual([[key, { message: 'new' }]]);
+      // The same schedule again: updated in place under its new key.
+      expect((await runCli(['add', 'echo', '--data', '{"message":"again"}', '--cron', pattern], env)).stdout).toStartWith(`updated schedule "${key}": `);
+    } finally {
+      await manager.close();
+    }
+  });
+
   test('patterns that read alike (1-5, 1,5) get different default keys; the same one again updates it', async () => {
     const { env } = fresh();
     const add = (pattern: string, message: string) => runCli(['add', 'echo', '--data', JSON.stringify({ message }), '--cron', pattern], env);
@@ -221,3 +247,10 @@ describe('queue:add with Redis down', () => {
     expect(result.stderr).toBe(`error: Redis at redis://127.0.0.1:${port} is not reachable (connect ECONNREFUSED 127.0.0.1:${port}). Is it running? \`bun run dev\` starts one.\n`);
   }, 10_000);
 });
+
+/** The default key of a cron schedule as Sluice derived it before keys were held to 256 characters. */
+function defaultScheduleKeyBefore(pattern: string): string {
+  const slug = pattern.replaceAll('*', 'x').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const hash = createHash('sha256').update(`${pattern}\n`).digest('hex').slice(0, 8);
+  return `echo-cron-${slug}-${hash}`;
+}

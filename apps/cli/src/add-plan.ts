@@ -47,8 +47,8 @@ export interface AddPlan {
   type: string;
   data: unknown;
   options: SubmitOptions;
-  /** `legacyKey`: the key an earlier Sluice derived for the same cron schedule, when it differs from `key`. */
-  schedule?: { spec: CronSpec; key: string; legacyKey?: string };
+  /** `legacyKeys`: the keys earlier Sluice versions derived for the same cron schedule, where they differ from `key`. */
+  schedule?: { spec: CronSpec; key: string; legacyKeys?: string[] };
 }
 
 /** Turns arguments into a checked plan, or throws a usage/validation error. Never touches Redis. */
@@ -108,13 +108,13 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
     }
   }
   const key = flags.key ?? defaultScheduleKey(type, spec);
-  const legacy = flags.key === undefined && spec.pattern !== undefined ? legacyScheduleKey(type, spec) : undefined;
+  const legacy = flags.key === undefined && spec.pattern !== undefined ? [legacyScheduleKey(type, spec), unshortenedScheduleKey(type, spec)].filter((k) => k !== key) : [];
   if (key.trim() === '' || key.includes(':')) throw new UsageError(`--key must be non-empty and without ':', got "${key}"`, '--key');
   if (key.length > MAX_SCHEDULE_KEY_CHARS) throw new UsageError(`--key must be at most ${MAX_SCHEDULE_KEY_CHARS} characters (it has ${key.length})`, '--key');
   if (key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
     throw new UsageError(`--key must not start with "${BUILTIN_SCHEDULE_PREFIX}" (reserved for queue:scheduler setup)`, '--key');
   }
-  return { spec, key, ...(legacy !== undefined && legacy !== key ? { legacyKey: legacy } : {}) };
+  return { spec, key, ...(legacy.length > 0 ? { legacyKeys: [...new Set(legacy)] } : {}) };
 }
 
 /** The key Sluice derived for a cron schedule before the hash was added; `queue:add` still updates a schedule saved under it. */
@@ -130,13 +130,22 @@ function legacyScheduleKey(type: string, spec: CronSpec): string {
  * spaces, or with a time zone, also gets a short hash of its exact text.
  */
 export function defaultScheduleKey(type: string, spec: CronSpec): string {
+  const key = unshortenedScheduleKey(type, spec);
+  if (key.length <= MAX_SCHEDULE_KEY_CHARS) return key;
+  // A long pattern (every minute listed, say): the start of its slug, and always the hash.
+  return `${key.slice(0, MAX_SCHEDULE_KEY_CHARS - 9)}-${patternHash(spec)}`;
+}
+
+/** The derived key before keys were held to MAX_SCHEDULE_KEY_CHARS; `queue:add` moves a schedule saved under a longer one. */
+function unshortenedScheduleKey(type: string, spec: CronSpec): string {
   if (spec.everyMs !== undefined) return `${type}-every-${spec.everyMs}`;
   const pattern = spec.pattern!.trim().replace(/\s+/g, ' ');
   const key = legacyScheduleKey(type, spec);
   if (/^[0-9*]+( [0-9*]+)*$/.test(pattern) && !spec.tz) return key;
-  const hash = createHash('sha256').update(`${pattern}\n${spec.tz ?? ''}`).digest('hex').slice(0, 8);
-  return `${key}-${hash}`;
+  return `${key}-${patternHash(spec)}`;
 }
+
+const patternHash = (spec: CronSpec) => createHash('sha256').update(`${spec.pattern!.trim().replace(/\s+/g, ' ')}\n${spec.tz ?? ''}`).digest('hex').slice(0, 8);
 
 function parsePriority(raw: string): SubmitOptions['priority'] {
   const value = /^\d+$/.test(raw) ? Number(raw) : raw;

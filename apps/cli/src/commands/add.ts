@@ -1,5 +1,5 @@
 /** `queue:add`: one job, or a repeating Job Scheduler, from flags. Nothing reaches Redis until planAdd passed. */
-import { JobExistsError, priorityName, resolvePriority } from '@sluice/queue';
+import { JobExistsError, MAX_SCHEDULE_KEY_CHARS, priorityName, resolvePriority } from '@sluice/queue';
 import type { Command } from '../command.ts';
 import { describeRepeat, when } from '../format.ts';
 import { planAdd, underFlag } from '../add-plan.ts';
@@ -43,17 +43,21 @@ payload (nothing queued).`,
     const queue = await ctx.queue();
 
     if (plan.schedule) {
-      const { spec, legacyKey } = plan.schedule;
+      const { spec, legacyKeys = [] } = plan.schedule;
       const schedules = await queue.listCrons();
-      // Saved by an earlier Sluice under the old derived key, with this very pattern: update that one, not add a twin.
-      const legacy = schedules.find((s) => s.key === legacyKey && s.type === plan.type && s.pattern === spec.pattern && (s.tz ?? undefined) === spec.tz);
-      const key = legacy?.key ?? plan.schedule.key;
+      // Saved by an earlier Sluice under an older derived key, with this very pattern: update that one, not add a twin.
+      const legacy = schedules.find((s) => legacyKeys.includes(s.key) && s.type === plan.type && s.pattern === spec.pattern && (s.tz ?? undefined) === spec.tz);
+      // One too long for its runs' audit rows is moved to the new key instead.
+      const moved = legacy && legacy.key.length > MAX_SCHEDULE_KEY_CHARS ? legacy : undefined;
+      const key = moved ? plan.schedule.key : (legacy?.key ?? plan.schedule.key);
       const existed = schedules.some((s) => s.key === key);
       const saved = await queue.scheduleCron(plan.type, spec, plan.data, key, plan.options).catch((error) => {
         throw underFlag(error);
       });
+      if (moved) await queue.removeCron(moved.key);
+      const from = moved ? ` (moved from "${moved.key.slice(0, 40)}…", too long a key)` : '';
       await ctx.print(
-        `${existed ? 'updated' : 'created'} schedule "${key}": ${plan.type} ${describeRepeat(saved)}, next run ${when(saved.next)}`,
+        `${existed || moved ? 'updated' : 'created'} schedule "${key}"${from}: ${plan.type} ${describeRepeat(saved)}, next run ${when(saved.next)}`,
       );
       return 0;
     }
