@@ -53,6 +53,9 @@ describe('describeError', () => {
     // A message that merely ends like a marker is still cut to the limit.
     const lookalike = `${'m'.repeat(5000)}… [truncated 3 chars]`;
     expect(cutText(lookalike, 4096)).toBe(`${'m'.repeat(4096)}… [truncated 907 chars]`);
+    // A "marker" no cut could have written leaves nothing unbounded.
+    const forged = `${'x'.repeat(4000)}… [truncated ${'9'.repeat(500_000)} chars]`;
+    expect(cutText(forged, 4096).length).toBeLessThan(4096 + 40);
   });
 
   test('a cut never splits a surrogate pair (Postgres refuses half of one)', () => {

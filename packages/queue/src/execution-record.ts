@@ -118,7 +118,8 @@ function nonErrorText(value: unknown): string {
   return `handler threw a non-Error value: ${json ?? text}`;
 }
 
-const CUT_MARKER = /… \[truncated (\d+) chars\]$/;
+/** A count a cut could have written: text ending in a longer "marker" is cut like any other. */
+const CUT_MARKER = /… \[truncated (\d{1,15}) chars\]$/;
 
 /**
  * `text` cut to `max` UTF-16 units, with `… [truncated N chars]`; never half a surrogate pair
