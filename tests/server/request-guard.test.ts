@@ -134,6 +134,19 @@ describe('body content types', () => {
     }
   });
 
+  test('a body with no content-type is a 415 too, and a write with no body at all names the missing field', async () => {
+    const before = await jobCount();
+    const body = JSON.stringify({ type: 'echo', data: { message: 'untyped' } });
+    // `curl -H 'content-type:' -d ...`: read as JSON once the routes declared JSON bodies.
+    const untyped = await post('/api/v1/jobs', body, { 'content-length': String(body.length) });
+    await expectRefused(untyped, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(await jobCount()).toBe(before);
+    // Nothing sent, no content-type: the body's first missing field, not "not valid JSON".
+    const empty = await post('/api/v1/jobs/queue/clean', undefined, {});
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as any).error).toMatchObject({ code: 'INVALID_BODY', field: 'state' });
+  });
+
   test('malformed JSON under those types is a 400 INVALID_JSON', async () => {
     await expectRefused(await post('/api/v1/jobs', '{"type":', { 'content-type': 'APPLICATION/JSON' }), 400, 'INVALID_JSON');
   });

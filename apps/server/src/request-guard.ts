@@ -77,6 +77,15 @@ export function refuseWrite(request: Request): { status: 403 | 413 | 415; code: 
     };
   }
   const contentType = request.headers.get('content-type');
+  // A body without a content type would be read as JSON all the same: say what it must be.
+  const hasBody = length > 0 || request.headers.has('transfer-encoding');
+  if (contentType === null && hasBody) {
+    return {
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: 'request bodies must be JSON (content-type: application/json), and this one has no content-type',
+    };
+  }
   if (contentType !== null && !isJsonMediaType(contentType)) {
     return {
       status: 415,
@@ -111,6 +120,9 @@ export function createRequestGuard({ log, boundHost, allowedHosts }: { log: Logg
       return Response.json({ error: { code: refusal.code, message: refusal.message } }, { status: refusal.status });
     })
     .onParse({ as: 'global' }, async ({ request, contentType }) => {
+      // No content type: the write has no body (one with a body was refused above), which
+      // reads as an empty object, so a missing field is named rather than "not valid JSON".
+      if (!contentType) return {};
       // Elysia's own parser only knows the exact lower-case `application/json`.
       if (!isJsonMediaType(contentType)) return;
       const text = await request.text();
