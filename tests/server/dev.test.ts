@@ -66,6 +66,20 @@ test('a local Redis that wants a password, named with it in REDIS_URL, is used a
   }
 }, 90_000);
 
+test('a wrong or missing password is named as a refused login, not as a Redis that is not running', async () => {
+  const cli = resolve(REPO_ROOT, 'apps/cli/src/main.ts');
+  for (const [url, reason] of [
+    [`redis://:wrong@127.0.0.1:${redisPort}`, 'WRONGPASS'],
+    [`redis://127.0.0.1:${redisPort}`, 'NOAUTH'],
+  ] as const) {
+    const proc = Bun.spawn([process.execPath, cli, 'add', 'echo', '--data', '{"message":"x"}'], { env: testEnv({ REDIS_URL: url }), stdout: 'pipe', stderr: 'pipe' });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect(code).toBe(1);
+    expect(stderr).toStartWith(`error: Redis at ${url.replace(':wrong@', ':***@')} refused the login (${reason}`);
+    expect(stderr).toContain('put its password in REDIS_URL');
+  }
+}, 30_000);
+
 test('nothing on the port: the redis-server dev starts asks for REDIS_URL\'s password, and stops with dev', async () => {
   const port = await freePort();
   // A password with characters the redis-server configuration must quote.

@@ -55,10 +55,14 @@ export class RedisUnavailableError extends QueueError {
   /** `refusedDb`: Redis answered but refused the URL's database index. */
   constructor(url: string, cause?: unknown, refusedDb?: number) {
     const reason = cause instanceof Error ? cause.message : String(cause ?? 'no answer');
+    // Running, and answering: it wants a password, or another one.
+    const login = /^(NOAUTH|WRONGPASS)\b/.test(reason) || /\bAUTH\b.*without any password configured/i.test(reason);
     super(
-      refusedDb === undefined
-        ? `Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`
-        : `Redis at ${redactUrl(url)} refused database ${refusedDb} (${reason}): use an index below its "databases" setting (16 by default).`,
+      refusedDb !== undefined
+        ? `Redis at ${redactUrl(url)} refused database ${refusedDb} (${reason}): use an index below its "databases" setting (16 by default).`
+        : login
+          ? `Redis at ${redactUrl(url)} refused the login (${reason}): put its password in REDIS_URL (redis://:PASSWORD@host:port, or redis://USER:PASSWORD@host:port).`
+          : `Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`,
       undefined,
       { cause },
     );
