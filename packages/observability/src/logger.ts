@@ -12,8 +12,11 @@ export interface LoggerOptions {
   bindings?: Record<string, unknown>;
 }
 
-/** The longest string an error brings into a log line, and how much of its structure. */
-export const LOGGED_ERROR_LIMITS = { chars: 8192, keys: 50, depth: 5 } as const;
+/**
+ * The longest string an error brings into a log line, and how much of its structure: keys per
+ * object, depth, and values in all (an HTTP client's error can hold its socket and agent).
+ */
+export const LOGGED_ERROR_LIMITS = { chars: 8192, keys: 50, depth: 5, values: 500 } as const;
 
 /**
  * pino's error serializer, bounded. It copies an error's message and stack, its causes'
@@ -22,22 +25,29 @@ export const LOGGED_ERROR_LIMITS = { chars: 8192, keys: 50, depth: 5 } as const;
  * Throws where pino's own does (a frozen error), for the caller's fallback.
  */
 export function boundedErrorSerializer(value: unknown): unknown {
-  return bound(pino.stdSerializers.err(value as Error), 0);
+  return bound(pino.stdSerializers.err(value as Error), 0, { left: LOGGED_ERROR_LIMITS.values, path: new Set() });
 }
 
-function bound(value: unknown, depth: number): unknown {
+function bound(value: unknown, depth: number, walk: { left: number; path: Set<object> }): unknown {
   const { chars, keys, depth: maxDepth } = LOGGED_ERROR_LIMITS;
+  if (walk.left-- <= 0) return '[more]';
   if (typeof value === 'string') return value.length > chars ? `${value.slice(0, chars)}… [truncated ${value.length - chars} chars]` : value;
   if (typeof value !== 'object' || value === null) return value;
+  if (walk.path.has(value)) return '[Circular]';
   if (depth >= maxDepth) return '[nested too deep]';
-  if (Array.isArray(value)) {
-    const items = value.slice(0, keys).map((item) => bound(item, depth + 1));
-    return value.length > keys ? [...items, `[${value.length - keys} more]`] : items;
+  walk.path.add(value);
+  try {
+    if (Array.isArray(value)) {
+      const items = value.slice(0, keys).map((item) => bound(item, depth + 1, walk));
+      return value.length > keys ? [...items, `[${value.length - keys} more]`] : items;
+    }
+    const entries = Object.entries(value);
+    const kept = Object.fromEntries(entries.slice(0, keys).map(([key, item]) => [key, bound(item, depth + 1, walk)]));
+    if (entries.length > keys) kept['[more]'] = `${entries.length - keys} more properties`;
+    return kept;
+  } finally {
+    walk.path.delete(value);
   }
-  const entries = Object.entries(value);
-  const kept = Object.fromEntries(entries.slice(0, keys).map(([key, item]) => [key, bound(item, depth + 1)]));
-  if (entries.length > keys) kept['[more]'] = `${entries.length - keys} more properties`;
-  return kept;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
