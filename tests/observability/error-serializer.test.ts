@@ -30,6 +30,20 @@ describe('boundedErrorSerializer', () => {
     expect(JSON.stringify(logged)).toContain('[more]');
   });
 
+  test('a cycle is shown once as [Circular], and many long strings share one budget', () => {
+    const response: Record<string, unknown> = { status: 500 };
+    for (let i = 0; i < 45; i++) response[`h${i}`] = response;
+    const cyclic = boundedErrorSerializer(Object.assign(new Error('request failed'), { response }));
+    // Before the cycle marks: 107 MB.
+    expect(size(cyclic)).toBeLessThan(5_000);
+    expect(JSON.stringify(cyclic)).toContain('[Circular]');
+    // 50 x 50 x 50 properties, each the same 8 KB string: a gigabyte before the budget.
+    const page = 'x'.repeat(8192);
+    const level = <T>(make: () => T) => Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, make()]));
+    const wide = boundedErrorSerializer(Object.assign(new Error('wide'), { response: level(() => level(() => level(() => page))) }));
+    expect(size(wide)).toBeLessThan(LOGGED_ERROR_LIMITS.totalChars + 10_000);
+  });
+
   test('a value that is not an error passes through, strings cut', () => {
     expect(boundedErrorSerializer('plain')).toBe('plain');
     expect(boundedErrorSerializer(42)).toBe(42);

@@ -16,7 +16,7 @@ export interface LoggerOptions {
  * The longest string an error brings into a log line, and how much of its structure: keys per
  * object, depth, and values in all (an HTTP client's error can hold its socket and agent).
  */
-export const LOGGED_ERROR_LIMITS = { chars: 8192, keys: 50, depth: 5, values: 500 } as const;
+export const LOGGED_ERROR_LIMITS = { chars: 8192, keys: 50, depth: 5, values: 500, totalChars: 32_768 } as const;
 
 /**
  * pino's error serializer, bounded. It copies an error's message and stack, its causes'
@@ -25,13 +25,27 @@ export const LOGGED_ERROR_LIMITS = { chars: 8192, keys: 50, depth: 5, values: 50
  * Throws where pino's own does (a frozen error), for the caller's fallback.
  */
 export function boundedErrorSerializer(value: unknown): unknown {
-  return bound(pino.stdSerializers.err(value as Error), 0, { left: LOGGED_ERROR_LIMITS.values, path: new Set() });
+  return bound(pino.stdSerializers.err(value as Error), 0, { left: LOGGED_ERROR_LIMITS.values, charsLeft: LOGGED_ERROR_LIMITS.totalChars, path: new Set() });
 }
 
-function bound(value: unknown, depth: number, walk: { left: number; path: Set<object> }): unknown {
+interface Walk {
+  /** Values still to be shown. */
+  left: number;
+  /** Characters of strings still to be shown, over the whole error. */
+  charsLeft: number;
+  /** The objects above this one: met again, they are a cycle. */
+  path: Set<object>;
+}
+
+function bound(value: unknown, depth: number, walk: Walk): unknown {
   const { chars, keys, depth: maxDepth } = LOGGED_ERROR_LIMITS;
   if (walk.left-- <= 0) return '[more]';
-  if (typeof value === 'string') return value.length > chars ? `${value.slice(0, chars)}… [truncated ${value.length - chars} chars]` : value;
+  if (typeof value === 'string') {
+    const kept = Math.max(0, Math.min(chars, walk.charsLeft));
+    if (kept === 0 && value.length > 0) return '[more]';
+    walk.charsLeft -= Math.min(value.length, kept);
+    return value.length > kept ? `${value.slice(0, kept)}… [truncated ${value.length - kept} chars]` : value;
+  }
   if (typeof value !== 'object' || value === null) return value;
   if (walk.path.has(value)) return '[Circular]';
   if (depth >= maxDepth) return '[nested too deep]';
