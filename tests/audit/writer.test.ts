@@ -203,6 +203,55 @@ for (const path of ['postgres', 'pglite'] as const) {
         // Before, the read after the lock took all 8,000 into one COPY.
         expect(Math.max(...batches)).toBeLessThanOrEqual(4000 + 39);
       }, 60_000);
+
+      test('a writer stopped while a read\'s later groups wait writes none of them after stop() returns; the next writer does', async () => {
+        const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
+        await writer.stop();
+        const mine: string[] = [];
+        const add = (r: ExecutionRecord) => {
+          mine.push(r.executionId);
+          return append(r);
+        };
+        const written: string[] = [];
+        let stopped = false;
+        const afterStop: number[] = [];
+        const stopping = await startWriter(store, config, {
+          batchRecords: 40,
+          onInserted: (records) => {
+            written.push(...records.map((r) => r.executionId));
+            if (stopped) afterStop.push(records.length);
+          },
+        });
+        for (let i = 0; i < 12; i++) {
+          await add(record());
+          await waitFor('the single record', () => written.length === i + 1, 10_000, 10);
+        }
+        const first = await lockWorkerJobs(db.env.DATABASE_URL);
+        await add(record());
+        await Bun.sleep(300);
+        // Queued behind the writer's waiting COPY: granted once that commits, it holds up the next read's first group.
+        const second = lockWorkerJobs(db.env.DATABASE_URL);
+        for (let entry = 0; entry < 10; entry++) await Promise.all(Array.from({ length: 40 }, () => add(record())));
+        await first.release();
+        const holding = await second;
+        await Bun.sleep(300);
+        await stopping.writer.stop(200);
+        stopped = true;
+        await holding.release();
+        await Bun.sleep(500);
+        stopping.redis.disconnect();
+        // The group in flight commits; no later group starts (before: all nine did, after stop() returned).
+        expect(afterStop.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(40);
+        const [pending] = (await redis.xpending(keys.auditStream, 'audit-writers')) as [number];
+        expect(pending).toBeGreaterThan(0);
+
+        // The next writer claims what was left: every record written once, nothing pending.
+        writer = await startWriter(store, config, { claimIdleMs: 100, onInserted: (records) => written.push(...records.map((r) => r.executionId)) });
+        await waitFor('every record written', () => mine.every((id) => written.includes(id)), 20_000);
+        await drained();
+        expect(written.filter((id) => mine.includes(id)).sort()).toEqual([...mine].sort());
+        expect(await redis.xpending(keys.auditStream, 'audit-writers')).toEqual([0, null, null, null]);
+      }, 60_000);
     }
 
     test('an entry another writer read and never acknowledged stays in Redis while later ones are written and removed, and lands once claimed', async () => {

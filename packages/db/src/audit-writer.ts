@@ -237,12 +237,17 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       group.push({ id, fields, decoded });
       groupRecords += decoded.kind === 'records' ? decoded.records.length : 1;
       if (groupRecords >= batchRecords) {
+        // stop() gave up waiting: the rest of the read stays pending, for the next writer to claim.
+        if (abandon) throw new Abandoned();
         total += await writeGroup(group);
         group = [];
         groupRecords = 0;
       }
     }
-    if (group.length > 0) total += await writeGroup(group);
+    if (group.length > 0) {
+      if (abandon) throw new Abandoned();
+      total += await writeGroup(group);
+    }
     return total;
   }
 
