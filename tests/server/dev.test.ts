@@ -80,6 +80,31 @@ test('a wrong or missing password is named as a refused login, not as a Redis th
   }
 }, 30_000);
 
+test('a user Redis does not let run what Sluice needs (an ACL) is named as such, and the server says the same', async () => {
+  const admin = new Redis({ port: redisPort, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await admin.connect();
+  await admin.call('ACL', 'SETUSER', 'limited', 'on', '>limited-pw', '~*', '-@all', '+ping');
+  admin.disconnect();
+  const url = `redis://limited:limited-pw@127.0.0.1:${redisPort}`;
+  const expected = `Redis at redis://limited:***@127.0.0.1:${redisPort} does not let REDIS_URL's user run what Sluice needs (NOPERM`;
+  const cli = Bun.spawn([process.execPath, resolve(REPO_ROOT, 'apps/cli/src/main.ts'), 'add', 'echo', '--data', '{"message":"x"}'], { env: testEnv({ REDIS_URL: url }), stdout: 'pipe', stderr: 'pipe' });
+  const [cliErr, cliCode] = await Promise.all([new Response(cli.stderr).text(), cli.exited]);
+  expect(cliCode).toBe(1);
+  expect(cliErr).toContain(`error: ${expected}`);
+  expect(cliErr).toContain('ACL SETUSER <user> on >PASSWORD ~* &* +@all');
+  expect(cliErr).not.toContain('limited-pw');
+  // Before: the server started, and its workers failed in a loop (or it printed NOPERM with redis-parser's stack).
+  const server = Bun.spawn([process.execPath, resolve(REPO_ROOT, 'apps/server/src/main.ts')], {
+    env: testEnv({ REDIS_URL: url, PORT: String(await freePort()), AUDIT_ENABLED: 'false' }),
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const [serverErr, serverCode] = await Promise.all([new Response(server.stderr).text(), server.exited]);
+  expect(serverCode).toBe(1);
+  expect(serverErr).toContain(`sluice server: ${expected}`);
+  expect(serverErr).not.toContain('    at ');
+}, 30_000);
+
 test('nothing on the port: the redis-server dev starts asks for REDIS_URL\'s password, and stops with dev', async () => {
   const port = await freePort();
   // A password with characters the redis-server configuration must quote.

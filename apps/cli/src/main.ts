@@ -6,7 +6,7 @@
  */
 import { loadConfigOrExit } from '@sluice/config';
 import { jobRegistry, type JobRegistry } from '@sluice/jobs';
-import { QueueManager } from '@sluice/queue';
+import { describeRedisRefusal, QueueManager } from '@sluice/queue';
 import type { CliContext, Command } from './command.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { write } from './output.ts';
@@ -75,7 +75,7 @@ async function main(name: string | undefined, args: string[]): Promise<number> {
     return await command.run(args, ctx);
   } catch (error) {
     if (isClosedPipe(error)) return EXIT.ok;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeRedisRefusal(error, config.redis.url) ?? (error instanceof Error ? error.message : String(error));
     const debug = config.log.level === 'debug' || config.log.level === 'trace';
     await write(process.stderr, `error: ${message}\n${debug && error instanceof Error && error.stack ? `${error.stack}\n` : ''}`);
     return exitCodeFor(error);

@@ -2,7 +2,7 @@
 import { loadConfigOrExit } from '@sluice/config';
 import { AuditError } from '@sluice/db';
 import { createLogger } from '@sluice/observability';
-import { RedisUnavailableError } from '@sluice/queue';
+import { describeRedisRefusal, RedisUnavailableError } from '@sluice/queue';
 import { MissingAdminCredentialsError } from './auth.ts';
 import { ServerListenError, startServerProcess } from './start.ts';
 
@@ -16,7 +16,8 @@ try {
   // Known start-up problems get one clear line; anything else keeps its stack.
   const known =
     error instanceof MissingAdminCredentialsError || error instanceof RedisUnavailableError || error instanceof AuditError || error instanceof ServerListenError;
-  process.stderr.write(`sluice server: ${known ? (error as Error).message : ((error as Error)?.stack ?? String(error))}\n`);
+  const refusal = describeRedisRefusal(error, config.redis.url);
+  process.stderr.write(`sluice server: ${refusal ?? (known ? (error as Error).message : ((error as Error)?.stack ?? String(error)))}\n`);
   process.exit(1);
 }
 

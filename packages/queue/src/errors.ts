@@ -62,11 +62,24 @@ export class RedisUnavailableError extends QueueError {
         ? `Redis at ${redactUrl(url)} refused database ${refusedDb} (${reason}): use an index below its "databases" setting (16 by default).`
         : login
           ? `Redis at ${redactUrl(url)} refused the login (${reason}): put its password in REDIS_URL (redis://:PASSWORD@host:port, or redis://USER:PASSWORD@host:port).`
-          : `Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`,
+          : (describeRedisRefusal(cause, url) ?? `Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`),
       undefined,
       { cause },
     );
   }
+}
+
+/**
+ * A Redis error refusing REDIS_URL's user a command or a key (an ACL), said in those terms;
+ * null for any other error. Redis answers, so "not reachable" would be wrong.
+ */
+export function describeRedisRefusal(error: unknown, url: string): string | null {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/^NOPERM\b/.test(message)) return null;
+  return (
+    `Redis at ${redactUrl(url)} does not let REDIS_URL's user run what Sluice needs (${message}): ` +
+    'allow it every command on the queue\'s keys and channels, e.g. ACL SETUSER <user> on >PASSWORD ~* &* +@all'
+  );
 }
 
 /** An attempt ran past its definition's timeoutMs. Retryable like any other failure. */

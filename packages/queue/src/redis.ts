@@ -56,6 +56,11 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
   }
   try {
     await selectUrlDatabase(redis, url);
+    // BullMQ reads INFO on every connection it opens. A user an ACL refuses it (or other
+    // commands) would start, and then its workers would fail in a loop: refuse at once.
+    await redis.info('server').catch((error: Error) => {
+      throw error.message.startsWith('NOPERM') ? new RedisUnavailableError(url, error) : error;
+    });
   } catch (error) {
     redis.disconnect();
     throw error;
