@@ -176,6 +176,22 @@ for (const path of ['postgres', 'pglite'] as const) {
 
     // A write held up by a lock on worker_jobs (Postgres only) while workers go on.
     if (path === 'postgres') {
+      /**
+       * Appends single-record entries one at a time, each written before the next (the
+       * writer's reads grow to 1000 entries), then locks worker_jobs and appends one more,
+       * which the writer reads and takes into a write that waits on the lock. Returns the lock.
+       */
+      const smallEntriesThenHeldWrite = async (send: (r: ExecutionRecord) => Promise<void>, writtenSoFar: () => number) => {
+        for (let i = 0; i < 12; i++) {
+          await send(record());
+          await waitFor('the single record', () => writtenSoFar() === i + 1, 10_000, 10);
+        }
+        const lock = await lockWorkerJobs(db.env.DATABASE_URL);
+        await send(record());
+        await Bun.sleep(300);
+        return lock;
+      };
+
       test('a backlog of full entries that builds up while a write waits is written in groups of the batch size', async () => {
         const config = testConfig({ QUEUE_PREFIX: prefix, ...db.env });
         await writer.stop();
@@ -186,16 +202,8 @@ for (const path of ['postgres', 'pglite'] as const) {
             inserted.push(...records.map((r) => r.executionId));
           },
         });
-        // Single-record entries teach the writer that entries are small: its reads grow to 1000 entries.
-        for (let i = 0; i < 12; i++) {
-          await append(record());
-          await waitFor('the single record', () => batches.length === i + 1, 10_000, 10);
-        }
-        const lock = await lockWorkerJobs(db.env.DATABASE_URL);
-        // The writer reads this one and waits on the lock with it...
-        await append(record());
-        await Bun.sleep(300);
-        // ...while 200 entries of 40 records wait behind it.
+        const lock = await smallEntriesThenHeldWrite(append, () => batches.length);
+        // 200 entries of 40 records wait behind the held write.
         for (let entry = 0; entry < 200; entry++) await Promise.all(Array.from({ length: 40 }, () => append(record())));
         await lock.release();
         await drained();
@@ -222,13 +230,7 @@ for (const path of ['postgres', 'pglite'] as const) {
             if (stopped) afterStop.push(records.length);
           },
         });
-        for (let i = 0; i < 12; i++) {
-          await add(record());
-          await waitFor('the single record', () => written.length === i + 1, 10_000, 10);
-        }
-        const first = await lockWorkerJobs(db.env.DATABASE_URL);
-        await add(record());
-        await Bun.sleep(300);
+        const first = await smallEntriesThenHeldWrite(add, () => written.length);
         // Queued behind the writer's waiting COPY: granted once that commits, it holds up the next read's first group.
         const second = lockWorkerJobs(db.env.DATABASE_URL);
         for (let entry = 0; entry < 10; entry++) await Promise.all(Array.from({ length: 40 }, () => add(record())));
