@@ -33,6 +33,17 @@ async function holder(role: 'reader' | 'owner', holdMs: number, dataDir = db.env
   return proc;
 }
 
+/** Runs `fn` while a process holds the store as `role` (for a minute at most), and kills it afterwards. */
+async function whileHeld(role: 'reader' | 'owner', fn: (pid: number) => Promise<void>) {
+  const proc = await holder(role, 60_000);
+  try {
+    await fn(proc.pid);
+  } finally {
+    proc.kill('SIGKILL');
+    await proc.exited;
+  }
+}
+
 async function dbMigrate(env: Record<string, string> = db.env) {
   const proc = Bun.spawn([process.execPath, 'packages/db/src/migrate-cli.ts'], { cwd: ROOT, env: testEnv(env), stdout: 'pipe', stderr: 'pipe' });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
@@ -56,33 +67,25 @@ test('db:migrate, as a server starting, waits for a CLI read to close the store;
   expect(waited).toMatchObject({ code: 0, stdout: expect.stringContaining('migrations applied (pglite') });
   await reader.exited;
 
-  const owner = await holder('owner', 60_000);
-  try {
+  await whileHeld('owner', async (pid) => {
     const refused = await dbMigrate();
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(
-      `db:migrate failed: the embedded audit store in ${db.env.DATA_DIR} is open in process ${owner.pid} on host ${hostname()} (PGlite allows one process at a time). ` +
+      `db:migrate failed: the embedded audit store in ${db.env.DATA_DIR} is open in process ${pid} on host ${hostname()} (PGlite allows one process at a time). ` +
         'Stop that process, or set DATABASE_URL to a Postgres server to share the audit table between processes.\n',
     );
-  } finally {
-    owner.kill('SIGKILL');
-    await owner.exited;
-  }
+  });
 }, 60_000);
 
 test('a reader that does not let go is named, with how long it was waited for', async () => {
-  const reader = await holder('reader', 60_000);
-  try {
+  await whileHeld('reader', async (pid) => {
     const error = await openAuditStore(config, { waitForReaderMs: 300 }).catch((e) => e);
     expect(error.name).toBe('AuditStoreBusyError');
     expect(error.message).toBe(
-      `the embedded audit store in ${db.env.DATA_DIR} is open in process ${reader.pid} on host ${hostname()}, a queue:history or queue:monitor read ` +
+      `the embedded audit store in ${db.env.DATA_DIR} is open in process ${pid} on host ${hostname()}, a queue:history or queue:monitor read ` +
         'that had not closed it after 0.3 s (PGlite allows one process at a time). Stop that command, or set DATABASE_URL to a Postgres server to share the audit table.',
     );
-  } finally {
-    reader.kill('SIGKILL');
-    await reader.exited;
-  }
+  });
 }, 30_000);
 
 test('queue:monitor --watch on the embedded store, with no server running, holds it only while it reads', async () => {
