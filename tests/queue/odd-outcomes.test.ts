@@ -145,7 +145,7 @@ describe('an error the logger cannot serialise', () => {
     expect(outcome.rows).toHaveLength(1);
     expect(outcome.rows[0]).toMatchObject({ status: 'failed', willRetry: false, error: { name: 'PermanentError', message: 'frozen and permanent' } });
     expect(outcome.failureLogs).toHaveLength(1);
-    expect(outcome.failureLogs[0]).toMatchObject({ level: 50, willRetry: false, err: { name: 'PermanentError', message: 'frozen and permanent' } });
+    expect(outcome.failureLogs[0]).toMatchObject({ level: 50, willRetry: false, err: { type: 'PermanentError', name: 'PermanentError', message: 'frozen and permanent' } });
   }, 30_000);
 
   test('a frozen retryable Error is retried as usual, every attempt recorded', async () => {

@@ -126,7 +126,8 @@ function logFailure(log: Logger, fields: { willRetry: boolean } & Record<string,
     log[level]({ ...fields, err: error }, 'job failed');
   } catch {
     try {
-      log[level]({ ...fields, err: described }, 'job failed');
+      // With no prototype, pino's serializer names it by its `name` rather than as `Object`.
+      log[level]({ ...fields, err: Object.assign(Object.create(null), described) }, 'job failed');
     } catch {
       // A logger that cannot write a plain object has nothing more to be told.
     }
