@@ -1,10 +1,11 @@
 /** Worker subprocess entry: one BullMQ Worker on `jobs`, heartbeats to the supervisor, graceful drain. */
+import { writeSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { loadConfigOrExit } from '@sluice/config';
 import { jobRegistry } from '@sluice/jobs';
 import { createLogger } from '@sluice/observability';
 import { createAuditAppender, createAuditMaintenanceClient } from '@sluice/db/worker';
-import { createJobWorker, openWorkerConnection, QueueManager, selectUrlDatabase, sluiceKeys } from '@sluice/queue';
+import { createJobWorker, describeRedisRefusal, ERROR_STORM, openWorkerConnection, QueueManager, redactUrl, selectUrlDatabase, sluiceKeys } from '@sluice/queue';
 import { WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
 
 const HEARTBEAT_MS = 1000;
@@ -37,7 +38,20 @@ const appender = config.audit.enabled
 const audit = appender
   ? { onExecution: appender.append, services: { audit: createAuditMaintenanceClient({ redis: connection, keys }) } }
   : {};
-const jobWorker = createJobWorker({ config, registry: jobRegistry, connection: jobs.client, connected: jobs.connected, log, queue, ...audit });
+const jobWorker = createJobWorker({ config, registry: jobRegistry, connection: jobs.client, connected: jobs.connected, log, queue, onErrorStorm, ...audit });
+
+/**
+ * Redis refuses this worker on every try, and the loop starves the process: exit now (jobs
+ * still running are re-run by stalled-job recovery), so the supervisor restarts it after a
+ * backoff and, if the refusal lasts, gives up with this line as the reason.
+ */
+function onErrorStorm(error: Error, events: number): never {
+  const reason =
+    describeRedisRefusal(error, config.redis.url) ??
+    `${error.message}; a wrong password in REDIS_URL, or an ACL, has Redis at ${redactUrl(config.redis.url)} close or refuse every connection`;
+  writeSync(2, `error: worker ${slot} stopped: BullMQ reported ${events} errors within ${ERROR_STORM.withinMs} ms: ${reason}\n`);
+  process.exit(1);
+}
 
 let processed = 0;
 jobWorker.worker.on('completed', () => processed++);

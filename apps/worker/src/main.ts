@@ -2,12 +2,23 @@
 import { loadConfigOrExit } from '@sluice/config';
 import { startAuditTrail, type AuditTrail } from '@sluice/db';
 import { createLogger, createMetrics } from '@sluice/observability';
+import { connectRedis } from '@sluice/queue';
 import type { Supervisor } from '@sluice/supervisor';
 import { serveMetrics } from './metrics-endpoint.ts';
 import { startSupervisor } from './start-supervisor.ts';
 
 const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.log.level, pretty: config.log.pretty, bindings: { process: 'supervisor' } });
+
+// A Redis that turns REDIS_URL's user away (a wrong password, an ACL without INFO) is named
+// here, as the server does, rather than by workers retrying the refusal without end.
+await connectRedis(config.redis.url, { role: 'producer', connectionName: 'sluice-supervisor-check' }).then(
+  (redis) => redis.quit(),
+  (error: Error) => {
+    process.stderr.write(`sluice worker: ${error.message}\n`);
+    process.exit(1);
+  },
+);
 
 let supervisor: Supervisor | null = null;
 let audit: AuditTrail | null = null;

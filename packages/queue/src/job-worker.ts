@@ -7,6 +7,7 @@ import { executionRecordFor, type ExecutionRecord } from './execution-record.ts'
 import type { JobEnvelope } from './job-options.ts';
 import { createProcessor } from './processor.ts';
 import { QUEUE_NAME } from './queue-keys.ts';
+import { workerErrorHandler } from './worker-errors.ts';
 
 export interface JobWorkerOptions {
   config: Config;
@@ -23,6 +24,12 @@ export interface JobWorkerOptions {
   queue: JobSubmitter;
   services?: JobServices;
   onExecution?: (record: ExecutionRecord) => Promise<void> | void;
+  /**
+   * BullMQ reported errors without pause (`ERROR_STORM`): Redis refuses this worker something on
+   * every try, and the process is starved of timers. Called once, from inside the storm: only
+   * synchronous work (a worker process writes a line and exits) gets done.
+   */
+  onErrorStorm?: (error: Error, events: number) => void;
 }
 
 /**
@@ -106,7 +113,7 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       options.log.warn({ jobId: job.id, type: job.name }, 'job outcome not recorded (lock lost or job gone); not waiting for it');
     },
   );
-  worker.on('error', (error) => options.log.error({ err: error }, 'worker error'));
+  worker.on('error', workerErrorHandler(options.log, options.onErrorStorm));
   // Emitted once Redis accepted the outcome; a completion it never answers keeps its job here.
   worker.on('completed', (job) => unsettled.delete(job));
   worker.on('failed', (job) => void (job && unsettled.delete(job)));

@@ -1,0 +1,98 @@
+/**
+ * A Redis that turns the workers' user away. At start, `bun run worker` names it and exits 1,
+ * as the server does. A worker process that met the refusal looped on it, hundreds of
+ * thousands of times a second: starved of timers, it logged `worker error` until the disk
+ * filled (8 million lines in 8 s before this). Now it exits, and its supervisor gives up
+ * saying why. Real Redis with an ACL user, real `bun apps/worker/src/main.ts`, worker
+ * processes and Supervisor.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import type { Subprocess } from 'bun';
+import { Redis } from 'ioredis';
+import { WORKER_ENTRY } from '@sluice/worker-app';
+import { killIfRunning, spawnWorkerMain, startTestSupervisor, type WorkerMainProcess } from '../helpers/processes.ts';
+import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
+import { within } from '../helpers/wait.ts';
+
+const user = `sluice-t-${crypto.randomUUID().slice(0, 8)}`;
+const password = `pw-${crypto.randomUUID().slice(0, 8)}`;
+const adminUrl = testConfig().redis.url;
+let admin: Redis;
+
+function urlFor(pass: string): string {
+  const url = new URL(adminUrl);
+  url.username = user;
+  url.password = pass;
+  return url.toString();
+}
+
+beforeAll(async () => {
+  admin = new Redis(adminUrl);
+  await admin.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, '~*', '&*', '+@all');
+});
+
+afterAll(async () => {
+  await admin.call('ACL', 'DELUSER', user);
+  admin.disconnect();
+});
+
+test.each([
+  ['a wrong password', () => urlFor('wrong'), 'refused the login (WRONGPASS'],
+  ['a user an ACL denies INFO', () => urlFor(password), "does not let REDIS_URL's user run what Sluice needs (NOPERM"],
+] as const)('%s: `bun run worker` exits 1 at start, naming it, before forking workers', async (_case, url, expected) => {
+  const denyInfo = _case.includes('INFO');
+  if (denyInfo) await admin.call('ACL', 'SETUSER', user, '-info');
+  let worker: WorkerMainProcess | undefined;
+  try {
+    worker = spawnWorkerMain({ REDIS_URL: url(), AUDIT_ENABLED: 'false', LOG_PRETTY: 'false', LOG_LEVEL: 'info', QUEUE_PREFIX: uniquePrefix('refusal') });
+    const code = await within('bun run worker to exit', worker.exited, 20_000);
+    expect(code).toBe(1);
+    expect(worker.stderr()).toContain(`sluice worker: Redis at ${url().replace(`:${password}@`, ':***@').replace(':wrong@', ':***@')} ${expected}`);
+    expect(worker.stderr()).not.toContain(password);
+    // Before: it forked its workers, which retried the refusal without end.
+    expect(worker.stdout()).not.toContain('supervisor started');
+  } finally {
+    await killIfRunning(worker?.proc);
+    if (denyInfo) await admin.call('ACL', 'SETUSER', user, '+info');
+  }
+}, 30_000);
+
+/**
+ * A worker process that starts while Redis refuses its user: one the supervisor restarts after
+ * the ACL changed. (A running worker keeps its connections, and a changed password has BullMQ
+ * retry with pauses, logged once a second; only a fresh start met the refusal in a tight loop.)
+ */
+test('a worker process started while an ACL denies INFO exits 1 at once, saying why, with one log line', async () => {
+  await admin.call('ACL', 'SETUSER', user, '-info');
+  let proc: Subprocess | undefined;
+  try {
+    const child = (proc = Bun.spawn([process.execPath, WORKER_ENTRY], {
+      env: testEnv({ REDIS_URL: urlFor(password), AUDIT_ENABLED: 'false', LOG_PRETTY: 'false', LOG_LEVEL: 'info', QUEUE_PREFIX: uniquePrefix('refusal') }),
+      stdout: 'pipe',
+      stderr: 'pipe',
+    }));
+    const [stdout, stderr, code] = await within('the worker process to exit', Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]), 20_000);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^error: worker 0 stopped: BullMQ reported \d+ errors within 1000 ms: Redis at \S+ does not let REDIS_URL's user run what Sluice needs \(NOPERM/m);
+    // Before: a `worker error` line per refusal, about a million a second, until killed.
+    expect(stdout.split('\n').filter((line) => line.includes('"msg":"worker error"'))).toHaveLength(1);
+  } finally {
+    await killIfRunning(proc);
+    await admin.call('ACL', 'SETUSER', user, '+info');
+  }
+}, 30_000);
+
+test('its supervisor restarts it with backoff, then gives up with that line as the reason', async () => {
+  await admin.call('ACL', 'SETUSER', user, '-info');
+  try {
+    const supervisor = startTestSupervisor({
+      env: { REDIS_URL: urlFor(password), AUDIT_ENABLED: 'false', QUEUE_PREFIX: uniquePrefix('refusal') },
+      restartPolicy: { baseDelayMs: 10, maxDelayMs: 50, maxCrashes: 2, windowMs: 60_000 },
+    });
+    const exit = await within('the supervisor to give up', supervisor.done, 30_000).finally(() => supervisor.stop());
+    expect(exit.code).toBe(1);
+    expect(exit.reason).toMatch(/^worker 1 crashed 3 times within 60000 ms \(last exit: code 1\); last output: .*error: worker 1 stopped: BullMQ reported \d+ errors within 1000 ms: Redis at \S+ does not let REDIS_URL's user run what Sluice needs \(NOPERM/);
+  } finally {
+    await admin.call('ACL', 'SETUSER', user, '+info');
+  }
+}, 60_000);
