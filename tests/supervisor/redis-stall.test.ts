@@ -1,0 +1,61 @@
+/**
+ * Redis that stops answering for a while without closing connections (SIGSTOP: a VM paused,
+ * a long fork for a snapshot, a network stall). BullMQ's watchdog drops the worker's blocking
+ * connection when a blocking read overruns, and reconnects it. With Bun's client, a reconnect
+ * attempted while Redis was still silent failed and left the connection marked `ready`: the
+ * worker never fetched a job again, while its process stayed up and counted as ready (before
+ * the patch in patches/bullmq@6.7.0.patch). Real redis-server, `bun run worker` and its worker
+ * process on Bun's client (the default).
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import { jobRegistry } from '@sluice/jobs';
+import { QueueManager } from '@sluice/queue';
+import { testConfig, uniquePrefix } from '../helpers/env.ts';
+import { freePort } from '../helpers/ports.ts';
+import { killIfRunning, spawnWorkerMain, type WorkerMainProcess } from '../helpers/processes.ts';
+import { waitForSettled } from '../helpers/queue.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-redis-stall-'));
+let port: number;
+let redis: Subprocess | undefined;
+let queue: QueueManager<typeof jobRegistry> | undefined;
+let worker: WorkerMainProcess | undefined;
+
+beforeAll(async () => {
+  port = await freePort();
+  redis = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'inherit' });
+  await waitFor('redis-server to answer', () => Bun.spawnSync(['redis-cli', '-p', String(port), 'ping']).stdout.toString().trim() === 'PONG');
+}, 30_000);
+
+afterAll(async () => {
+  redis?.kill('SIGCONT');
+  await killIfRunning(worker?.proc);
+  await queue?.close().catch(() => {});
+  redis?.kill('SIGKILL');
+  await redis?.exited;
+  rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+test('after Redis is silent for 18 s, the worker takes jobs again', async () => {
+  const env = { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: uniquePrefix('stall'), DATA_DIR: join(dir, 'data'), WORKER_COUNT: '1', AUDIT_ENABLED: 'false', LOG_LEVEL: 'info' };
+  worker = spawnWorkerMain(env);
+  await waitFor('the worker process to be ready', () => worker!.stdout().includes('worker process ready'), { timeoutMs: 20_000 });
+  queue = await QueueManager.open({ config: testConfig(env), registry: jobRegistry });
+  const before = await queue.submit('echo', { message: 'before the stall' });
+  expect((await waitForSettled(queue.queue, before.id)).state).toBe('completed');
+
+  // Longer than the blocking read (5 s) plus BullMQ's watchdog (1 s) plus a connect timeout (10 s).
+  redis!.kill('SIGSTOP');
+  await Bun.sleep(18_000);
+  redis!.kill('SIGCONT');
+
+  const after = await queue.submit('echo', { message: 'after the stall' });
+  // Before the patch: still prioritized minutes later.
+  expect((await waitForSettled(queue.queue, after.id, 30_000)).state).toBe('completed');
+  expect(worker.proc.exitCode).toBeNull();
+}, 90_000);
