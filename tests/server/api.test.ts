@@ -118,8 +118,10 @@ describe('POST /api/v1/jobs', () => {
     }
   });
 
-  test('a jobId reserved by BullMQ (numeric) is a 400 naming jobId', async () => {
-    await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId: '424242' } }), 400, 'INVALID_OPTION', 'jobId');
+  test('a jobId reserved by BullMQ (numeric, or NaN, which it reads as one) is a 400 naming jobId', async () => {
+    for (const jobId of ['424242', 'NaN']) {
+      await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId } }), 400, 'INVALID_OPTION', 'jobId');
+    }
   });
 
   test('20 concurrent submits of one jobId: exactly one 201, the rest 409, and the stored job is the winner', async () => {
@@ -160,6 +162,32 @@ describe('GET/DELETE /api/v1/jobs/:id and POST /:id/retry', () => {
     await expectError(await api('/no-such-job'), 404, 'JOB_NOT_FOUND', 'id');
     await expectError(await api('/no-such-job/retry', { method: 'POST' }), 404, 'JOB_NOT_FOUND');
     await expectError(await api('/no-such-job', { method: 'DELETE' }), 404, 'JOB_NOT_FOUND');
+  });
+
+  test("the queue's own keys are not jobs: reading, retrying or removing one is a 404 and changes nothing", async () => {
+    const key = `own-keys-${crypto.randomUUID().slice(0, 8)}`;
+    expect((await api(`/schedules/${key}`, { method: 'PUT', json: { type: 'echo', data: { message: 'tick' }, everyMs: 600_000 } })).status).toBe(200);
+    expect(await (await api('/queue/pause', { method: 'POST' })).json()).toEqual({ paused: true });
+    try {
+      // Before: `meta` read as a made-up job (200), `id` and `events` as a 500, and removing
+      // `meta` un-paused the queue; removing `repeat:<key>` deleted the schedule.
+      for (const id of ['meta', 'id', 'events', 'stalled-check', `repeat:${key}`, 'sluice:audit']) {
+        await expectError(await api(`/${encodeURIComponent(id)}`), 404, 'JOB_NOT_FOUND', 'id');
+        await expectError(await api(`/${encodeURIComponent(id)}/retry`, { method: 'POST' }), 404, 'JOB_NOT_FOUND');
+        await expectError(await api(`/${encodeURIComponent(id)}`, { method: 'DELETE' }), 404, 'JOB_NOT_FOUND');
+      }
+      expect(((await (await api('/stats')).json()) as any).paused).toBe(true);
+      const schedule = (await (await api(`/schedules/${key}`)).json()) as any;
+      expect(schedule.key).toBe(key);
+      // Its next run is a job, readable as one; removing it is the schedule's business.
+      const runId = `repeat:${key}:${Date.parse(schedule.next)}`;
+      expect(((await jobState(runId)) as any).state).toBe('delayed');
+      const refused = await expectError(await api(`/${encodeURIComponent(runId)}`, { method: 'DELETE' }), 409, 'JOB_SCHEDULED');
+      expect(refused.message).toContain(`DELETE /api/v1/jobs/schedules/${key}`);
+    } finally {
+      await api('/queue/resume', { method: 'POST' });
+      await api(`/schedules/${key}`, { method: 'DELETE' });
+    }
   });
 
   test('a failed job shows its error and audit row, and retry runs it again', async () => {

@@ -43,7 +43,7 @@ export class InvalidInputError extends HttpError {
 export class JobConflictError extends HttpError {
   override name = 'JobConflictError';
   readonly status = 409;
-  constructor(readonly code: 'JOB_EXISTS' | 'JOB_NOT_RETRYABLE' | 'JOB_LOCKED', message: string, field?: string) {
+  constructor(readonly code: 'JOB_EXISTS' | 'JOB_NOT_RETRYABLE' | 'JOB_LOCKED' | 'JOB_SCHEDULED', message: string, field?: string) {
     super(message, field);
   }
 }

@@ -51,12 +51,32 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** The id BullMQ gives each run of a schedule: `repeat:<schedule key>:<run time in ms>`. */
+const SCHEDULED_RUN_ID = /^repeat:[^:]+:\d+$/;
+
+/**
+ * Whether a job can be stored under `id`: one of BullMQ's numbers, a custom id (as checkJobId
+ * accepts them), or a schedule's run. Any other name read as a job would be one of the queue's
+ * own keys (`meta`; `repeat:<key>` is the schedule itself): reading it fails or invents a job,
+ * and removing it deletes that key. Lookups of such names find no job.
+ */
+export function canNameJob(id: string): boolean {
+  if (/^[1-9]\d*$/.test(id) || SCHEDULED_RUN_ID.test(id)) return true;
+  try {
+    checkJobId(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function checkJobId(jobId: string): void {
   const problem =
     jobId.trim() === '' ? 'must not be empty or blank'
     : jobId.length > MAX_JOB_ID_CHARS ? `must be at most ${MAX_JOB_ID_CHARS} characters (it has ${jobId.length})`
-    // BullMQ numbers its own jobs and refuses custom ids that read as integers (`-1` too).
-    : /^-?\d+$/.test(jobId) ? 'must not be a number (BullMQ numbers its own jobs)'
+    // BullMQ numbers its own jobs and refuses custom ids that read as integers (`-1` too), and
+    // `NaN`, which its check (`${parseInt(id)}` === id) takes for one.
+    : /^-?\d+$/.test(jobId) || jobId === 'NaN' ? 'must not be a number (BullMQ numbers its own jobs)'
     // ':' separates the parts of BullMQ's Redis keys.
     : jobId.includes(':') ? "must not contain ':'"
     // Redis and Postgres would each store a replacement character: the id would not match itself.

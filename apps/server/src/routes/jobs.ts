@@ -1,7 +1,7 @@
 /** /api/v1/jobs: submit a job, read one (with its audit rows), retry one, remove one. */
 import { Elysia } from 'elysia';
 import type { Job } from 'bullmq';
-import type { JobEnvelope } from '@sluice/queue';
+import { canNameJob, type JobEnvelope } from '@sluice/queue';
 import { readAudit, type ServerDeps } from '../deps.ts';
 import { JobConflictError, JobNotFoundError } from '../http-errors.ts';
 import { jobView } from './job-view.ts';
@@ -13,7 +13,8 @@ const RETRYABLE_STATES = new Set(['failed', 'completed']);
 
 export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' | 'audit' | 'log'>) {
   const findJob = async (id: string): Promise<Job<JobEnvelope>> => {
-    const job = (await queue.queue.getJob(id)) as Job<JobEnvelope> | undefined;
+    // `meta`, `repeat:<key>` and the like are the queue's own keys, not jobs: never read them as one.
+    const job = canNameJob(id) ? ((await queue.queue.getJob(id)) as Job<JobEnvelope> | undefined) : undefined;
     if (!job) throw new JobNotFoundError(id);
     return job;
   };
@@ -81,6 +82,13 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
         } catch (error) {
           // It started between the state check and the removal.
           if (/locked/i.test(String(error))) throw new JobConflictError('JOB_LOCKED', `job "${params.id}" is running; remove it after it finishes`);
+          // The next run of a schedule: BullMQ keeps exactly one, and only the schedule's removal takes it.
+          if (job.repeatJobKey && /job scheduler/i.test(String(error))) {
+            throw new JobConflictError(
+              'JOB_SCHEDULED',
+              `job "${params.id}" is the next run of schedule "${job.repeatJobKey}"; remove the schedule instead (DELETE /api/v1/jobs/schedules/${encodeURIComponent(job.repeatJobKey)})`,
+            );
+          }
           throw error;
         }
         log.info({ jobId: params.id }, 'job removed');
