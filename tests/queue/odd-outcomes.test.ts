@@ -136,6 +136,21 @@ describe('a thrown value that is not an Error', () => {
   }, 30_000);
 });
 
+describe('a promise a handler did not await', () => {
+  test('its rejection is logged and the job, its neighbours and the worker process run on', async () => {
+    const neighbour = queue.manager.submit('odd', { kind: 'stray-rejection' }, { attempts: 1 });
+    const outcome = await run('stray-rejection', 1);
+    // Before: the process exited; both jobs stalled, and a second stall failed them for good.
+    expect(outcome.state).toBe('completed');
+    expect(outcome.rows).toMatchObject([{ status: 'completed', attempt: 1 }]);
+    expect((await waitForSettled(queue.manager.queue, (await neighbour).id)).state).toBe('completed');
+    const strays = readFileSync(workerLog, 'utf8').split('\n').filter((line) => line.includes('unhandled promise rejection'));
+    expect(strays.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.parse(strays[0]!)).toMatchObject({ level: 50, err: { message: 'stray: nobody awaited me' } });
+    expect(supervisor.snapshot().map((child) => child.restarts)).toEqual([0]);
+  }, 30_000);
+});
+
 describe('an error the logger cannot serialise', () => {
   test('a frozen PermanentError fails the job at once with its own message, logged as described', async () => {
     const outcome = await run('frozen-permanent', 3);

@@ -5,7 +5,7 @@ import { loadConfigOrExit } from '@sluice/config';
 import { jobRegistry } from '@sluice/jobs';
 import { createLogger } from '@sluice/observability';
 import { createAuditAppender, createAuditMaintenanceClient } from '@sluice/db/worker';
-import { createJobWorker, describeRedisRefusal, ERROR_STORM, openWorkerConnection, QueueManager, redactUrl, selectUrlDatabase, sluiceKeys } from '@sluice/queue';
+import { createJobWorker, describeRedisRefusal, ERROR_STORM, logStrayRejections, openWorkerConnection, QueueManager, redactUrl, selectUrlDatabase, sluiceKeys } from '@sluice/queue';
 import { WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
 
 const HEARTBEAT_MS = 1000;
@@ -14,6 +14,7 @@ const config = loadConfigOrExit(process.env);
 const slot = process.env[WORKER_SLOT_ENV] ?? '0';
 const log = createLogger({ level: config.log.level, pretty: config.log.pretty, bindings: { worker: Number(slot) } });
 const send = (message: ChildMessage) => process.send?.(message);
+logStrayRejections(log);
 
 // Producer commands (ctx.queue) and audit housekeeping. Workers wait out Redis outages
 // instead of failing: BullMQ needs maxRetriesPerRequest=null here.

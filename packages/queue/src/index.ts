@@ -8,7 +8,7 @@ export * from './priority.ts';
 export * from './processor.ts';
 export * from './queue-keys.ts';
 export * from './queue-manager.ts';
-export { ERROR_STORM, REPEATED_ERROR_WINDOW_MS, workerErrorHandler } from './worker-errors.ts';
+export { ERROR_STORM, logStrayRejections, REPEATED_ERROR_WINDOW_MS, workerErrorHandler } from './worker-errors.ts';
 export * from './redis.ts';
 export * from './schedules.ts';
 export * from './worker-connection.ts';

@@ -45,3 +45,16 @@ export function workerErrorHandler(log: Logger, onStorm?: (error: Error, events:
     log.error(last?.since ? { err: error, repeatedSinceLastLine: last.since } : { err: error }, 'worker error');
   };
 }
+
+/**
+ * A handler that starts a promise without awaiting it (`void notify(...)`) and lets it reject.
+ * Bun's default for an unhandled rejection exits the process: every job it was running then
+ * stalls, and a job that stalls twice fails for good, so one careless handler failed its
+ * neighbours and, run again, crash-looped the supervisor. The rejection is logged instead, and
+ * the process keeps running. (A throw from a timer callback is still fatal, as it should be.)
+ */
+export function logStrayRejections(log: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason }, 'unhandled promise rejection (a handler did not await a promise it started); the worker keeps running');
+  });
+}
