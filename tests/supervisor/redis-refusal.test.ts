@@ -39,9 +39,10 @@ afterAll(async () => {
 test.each([
   ['a wrong password', () => urlFor('wrong'), 'refused the login (WRONGPASS'],
   ['a user an ACL denies INFO', () => urlFor(password), "does not let REDIS_URL's user run what Sluice needs (NOPERM"],
+  ['a user an ACL denies scripts', () => urlFor(password), "does not let REDIS_URL's user run what Sluice needs (NOPERM"],
 ] as const)('%s: `bun run worker` exits 1 at start, naming it, before forking workers', async (_case, url, expected) => {
-  const denyInfo = _case.includes('INFO');
-  if (denyInfo) await admin.call('ACL', 'SETUSER', user, '-info');
+  const denied = _case.includes('INFO') ? '-info' : _case.includes('scripts') ? '-@scripting' : null;
+  if (denied) await admin.call('ACL', 'SETUSER', user, denied);
   let worker: WorkerMainProcess | undefined;
   try {
     worker = spawnWorkerMain({ REDIS_URL: url(), AUDIT_ENABLED: 'false', LOG_PRETTY: 'false', LOG_LEVEL: 'info', QUEUE_PREFIX: uniquePrefix('refusal') });
@@ -53,7 +54,7 @@ test.each([
     expect(worker.stdout()).not.toContain('supervisor started');
   } finally {
     await killIfRunning(worker?.proc);
-    if (denyInfo) await admin.call('ACL', 'SETUSER', user, '+info');
+    if (denied) await admin.call('ACL', 'SETUSER', user, denied === '-info' ? '+info' : '+@scripting');
   }
 }, 30_000);
 

@@ -56,11 +56,13 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
   }
   try {
     await selectUrlDatabase(redis, url);
-    // BullMQ reads INFO on every connection it opens. A user an ACL refuses it (or other
-    // commands) would start, and then its workers would fail in a loop: refuse at once.
-    await redis.info('server').catch((error: Error) => {
+    // BullMQ reads INFO on every connection it opens, and does all its work in Lua scripts. A
+    // user an ACL refuses either would start, and then its workers would fail in a loop: refuse at once.
+    const refused = (error: Error) => {
       throw error.message.startsWith('NOPERM') ? new RedisUnavailableError(url, error) : error;
-    });
+    };
+    await redis.info('server').catch(refused);
+    await redis.eval('return 1', 0).catch(refused);
   } catch (error) {
     redis.disconnect();
     throw error;
