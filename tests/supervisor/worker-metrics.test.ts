@@ -53,3 +53,18 @@ test('two worker processes, 12 jobs: the host endpoint counts each execution onc
   worker.proc.kill('SIGTERM');
   expect(await within('the worker to exit', worker.exited, 30_000)).toBe(0);
 }, 90_000);
+
+test('a METRICS_PORT already taken stops the start with exit 1 and one line, before any worker is forked', async () => {
+  const taken = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('someone else') });
+  try {
+    const refused = spawnWorkerMain({ ...queue.env, WORKER_COUNT: '1', METRICS_PORT: String(taken.port), LOG_LEVEL: 'info', LOG_PRETTY: 'false' });
+    worker = refused;
+    expect(await within('bun run worker to exit', refused.exited, 30_000)).toBe(1);
+    expect(refused.stderr()).toContain(`sluice worker: cannot serve metrics on 127.0.0.1:${taken.port} (the port is in use): set METRICS_PORT to a free port`);
+    // Before: a stack trace, after two worker processes had been forked (and went on alone).
+    expect(refused.stderr()).not.toContain('    at ');
+    expect(refused.stdout()).not.toContain('supervisor started');
+  } finally {
+    taken.stop(true);
+  }
+}, 45_000);

@@ -34,9 +34,11 @@ if (config.audit.enabled) {
     process.exit(1);
   });
 }
-supervisor = startSupervisor(config, log);
-const endpoint = config.server.metricsPort === undefined ? null : serveMetrics(metrics, config.server.host, config.server.metricsPort);
+// Listening before the workers are forked: a taken port or a HOST not of this machine stops
+// the start with one line, not a stack trace with orphaned workers logging `worker ready`.
+const endpoint = config.server.metricsPort === undefined ? null : await listenForMetrics(config.server.metricsPort);
 if (endpoint) log.info({ url: `http://${endpoint.hostname}:${endpoint.port}/metrics` }, 'metrics endpoint listening');
+supervisor = startSupervisor(config, log);
 
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => void supervisor!.stop());
@@ -51,3 +53,14 @@ await audit?.close();
 await endpoint?.stop();
 log.info({ code: exit.code }, 'supervisor exited');
 process.exit(exit.code);
+
+async function listenForMetrics(port: number) {
+  try {
+    return serveMetrics(metrics, config.server.host, port);
+  } catch (error) {
+    const reason = (error as { code?: string })?.code === 'EADDRINUSE' ? 'the port is in use' : ((error as Error)?.message ?? String(error));
+    process.stderr.write(`sluice worker: cannot serve metrics on ${config.server.host}:${port} (${reason}): set METRICS_PORT to a free port, or HOST to an address of this machine\n`);
+    await audit?.close(0);
+    process.exit(1);
+  }
+}
