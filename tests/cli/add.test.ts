@@ -75,6 +75,14 @@ describe('queue:add', () => {
     expect(scheduled.stdout).toStartWith('created schedule "echo-every-60000": echo every 1m, next run ');
   });
 
+  test('--priority 2097151, the largest BullMQ takes, queues the job', async () => {
+    const { env } = fresh();
+    const added = await runCli(['add', 'echo', '--data', '{"message":"last"}', '--priority', '2097151'], env);
+    expect(added.stderr).toBe('');
+    expect(added.code).toBe(0);
+    expect(added.stdout).toContain('(priority 2097151)');
+  });
+
   test('the same --job-id twice queues one job', async () => {
     const { env } = fresh();
     const args = ['add', 'echo', '--data', '{"message":"once"}', '--job-id', 'only-once'];
@@ -189,6 +197,9 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['both --every and --cron', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--cron', '* * * * *'], 'error: --every and --cron cannot be combined; pick one'],
     ['--every and its alias --repeat', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--repeat', '1000'], 'error: --every and --repeat are the same flag; give it once'],
     ['unknown --priority', ['add', 'echo', '--data', '{"message":"x"}', '--priority', 'urgent'], /^error: --priority must be critical, high, normal, low or a whole number .+, got "urgent"$/],
+    // BullMQ's largest is 2^21 - 1; 2^21 was once documented as the maximum and failed with BullMQ's own error.
+    ['--priority 2097152', ['add', 'echo', '--data', '{"message":"x"}', '--priority', '2097152'], 'error: --priority must be critical, high, normal, low or a whole number from 1 to 2097151, got "2097152"'],
+    ['--priority 2097152 with --every', ['add', 'echo', '--data', '{"message":"x"}', '--priority', '2097152', '--every', '60000'], 'error: --priority must be critical, high, normal, low or a whole number from 1 to 2097151, got "2097152"'],
     ['--attempts 0', ['add', 'echo', '--data', '{"message":"x"}', '--attempts', '0'], 'error: --attempts must be a whole number >= 1, got "0"'],
     ['numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '123'], 'error: --job-id: jobId must not be a number (BullMQ numbers its own jobs), got "123"'],
     ['negative numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '-1'], 'error: --job-id: jobId must not be a number (BullMQ numbers its own jobs), got "-1"'],

@@ -53,6 +53,8 @@ describe('QueueManager.submit validation', () => {
       // Number() would read these as 16 and 1000.
       [{ priority: '0x10' as never }, 'priority'],
       [{ priority: '1e3' as never }, 'priority'],
+      // One past BullMQ's largest (2^21 - 1): BullMQ's own error would reach the caller.
+      [{ priority: 2_097_152 }, 'priority'],
       [{ delayMs: MAX_DELAY_MS + 1 }, 'delay'],
       [{ delayMs: -1 }, 'delay'],
       [{ attempts: 0 }, 'attempts'],

@@ -94,6 +94,10 @@ describe('POST /api/v1/jobs', () => {
     await expectError(await api('/far-future'), 404, 'JOB_NOT_FOUND');
     await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, priority: 'urgent' } }), 400, 'INVALID_BODY', 'priority');
     await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, attempts: 0 } }), 400, 'INVALID_BODY', 'attempts');
+    // BullMQ's largest priority is 2^21 - 1; 2^21 used to reach BullMQ and come back a 500.
+    const tooLow = await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, priority: 2_097_152 } }), 400, 'INVALID_BODY', 'priority');
+    expect(tooLow.message).toContain('a whole number from 1 to 2097151');
+    expect((await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, priority: 2_097_151, delay: 60_000 } })).status).toBe(201);
   });
 
   test('a number in the body is a JSON number: a string is refused, not read as one', async () => {

@@ -8,6 +8,7 @@ import {
   checkCronPattern,
   InvalidJobDataError,
   MAX_DELAY_MS,
+  MAX_PRIORITY,
   MAX_SCHEDULE_KEY_CHARS,
   resolvePriority,
   UnknownJobTypeError,
@@ -152,7 +153,7 @@ function parsePriority(raw: string): SubmitOptions['priority'] {
   try {
     resolvePriority(value);
   } catch {
-    throw new UsageError(`--priority must be critical, high, normal, low or a whole number from 1 to 2097152, got "${raw}"`, '--priority');
+    throw new UsageError(`--priority must be critical, high, normal, low or a whole number from 1 to ${MAX_PRIORITY}, got "${raw}"`, '--priority');
   }
   return value as SubmitOptions['priority'];
 }

@@ -14,8 +14,11 @@ export const PRIORITY_NUMBERS: Record<PriorityLevel, number> = {
   low: 1000,
 };
 
-/** BullMQ's upper bound for priorities (2^21). */
-export const MAX_PRIORITY = 2_097_152;
+/**
+ * The largest priority BullMQ takes: 2^21 - 1 (it refuses 2^21 itself, "Priority should be
+ * between 0 and 2097151"). Sluice numbers are BullMQ numbers as they are, so this is ours too.
+ */
+export const MAX_PRIORITY = 2_097_151;
 
 export function resolvePriority(priority: PriorityLevel | number | string): number {
   if (typeof priority === 'string' && (PRIORITY_LEVELS as readonly string[]).includes(priority)) {

@@ -13,7 +13,7 @@ repeating BullMQ Job Scheduler instead. Job types: ${Object.keys(registry).join(
 
 Flags:
   --data JSON            payload, checked against the type's schema (default {})
-  --priority LEVEL|N     critical, high, normal, low, or 1..2097152; smaller runs first
+  --priority LEVEL|N     critical, high, normal, low, or 1..2097151; smaller runs first
                          (default: the type's level)
   --delay MS             do not start before MS milliseconds have passed
   --attempts N           tries before the job fails for good (default: the type's,

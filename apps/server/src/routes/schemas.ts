@@ -21,7 +21,7 @@ export const JobIdParams = t.Object({
 /** Named level or a BullMQ number (smaller runs first). Literals, not UnionEnum: Elysia would default it. */
 export const Priority = t.Union(
   [t.Literal('critical'), t.Literal('high'), t.Literal('normal'), t.Literal('low'), t.Integer({ minimum: 1, maximum: MAX_PRIORITY })],
-  { error: problem('priority', `priority must be one of critical, high, normal, low or a whole number from 1 to ${MAX_PRIORITY}`), description: 'critical | high | normal | low, or 1..2097152 (smaller runs first)' },
+  { error: problem('priority', `priority must be one of critical, high, normal, low or a whole number from 1 to ${MAX_PRIORITY}`), description: `critical | high | normal | low, or 1..${MAX_PRIORITY} (smaller runs first)` },
 );
 
 export const Attempts = t.Integer({ minimum: 1, maximum: 1000, error: problem('attempts', 'attempts must be a whole number from 1 to 1000') });
