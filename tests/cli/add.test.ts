@@ -166,6 +166,18 @@ describe('queue:add --every / --cron', () => {
     }
   });
 
+  test('updating a schedule to a pattern that never matches exits 2 and leaves it as it was', async () => {
+    const { env } = fresh();
+    await runCli(['add', 'echo', '--data', '{"message":"kept"}', '--cron', '0 3 * * *', '--tz', 'UTC', '--key', 'upd'], env);
+    const before = (await monitorJson(env)).schedules;
+    const result = await runCli(['add', 'echo', '--data', '{"message":"new"}', '--cron', '0 0 31 2,4 *', '--tz', 'UTC', '--key', 'upd'], env);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe('error: --cron: invalid cron pattern "0 0 31 2,4 *": it never matches a date (in UTC), so it would never run\n');
+    expect(result.code).toBe(2);
+    expect((await monitorJson(env)).schedules).toEqual(before);
+    expect(before).toEqual([expect.objectContaining({ key: 'upd', pattern: '0 3 * * *' })]);
+  });
+
   test('patterns that read alike (1-5, 1,5) get different default keys; the same one again updates it', async () => {
     const { env } = fresh();
     const add = (pattern: string, message: string) => runCli(['add', 'echo', '--data', JSON.stringify({ message }), '--cron', pattern], env);
@@ -213,6 +225,7 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['--delay with --every', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--delay', '5'], /^error: --delay cannot be combined with --every\/--cron/],
     ['--tz without --cron', ['add', 'echo', '--data', '{"message":"x"}', '--tz', 'UTC'], 'error: --tz only applies with --cron'],
     ['unknown --tz', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * * *', '--tz', 'Mars/Base'], 'error: --tz: unknown time zone "Mars/Base"'],
+    ['--cron that never matches a date', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 0 31 2,4 *', '--tz', 'UTC', '--key', 'never'], 'error: --cron: invalid cron pattern "0 0 31 2,4 *": it never matches a date (in UTC), so it would never run'],
     ['invalid cron pattern', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'every day'], /^error: --cron: invalid cron pattern "every day": .+$/],
     ['--key with a colon', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'a:b'], `error: --key must be non-empty and without ':', got "a:b"`],
     ['--key too long for its executions\' audit rows', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'k'.repeat(257)], 'error: --key must be at most 256 characters (it has 257)'],

@@ -62,3 +62,25 @@ test('an interval over 365 days, or a time zone with an interval, is refused and
   expect(zoned.field).toBe('tz');
   expect(await queue.manager.listCrons()).toEqual([]);
 });
+
+test('a pattern that never matches a date is refused, and an existing schedule keeps its pattern', async () => {
+  await queue.manager.scheduleCron('echo', { pattern: '0 3 * * *', tz: 'UTC' }, { message: 'kept' }, 'never');
+  const before = await queue.manager.listCrons();
+  // The 31st of February or April: the parser takes it, but there is no next run, and BullMQ
+  // would then save nothing and say nothing.
+  for (const tz of ['UTC', undefined]) {
+    const error = await queue.manager.scheduleCron('echo', { pattern: '0 0 31 2,4 *', tz }, { message: 'x' }, 'never').catch((e) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.field).toBe('cron');
+    expect(error.message).toBe(`invalid cron pattern "0 0 31 2,4 *": it never matches a date (in ${tz ?? 'local time'}), so it would never run`);
+  }
+  expect(await queue.manager.listCrons()).toEqual(before);
+  expect(await queue.manager.removeCron('never')).toBe(true);
+});
+
+test('a pattern that matches only on 29 February is accepted, its first run up to years away', async () => {
+  const saved = await queue.manager.scheduleCron('echo', { pattern: '0 12 29 2 *', tz: 'UTC' }, { message: 'leap' }, 'leap-day');
+  expect(saved.next!.getUTCMonth()).toBe(1);
+  expect(saved.next!.getUTCDate()).toBe(29);
+  expect(await queue.manager.removeCron('leap-day')).toBe(true);
+});

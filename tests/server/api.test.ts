@@ -438,6 +438,10 @@ describe('schedules', () => {
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1e300 }), 400, 'INVALID_BODY', 'everyMs');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 60_000, tz: 'UTC' }), 400, 'INVALID_OPTION', 'tz');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, pattern: '0 3 * *' }), 400, 'INVALID_OPTION', 'cron');
+    // No date is the 31st of February or April: BullMQ would save nothing, and this answered 200 with no body.
+    const never = await expectError(await put({ type: 'echo', data: { message: 'x' }, pattern: '0 0 31 2,4 *', tz: 'UTC' }, 'never'), 400, 'INVALID_OPTION', 'cron');
+    expect(never.message).toBe('invalid cron pattern "0 0 31 2,4 *": it never matches a date (in UTC), so it would never run');
+    await expectError(await api('/schedules/never'), 404, 'SCHEDULE_NOT_FOUND');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'builtin-echo'), 400, 'INVALID_OPTION', 'key');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'a:b'), 400, 'INVALID_PARAMS', 'key');
   });

@@ -23,9 +23,17 @@ export function checkCronPattern(pattern: string, tz?: string): void {
       `invalid cron pattern "${pattern}": expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, got ${fields}`,
     );
   }
+  let next: number | undefined;
   try {
-    defaultRepeatStrategy(Date.now(), { pattern, tz });
+    next = defaultRepeatStrategy(Date.now(), { pattern, tz });
   } catch (error) {
     throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": ${error instanceof Error ? error.message : String(error)}`);
+  }
+  // A pattern no date satisfies (`0 0 31 2,4 *`: the 31st of February or April) parses, but has
+  // no next time; BullMQ's upsertJobScheduler then writes nothing and says nothing, so a new
+  // schedule would not exist and an updated one would silently keep its old pattern. Rare dates
+  // (29 February, up to eight years away) do have a next time and stay accepted.
+  if (next === undefined || !Number.isFinite(next)) {
+    throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": it never matches a date (in ${tz ?? 'local time'}), so it would never run`);
   }
 }

@@ -153,7 +153,10 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.everyMs, tz: spec.tz };
     await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: checkUserId(options.userId) }, opts });
     const saved = (await this.listCrons()).find((s) => s.key === key);
-    return saved!;
+    // BullMQ saves nothing, without an error, when it finds no next run; checkCronPattern
+    // refuses such a pattern first, so this means the scheduler was removed meanwhile.
+    if (!saved) throw new Error(`schedule "${key}" was not saved: BullMQ found no next run for it, or it was removed meanwhile`);
+    return saved;
   }
 
   removeCron(key: string): Promise<boolean> {
