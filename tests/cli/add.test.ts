@@ -226,6 +226,7 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['--tz without --cron', ['add', 'echo', '--data', '{"message":"x"}', '--tz', 'UTC'], 'error: --tz only applies with --cron'],
     ['unknown --tz', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * * *', '--tz', 'Mars/Base'], 'error: --tz: unknown time zone "Mars/Base"'],
     ['--cron that never matches a date', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 0 31 2,4 *', '--tz', 'UTC', '--key', 'never'], 'error: --cron: invalid cron pattern "0 0 31 2,4 *": it never matches a date (in UTC), so it would never run'],
+    ['--cron with H, which BullMQ gives no seed', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'H * * * *'], 'error: --cron: invalid cron pattern "H * * * *": H (a hashed value) is not supported: BullMQ gives it no seed, so each run would pick a new random time; write the value itself, e.g. 17 instead of H'],
     ['invalid cron pattern', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'every day'], /^error: --cron: invalid cron pattern "every day": .+$/],
     ['--key with a colon', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'a:b'], `error: --key must be non-empty and without ':', got "a:b"`],
     ['--key too long for its executions\' audit rows', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'k'.repeat(257)], 'error: --key must be at most 256 characters (it has 257)'],

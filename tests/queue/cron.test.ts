@@ -84,3 +84,18 @@ test('a pattern that matches only on 29 February is accepted, its first run up t
   expect(saved.next!.getUTCDate()).toBe(29);
   expect(await queue.manager.removeCron('leap-day')).toBe(true);
 });
+
+test('H (a hashed value) is refused: BullMQ gives it no seed, so every run would land on a new random minute', async () => {
+  for (const pattern of ['H * * * *', '0 H * * *', 'H/5 * * * *', 'H(0-29) * * * *', '0 0 1,H * *']) {
+    const error = await queue.manager.scheduleCron('echo', { pattern }, { message: 'x' }, 'hashed').catch((e) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.field).toBe('cron');
+    expect(error.message).toBe(
+      `invalid cron pattern "${pattern}": H (a hashed value) is not supported: BullMQ gives it no seed, so each run would pick a new random time; write the value itself, e.g. 17 instead of H`,
+    );
+  }
+  expect(await queue.manager.listCrons()).toEqual([]);
+  // A day name with an H in it is still a day name.
+  await queue.manager.scheduleCron('echo', { pattern: '0 9 * * THU', tz: 'UTC' }, { message: 'thursday' }, 'thursday');
+  expect(await queue.manager.removeCron('thursday')).toBe(true);
+});

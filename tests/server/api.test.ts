@@ -442,6 +442,8 @@ describe('schedules', () => {
     const never = await expectError(await put({ type: 'echo', data: { message: 'x' }, pattern: '0 0 31 2,4 *', tz: 'UTC' }, 'never'), 400, 'INVALID_OPTION', 'cron');
     expect(never.message).toBe('invalid cron pattern "0 0 31 2,4 *": it never matches a date (in UTC), so it would never run');
     await expectError(await api('/schedules/never'), 404, 'SCHEDULE_NOT_FOUND');
+    const hashed = await expectError(await put({ type: 'echo', data: { message: 'x' }, pattern: 'H * * * *' }), 400, 'INVALID_OPTION', 'cron');
+    expect(hashed.message).toStartWith('invalid cron pattern "H * * * *": H (a hashed value) is not supported');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'builtin-echo'), 400, 'INVALID_OPTION', 'key');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'a:b'), 400, 'INVALID_PARAMS', 'key');
   });

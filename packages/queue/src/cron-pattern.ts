@@ -23,6 +23,15 @@ export function checkCronPattern(pattern: string, tz?: string): void {
       `invalid cron pattern "${pattern}": expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, got ${fields}`,
     );
   }
+  // cron-parser reads H as "a value picked by hashing a seed" (Jenkins style). BullMQ passes no
+  // seed, so every computation of the next run picks a new random minute (or hour...): the
+  // schedule would drift instead of repeating. `THU` is a day name, not an H.
+  if (/(?<![A-Za-z])H(?![A-Za-z])/.test(pattern)) {
+    throw new InvalidOptionError(
+      'cron',
+      `invalid cron pattern "${pattern}": H (a hashed value) is not supported: BullMQ gives it no seed, so each run would pick a new random time; write the value itself, e.g. 17 instead of H`,
+    );
+  }
   let next: number | undefined;
   try {
     next = defaultRepeatStrategy(Date.now(), { pattern, tz });
