@@ -228,8 +228,11 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['--cron that never matches a date', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 0 31 2,4 *', '--tz', 'UTC', '--key', 'never'], 'error: --cron: invalid cron pattern "0 0 31 2,4 *": it never matches a date (in UTC), so it would never run'],
     ['--cron with H, which BullMQ gives no seed', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'H * * * *'], 'error: --cron: invalid cron pattern "H * * * *": H (a hashed value) is not supported: BullMQ gives it no seed, so each run would pick a new random time; write the value itself, e.g. 17 instead of H'],
     ['invalid cron pattern', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'every day'], /^error: --cron: invalid cron pattern "every day": .+$/],
-    ['--key with a colon', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'a:b'], `error: --key must be non-empty and without ':', got "a:b"`],
-    ['--key too long for its executions\' audit rows', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'k'.repeat(257)], 'error: --key must be at most 256 characters (it has 257)'],
+    ['--key with a colon', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'a:b'], `error: --key: schedule key must be non-empty and without ':', got "a:b"`],
+    ['--key too long for its executions\' audit rows', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'k'.repeat(257)], `error: --key: schedule key must be at most 256 characters (it has 257), got "${'k'.repeat(60)}…"`],
+    // The key becomes part of each run's job id, and is printed by every listing.
+    ['--key with a terminal escape', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'evil\u001b[31mRED'], 'error: --key: schedule key must not contain control characters (U+0000-U+001F, U+007F-U+009F: NUL, newlines, tabs, terminal escapes), got "evil\\u001b[31mRED"'],
+    ['--key with a newline', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * * *', '--key', 'two\nlines'], 'error: --key: schedule key must not contain control characters (U+0000-U+001F, U+007F-U+009F: NUL, newlines, tabs, terminal escapes), got "two\\nlines"'],
     ['--job-id too long for its executions\' audit rows', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', 'j'.repeat(513)], `error: --job-id: jobId must be at most 512 characters (it has 513), got "${'j'.repeat(60)}…"`],
     ['reserved --key', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'builtin-echo'], /^error: --key must not start with "builtin-"/],
     ['missing type', ['add'], /^error: missing <type> \(known types: echo/],

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { jobRegistry } from '@sluice/jobs';
-import { builtinScheduleKey, connectRedis, scheduleSpecFor } from '@sluice/queue';
+import { builtinScheduleKey, connectRedis, QueueManager, scheduleSpecFor } from '@sluice/queue';
 import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
 import { deleteKeysUnder, runCli } from './cli.ts';
 
@@ -76,6 +76,22 @@ describe('queue:scheduler', () => {
   test('remove of an unknown key exits 1 naming it', async () => {
     const result = await runCli(['scheduler', 'remove', 'no-such-key'], env);
     expect(result).toEqual({ code: 1, stdout: '', stderr: 'error: no schedule with key "no-such-key" (existing: none)\n' });
+  });
+
+  test('a key holding a terminal escape (saved before such keys were refused) is printed escaped, and can be removed', async () => {
+    const evil = 'evil\u001b[31mRED';
+    const manager = await QueueManager.open({ config, registry: jobRegistry });
+    try {
+      // Written past QueueManager, which now refuses the key.
+      await manager.queue.upsertJobScheduler(evil, { every: 60_000 }, { name: 'echo', data: { data: { message: 'x' }, userId: null } });
+    } finally {
+      await manager.close();
+    }
+    const missing = await runCli(['scheduler', 'remove', 'no-such-key'], env);
+    expect(missing).toEqual({ code: 1, stdout: '', stderr: 'error: no schedule with key "no-such-key" (existing: evil\\u001b[31mRED)\n' });
+    const removed = await runCli(['scheduler', 'remove', evil], env);
+    expect(removed).toEqual({ code: 0, stdout: 'removed 1 schedule(s): evil\\u001b[31mRED\n', stderr: '' });
+    expect(await listKeys()).toEqual([]);
   });
 
   test('usage errors exit 2; help exits 0', async () => {

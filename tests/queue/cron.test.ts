@@ -99,3 +99,14 @@ test('H (a hashed value) is refused: BullMQ gives it no seed, so every run would
   await queue.manager.scheduleCron('echo', { pattern: '0 9 * * THU', tz: 'UTC' }, { message: 'thursday' }, 'thursday');
   expect(await queue.manager.removeCron('thursday')).toBe(true);
 });
+
+test('a schedule key follows the job-id character rules: no control characters, no half surrogate pair', async () => {
+  for (const key of ['evil\u001b[31mRED', 'two\nlines', 'nul\u0000', 'lone\ud800']) {
+    const error = await queue.manager.scheduleCron('echo', { everyMs: 60_000 }, { message: 'x' }, key).catch((e) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.field).toBe('key');
+    expect(error.message).toStartWith('schedule key must ');
+    expect(error.message).not.toMatch(/[\u0000-\u001f]/);
+  }
+  expect(await queue.manager.listCrons()).toEqual([]);
+});

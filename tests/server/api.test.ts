@@ -446,6 +446,10 @@ describe('schedules', () => {
     expect(hashed.message).toStartWith('invalid cron pattern "H * * * *": H (a hashed value) is not supported');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'builtin-echo'), 400, 'INVALID_OPTION', 'key');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'a:b'), 400, 'INVALID_PARAMS', 'key');
+    // The key becomes part of each run's job id: the job-id rules for characters apply.
+    const escaped = await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1000 }, 'evil%1B%5B31mRED'), 400, 'INVALID_OPTION', 'key');
+    expect(escaped.message).toStartWith('schedule key must not contain control characters');
+    await expectError(await api('/schedules/evil%1B%5B31mRED'), 404, 'SCHEDULE_NOT_FOUND');
   });
 });
 

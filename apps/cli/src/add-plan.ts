@@ -6,6 +6,7 @@ import {
   BUILTIN_SCHEDULE_PREFIX,
   buildJobOptions,
   checkCronPattern,
+  checkScheduleKey,
   InvalidJobDataError,
   MAX_DELAY_MS,
   MAX_PRIORITY,
@@ -110,8 +111,11 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
   }
   const key = flags.key ?? defaultScheduleKey(type, spec);
   const legacy = flags.key === undefined && spec.pattern !== undefined ? [legacyScheduleKey(type, spec), unshortenedScheduleKey(type, spec)].filter((k) => k !== key) : [];
-  if (key.trim() === '' || key.includes(':')) throw new UsageError(`--key must be non-empty and without ':', got "${key}"`, '--key');
-  if (key.length > MAX_SCHEDULE_KEY_CHARS) throw new UsageError(`--key must be at most ${MAX_SCHEDULE_KEY_CHARS} characters (it has ${key.length})`, '--key');
+  try {
+    checkScheduleKey(key);
+  } catch (error) {
+    throw underFlag(error);
+  }
   if (key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
     throw new UsageError(`--key must not start with "${BUILTIN_SCHEDULE_PREFIX}" (reserved for queue:scheduler setup)`, '--key');
   }

@@ -123,3 +123,19 @@ export function buildJobOptions(definition: JobDefinition, options: SubmitOption
     removeOnFail: keep(options.removeOnFail, DEFAULT_KEEP_FAILED),
   };
 }
+
+/**
+ * A schedule key becomes part of the job id of each of its runs (`repeat:<key>:<time>`) and is
+ * printed by every listing, so it follows the job-id rules for characters: no ':', no control
+ * characters, no half of a surrogate pair. Numbers and queue key names are fine: they never
+ * stand alone as a job id.
+ */
+export function checkScheduleKey(key: string): void {
+  const problem =
+    key.trim() === '' || key.includes(':') ? "must be non-empty and without ':'"
+    : key.length > MAX_SCHEDULE_KEY_CHARS ? `must be at most ${MAX_SCHEDULE_KEY_CHARS} characters (it has ${key.length})`
+    : LONE_SURROGATE.test(key) ? 'must be valid Unicode text (it holds half of a surrogate pair)'
+    : CONTROL_CHARACTER.test(key) ? 'must not contain control characters (U+0000-U+001F, U+007F-U+009F: NUL, newlines, tabs, terminal escapes)'
+    : null;
+  if (problem) throw new InvalidOptionError('key', `schedule key ${problem}, got ${JSON.stringify(key.length > 80 ? `${key.slice(0, 60)}…` : key)}`);
+}

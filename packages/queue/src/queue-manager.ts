@@ -13,7 +13,7 @@ import {
 } from '@sluice/jobs';
 import { checkCronPattern } from './cron-pattern.ts';
 import { BEING_ADDED, InvalidJobDataError, InvalidOptionError, JobExistsError, UnknownJobTypeError } from './errors.ts';
-import { buildJobOptions, checkUserId, MAX_DELAY_MS, MAX_SCHEDULE_KEY_CHARS, type JobEnvelope } from './job-options.ts';
+import { buildJobOptions, checkScheduleKey, checkUserId, MAX_DELAY_MS, type JobEnvelope } from './job-options.ts';
 import { QUEUE_NAME, sluiceKeys } from './queue-keys.ts';
 import { checkRedis, connectRedis, type RedisHealth } from './redis.ts';
 
@@ -146,8 +146,7 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
       throw new InvalidOptionError('every', `every must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days), got "${spec.everyMs}"`);
     }
     if (spec.everyMs !== undefined && spec.tz !== undefined) throw new InvalidOptionError('tz', 'tz only applies to a cron pattern, not to everyMs');
-    if (!key || key.includes(':')) throw new InvalidOptionError('key', `schedule key must be non-empty and without ':', got "${key}"`);
-    if (key.length > MAX_SCHEDULE_KEY_CHARS) throw new InvalidOptionError('key', `schedule key must be at most ${MAX_SCHEDULE_KEY_CHARS} characters, got ${key.length}`);
+    checkScheduleKey(key);
     const { delay: _delay, jobId: _jobId, ...opts } = buildJobOptions(this.registry[type]!, options, this.config);
     if (spec.pattern !== undefined) checkCronPattern(spec.pattern, spec.tz);
     const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.everyMs, tz: spec.tz };

@@ -1,7 +1,7 @@
 /** `queue:add`: one job, or a repeating Job Scheduler, from flags. Nothing reaches Redis until planAdd passed. */
 import { JobExistsError, MAX_SCHEDULE_KEY_CHARS, priorityName, resolvePriority } from '@sluice/queue';
 import type { Command } from '../command.ts';
-import { describeRepeat, when } from '../format.ts';
+import { describeRepeat, printable, when } from '../format.ts';
 import { planAdd, underFlag } from '../add-plan.ts';
 
 export const command: Command = {
@@ -55,9 +55,10 @@ payload (nothing queued).`,
         throw underFlag(error);
       });
       if (moved) await queue.removeCron(moved.key);
-      const from = moved ? ` (moved from "${moved.key.slice(0, 40)}…", too long a key)` : '';
+      // Keys saved before control characters were refused may still hold them: shown escaped.
+      const from = moved ? ` (moved from "${printable(moved.key.slice(0, 40))}…", too long a key)` : '';
       await ctx.print(
-        `${existed || moved ? 'updated' : 'created'} schedule "${key}"${from}: ${plan.type} ${describeRepeat(saved)}, next run ${when(saved.next)}`,
+        `${existed || moved ? 'updated' : 'created'} schedule "${printable(key)}"${from}: ${plan.type} ${describeRepeat(saved)}, next run ${when(saved.next)}`,
       );
       return 0;
     }

@@ -3,7 +3,7 @@ import { removeSchedules, SCHEDULE_MODES, setupSchedules, type ScheduleAction, t
 import type { CliContext, Command } from '../command.ts';
 import { NotFoundError, UsageError } from '../errors.ts';
 import { noMorePositionals, parseFlags } from '../flags.ts';
-import { describeRepeat, table, when } from '../format.ts';
+import { describeRepeat, printable, table, when } from '../format.ts';
 
 const HELP = `Usage: bun run queue:scheduler <subcommand>
 
@@ -79,11 +79,12 @@ const SUBCOMMANDS: Record<string, Sub> = {
     } else if (await queue.removeCron(key)) {
       removed = [key];
     } else {
-      const known = (await queue.listCrons()).map((s) => s.key);
-      throw new NotFoundError(`no schedule with key "${key}" (existing: ${known.length > 0 ? known.join(', ') : 'none'})`);
+      // Keys from before control characters were refused may hold an escape sequence: shown escaped.
+      const known = (await queue.listCrons()).map((s) => printable(s.key));
+      throw new NotFoundError(`no schedule with key "${printable(key)}" (existing: ${known.length > 0 ? known.join(', ') : 'none'})`);
     }
     if (flags.json) await ctx.print(JSON.stringify({ removed }, null, 2));
-    else await ctx.print(removed.length === 0 ? 'No schedules to remove.' : `removed ${removed.length} schedule(s): ${removed.join(', ')}`);
+    else await ctx.print(removed.length === 0 ? 'No schedules to remove.' : `removed ${removed.length} schedule(s): ${removed.map(printable).join(', ')}`);
     return 0;
   },
 
