@@ -141,6 +141,20 @@ describe('queue:add --every / --cron', () => {
     }
   });
 
+  test('the old-key schedule is found however the pattern is spaced, as the key ignores spacing', async () => {
+    const { env } = fresh();
+    const manager = await QueueManager.open({ config: loadConfig(env), registry: jobRegistry });
+    try {
+      await manager.scheduleCron('echo', { pattern: '1-5 * * * *' }, { message: 'old' }, 'echo-cron-1-5-x-x-x-x');
+      const added = await runCli(['add', 'echo', '--data', '{"message":"new"}', '--cron', '1-5  * * * *'], env);
+      expect(added.stderr).toBe('');
+      expect(added.stdout).toStartWith('updated schedule "echo-cron-1-5-x-x-x-x": echo cron 1-5  * * * *');
+      expect((await manager.listCrons()).map((s) => [s.key, s.data])).toEqual([['echo-cron-1-5-x-x-x-x', { message: 'new' }]]);
+    } finally {
+      await manager.close();
+    }
+  });
+
   test('a pattern too long for a key of its own gets the start of its slug and the hash; one saved under a longer key is moved', async () => {
     const { env } = fresh();
     const minutes = Array.from({ length: 60 }, (_, i) => i).join(',');

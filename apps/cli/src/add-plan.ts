@@ -144,13 +144,16 @@ export function defaultScheduleKey(type: string, spec: CronSpec): string {
 /** The derived key before keys were held to MAX_SCHEDULE_KEY_CHARS; `queue:add` moves a schedule saved under a longer one. */
 function unshortenedScheduleKey(type: string, spec: CronSpec): string {
   if (spec.everyMs !== undefined) return `${type}-every-${spec.everyMs}`;
-  const pattern = spec.pattern!.trim().replace(/\s+/g, ' ');
+  const pattern = normalPattern(spec.pattern!);
   const key = legacyScheduleKey(type, spec);
   if (/^[0-9*]+( [0-9*]+)*$/.test(pattern) && !spec.tz) return key;
   return `${key}-${patternHash(spec)}`;
 }
 
-const patternHash = (spec: CronSpec) => createHash('sha256').update(`${spec.pattern!.trim().replace(/\s+/g, ' ')}\n${spec.tz ?? ''}`).digest('hex').slice(0, 8);
+const patternHash = (spec: CronSpec) => createHash('sha256').update(`${normalPattern(spec.pattern!)}\n${spec.tz ?? ''}`).digest('hex').slice(0, 8);
+
+/** A pattern as keys are derived from it: fields one space apart, so `1-5  * * * *` and `1-5 * * * *` are one schedule. */
+export const normalPattern = (pattern: string) => pattern.trim().replace(/\s+/g, ' ');
 
 function parsePriority(raw: string): SubmitOptions['priority'] {
   const value = /^\d+$/.test(raw) ? Number(raw) : raw;

@@ -2,7 +2,7 @@
 import { JobExistsError, MAX_SCHEDULE_KEY_CHARS, priorityName, resolvePriority } from '@sluice/queue';
 import type { Command } from '../command.ts';
 import { describeRepeat, printable, when } from '../format.ts';
-import { planAdd, underFlag } from '../add-plan.ts';
+import { normalPattern, planAdd, underFlag } from '../add-plan.ts';
 
 export const command: Command = {
   summary: 'queue a job, or create a repeating schedule with --every/--cron',
@@ -45,8 +45,10 @@ payload (nothing queued).`,
     if (plan.schedule) {
       const { spec, legacyKeys = [] } = plan.schedule;
       const schedules = await queue.listCrons();
-      // Saved by an earlier Sluice under an older derived key, with this very pattern: update that one, not add a twin.
-      const legacy = schedules.find((s) => legacyKeys.includes(s.key) && s.type === plan.type && s.pattern === spec.pattern && (s.tz ?? undefined) === spec.tz);
+      // Saved by an earlier Sluice under an older derived key, with this very pattern (spaced
+      // alike or not, as the key itself ignores spacing): update that one, not add a twin.
+      const samePattern = (pattern: string | null) => pattern !== null && normalPattern(pattern) === normalPattern(spec.pattern ?? '');
+      const legacy = schedules.find((s) => legacyKeys.includes(s.key) && s.type === plan.type && samePattern(s.pattern) && (s.tz ?? undefined) === spec.tz);
       // One too long for its runs' audit rows is moved to the new key instead.
       const moved = legacy && legacy.key.length > MAX_SCHEDULE_KEY_CHARS ? legacy : undefined;
       const key = moved ? plan.schedule.key : (legacy?.key ?? plan.schedule.key);
