@@ -127,6 +127,30 @@ describe('queue:add --every / --cron', () => {
     expect(stepped.stdout).toMatch(/^created schedule "echo-cron-x-5-x-x-x-x-[0-9a-f]{8}": echo cron \*\/5 \* \* \* \*/);
   });
 
+  test('without --tz the local zone is saved with a cron schedule, so workers in another zone keep its clock', async () => {
+    const { env } = fresh();
+    const tokyo = { ...env, TZ: 'Asia/Tokyo' };
+    const manager = await QueueManager.open({ config: loadConfig(env), registry: jobRegistry });
+    try {
+      // Saved by an earlier Sluice, which left the zone out: the workers' zone then set every run after the first.
+      await manager.scheduleCron('echo', { pattern: '0 20 * * *' }, { message: 'old' }, 'echo-cron-0-20-x-x-x');
+      const added = await runCli(['add', 'echo', '--data', '{"message":"tz"}', '--cron', '0 20 * * *'], tokyo);
+      expect(added.stderr).toBe('');
+      expect(added.stdout).toMatch(/^updated schedule "echo-cron-0-20-x-x-x": echo cron 0 20 \* \* \* \(Asia\/Tokyo\), next run \S+ 20:00:00 /);
+      const schedules = await manager.listCrons();
+      expect(schedules).toEqual([expect.objectContaining({ key: 'echo-cron-0-20-x-x-x', pattern: '0 20 * * *', tz: 'Asia/Tokyo', data: { message: 'tz' } })]);
+      // 20:00 in Tokyo is 11:00 UTC, whichever zone computes it next.
+      expect(schedules[0]!.next!.toISOString()).toMatch(/T11:00:00\.000Z$/);
+      // With --key too; an explicit --tz wins.
+      const keyed = await runCli(['add', 'echo', '--data', '{"message":"tz"}', '--cron', '*/10 * 20 * * *', '--key', 'tzdemo'], tokyo);
+      expect(keyed.stdout).toStartWith('created schedule "tzdemo": echo cron */10 * 20 * * * (Asia/Tokyo), next run ');
+      const utc = await runCli(['add', 'echo', '--data', '{"message":"tz"}', '--cron', '0 20 * * *', '--tz', 'UTC', '--key', 'tzdemo'], tokyo);
+      expect(utc.stdout).toStartWith('updated schedule "tzdemo": echo cron 0 20 * * * (UTC), next run ');
+    } finally {
+      await manager.close();
+    }
+  });
+
   test('a schedule an earlier Sluice saved under the old key (no hash) is updated in place, not doubled', async () => {
     const { env } = fresh();
     const manager = await QueueManager.open({ config: loadConfig(env), registry: jobRegistry });

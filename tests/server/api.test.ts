@@ -421,6 +421,9 @@ describe('schedules', () => {
     expect(((await (await api(`/schedules/${key}`)).json()) as any).data).toEqual({ message: 'cron' });
     const list = (await (await api('/schedules')).json()) as any;
     expect(list.schedules.map((s: any) => s.key)).toContain(key);
+    // A pattern without tz is UTC, saved as such, whatever zone the server or a worker runs in.
+    const noZone = await api(`/schedules/${key}`, { method: 'PUT', json: { type: 'echo', data: { message: 'cron' }, pattern: '0 3 * * *' } });
+    expect(((await noZone.json()) as any).tz).toBe('UTC');
 
     expect(await (await api(`/schedules/${key}`, { method: 'DELETE' })).json()).toEqual({ key, removed: true });
     await expectError(await api(`/schedules/${key}`, { method: 'DELETE' }), 404, 'SCHEDULE_NOT_FOUND');

@@ -49,8 +49,11 @@ export interface AddPlan {
   type: string;
   data: unknown;
   options: SubmitOptions;
-  /** `legacyKeys`: the keys earlier Sluice versions derived for the same cron schedule, where they differ from `key`. */
-  schedule?: { spec: CronSpec; key: string; legacyKeys?: string[] };
+  /**
+   * `legacyKeys`: the keys earlier Sluice versions derived for the same cron schedule, where they differ from `key`.
+   * `zoneFromLocal`: no --tz was given, so `spec.tz` is this machine's zone (schedules saved before it was pinned have none).
+   */
+  schedule?: { spec: CronSpec; key: string; legacyKeys?: string[]; zoneFromLocal?: boolean };
 }
 
 /** Turns arguments into a checked plan, or throws a usage/validation error. Never touches Redis. */
@@ -99,9 +102,15 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
     return undefined;
   }
   if (flags.tz !== undefined && flags.every !== undefined) throw new UsageError('--tz only applies with --cron', '--tz');
-  const spec: CronSpec =
+  // The schedule as typed: default keys come from it, so the same command keeps its key.
+  const typed: CronSpec =
     flags.every !== undefined ? { everyMs: wholeNumber('every', flags.every, { min: 1, max: MAX_DELAY_MS, unit: 'milliseconds' }) } : { pattern: flags.cron!.trim(), tz: flags.tz };
-  if (spec.pattern === '') throw new UsageError('--cron needs a pattern, e.g. "0 3 * * *"', '--cron');
+  if (typed.pattern === '') throw new UsageError('--cron needs a pattern, e.g. "0 3 * * *"', '--cron');
+  // Without --tz a pattern means local time here, so that zone is saved with it: BullMQ computes
+  // each later run in the zone of the worker that ran the last one (often UTC), and a schedule
+  // without a zone would move to that clock after its first run.
+  const zoneFromLocal = typed.pattern !== undefined && flags.tz === undefined;
+  const spec: CronSpec = zoneFromLocal ? { ...typed, tz: Intl.DateTimeFormat().resolvedOptions().timeZone } : typed;
   if (spec.pattern !== undefined) {
     try {
       checkCronPattern(spec.pattern, spec.tz);
@@ -109,8 +118,8 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
       throw underFlag(error);
     }
   }
-  const key = flags.key ?? defaultScheduleKey(type, spec);
-  const legacy = flags.key === undefined && spec.pattern !== undefined ? [legacyScheduleKey(type, spec), unshortenedScheduleKey(type, spec)].filter((k) => k !== key) : [];
+  const key = flags.key ?? defaultScheduleKey(type, typed);
+  const legacy = flags.key === undefined && typed.pattern !== undefined ? [legacyScheduleKey(type, typed), unshortenedScheduleKey(type, typed)].filter((k) => k !== key) : [];
   try {
     checkScheduleKey(key);
   } catch (error) {
@@ -119,7 +128,7 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
   if (key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
     throw new UsageError(`--key must not start with "${BUILTIN_SCHEDULE_PREFIX}" (reserved for queue:scheduler setup)`, '--key');
   }
-  return { spec, key, ...(legacy.length > 0 ? { legacyKeys: [...new Set(legacy)] } : {}) };
+  return { spec, key, ...(legacy.length > 0 ? { legacyKeys: [...new Set(legacy)] } : {}), ...(zoneFromLocal ? { zoneFromLocal } : {}) };
 }
 
 /** The key Sluice derived for a cron schedule before the hash was added; `queue:add` still updates a schedule saved under it. */

@@ -23,7 +23,8 @@ Flags:
   --job-id ID            your own id; adding an id that still exists queues nothing
   --every MS             repeat every MS milliseconds (alias --repeat)
   --cron PATTERN         repeat on a cron pattern: 5 fields, or 6 with seconds first
-  --tz TZ                time zone for --cron, e.g. Europe/Berlin (default: local time)
+  --tz TZ                time zone for --cron, e.g. Europe/Berlin (default: this machine's
+                         zone, saved with the schedule so workers elsewhere keep it)
   --key KEY              schedule name (default <type>-every-<MS> or <type>-cron-<pattern>);
                          adding the same key again replaces that schedule
   -h, --help             show this help
@@ -43,12 +44,14 @@ payload (nothing queued).`,
     const queue = await ctx.queue();
 
     if (plan.schedule) {
-      const { spec, legacyKeys = [] } = plan.schedule;
+      const { spec, legacyKeys = [], zoneFromLocal = false } = plan.schedule;
       const schedules = await queue.listCrons();
       // Saved by an earlier Sluice under an older derived key, with this very pattern (spaced
       // alike or not, as the key itself ignores spacing): update that one, not add a twin.
       const samePattern = (pattern: string | null) => pattern !== null && normalPattern(pattern) === normalPattern(spec.pattern ?? '');
-      const legacy = schedules.find((s) => legacyKeys.includes(s.key) && s.type === plan.type && samePattern(s.pattern) && (s.tz ?? undefined) === spec.tz);
+      // One saved without a zone, before the local zone was pinned, is the same schedule too.
+      const sameZone = (tz: string | null) => tz === (spec.tz ?? null) || (zoneFromLocal && tz === null);
+      const legacy = schedules.find((s) => legacyKeys.includes(s.key) && s.type === plan.type && samePattern(s.pattern) && sameZone(s.tz));
       // One too long for its runs' audit rows is moved to the new key instead.
       const moved = legacy && legacy.key.length > MAX_SCHEDULE_KEY_CHARS ? legacy : undefined;
       const key = moved ? plan.schedule.key : (legacy?.key ?? plan.schedule.key);

@@ -23,7 +23,10 @@ export function createScheduleRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 
         if (params.key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
           throw new InvalidOptionError('key', `keys starting with "${BUILTIN_SCHEDULE_PREFIX}" belong to the job definitions' own schedules`);
         }
-        const { type, data = {}, pattern, everyMs, tz, priority, attempts } = body;
+        const { type, data = {}, pattern, everyMs, priority, attempts } = body;
+        // A pattern without tz means UTC, saved as such: left out, BullMQ would compute the first
+        // run in the server's zone and each later one in the zone of whichever worker ran the last.
+        const tz = pattern !== undefined ? (body.tz ?? 'UTC') : body.tz;
         const saved = await queue.scheduleCron(type, { pattern, everyMs, tz }, data, params.key, { priority, attempts });
         log.info({ key: params.key, type, pattern, everyMs }, 'schedule saved');
         return saved;

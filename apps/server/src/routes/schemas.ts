@@ -48,7 +48,7 @@ export const ScheduleBody = t.Object(
     data: t.Optional(t.Unknown({ description: 'Payload for every run. Default {}' })),
     pattern: t.Optional(t.String({ minLength: 1, error: problem('pattern', 'pattern must be a cron pattern'), description: 'Cron pattern; 6 fields means seconds first' })),
     everyMs: t.Optional(t.Integer({ minimum: 1, maximum: MAX_DELAY_MS, error: problem('everyMs', `everyMs must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days)`) })),
-    tz: t.Optional(t.String({ minLength: 1, description: 'IANA time zone for the pattern, e.g. Europe/Berlin' })),
+    tz: t.Optional(t.String({ minLength: 1, description: 'IANA time zone for the pattern, e.g. Europe/Berlin. Default UTC' })),
     priority: t.Optional(Priority),
     attempts: t.Optional(Attempts),
   },
