@@ -54,6 +54,33 @@ describe('setupSchedules', () => {
     expect(after).toEqual(before);
   });
 
+  test('a changed job option (attempts from config, a definition\'s priority) updates the schedule; then it is unchanged again', async () => {
+    await setupSchedules(queue, registry, config, 'production');
+    const savedOpts = async (key: string) => (await queue.queue.getJobSchedulers(0, -1, true)).find((s) => s.key === key)?.template?.opts;
+    expect(await savedOpts('builtin-daily')).toMatchObject({ attempts: config.worker.attempts, priority: 1000 });
+
+    const moreAttempts = testConfig({ QUEUE_PREFIX: config.redis.prefix, ENABLE_SCHEDULED_JOBS: 'true', WORKER_QUEUE_JOB_ATTEMPTS: '7' });
+    const queueWithMore = await QueueManager.open({ config: moreAttempts, registry, connection: queue.connection });
+    try {
+      const result = await setupSchedules(queueWithMore, registry, moreAttempts, 'production');
+      expect(summary(result.actions)).toEqual({ 'builtin-daily': 'updated', 'builtin-ticker': 'updated', 'builtin-offWhenDisabled': 'updated' });
+      expect(await savedOpts('builtin-daily')).toMatchObject({ attempts: 7 });
+      const again = await setupSchedules(queueWithMore, registry, moreAttempts, 'production');
+      expect(new Set(again.actions.map((a) => a.action))).toEqual(new Set(['unchanged']));
+    } finally {
+      await queueWithMore.close();
+    }
+
+    const urgent = { ...registry, daily: defineJob({ ...registry.daily, priority: 'critical' }) } satisfies JobRegistry;
+    const urgentQueue = await QueueManager.open({ config, registry: urgent, connection: queue.connection });
+    try {
+      expect(summary((await setupSchedules(urgentQueue, urgent, config, 'production')).actions)['builtin-daily']).toBe('updated');
+      expect(await savedOpts('builtin-daily')).toMatchObject({ priority: 1, attempts: config.worker.attempts });
+    } finally {
+      await urgentQueue.close();
+    }
+  });
+
   test('test mode repeats every testEveryMs (default 10s), replacing production schedules in place', async () => {
     await setupSchedules(queue, registry, config, 'production');
     const result = await setupSchedules(queue, registry, config, 'test');

@@ -1,5 +1,5 @@
 /** The producer side: validated submits, schedules, health and pause/resume on the `jobs` queue. */
-import { Queue } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@sluice/config';
 import {
@@ -147,7 +147,7 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     }
     if (spec.everyMs !== undefined && spec.tz !== undefined) throw new InvalidOptionError('tz', 'tz only applies to a cron pattern, not to everyMs');
     checkScheduleKey(key);
-    const { delay: _delay, jobId: _jobId, ...opts } = buildJobOptions(this.registry[type]!, options, this.config);
+    const opts = this.scheduledJobOptions(type, options);
     if (spec.pattern !== undefined) checkCronPattern(spec.pattern, spec.tz);
     const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.everyMs, tz: spec.tz };
     await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: checkUserId(options.userId) }, opts });
@@ -156,6 +156,18 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     // refuses such a pattern first, so this means the scheduler was removed meanwhile.
     if (!saved) throw new Error(`schedule "${key}" was not saved: BullMQ found no next run for it, or it was removed meanwhile`);
     return saved;
+  }
+
+  /** The job options each run of a `type` schedule is queued with, as scheduleCron saves them. */
+  scheduledJobOptions(type: JobType<R> | string, options: SubmitOptions = {}): JobsOptions {
+    const { delay: _delay, jobId: _jobId, ...opts } = buildJobOptions(this.registry[type]!, options, this.config);
+    return opts;
+  }
+
+  /** The job options saved with each schedule (priority, attempts, backoff...), by key. */
+  async savedJobOptions(): Promise<Map<string, unknown>> {
+    const schedulers = await this.queue.getJobSchedulers(0, -1, true);
+    return new Map(schedulers.map((s) => [s.key, s.template?.opts ?? null]));
   }
 
   removeCron(key: string): Promise<boolean> {

@@ -65,6 +65,7 @@ export async function setupSchedules<R extends JobRegistry>(
     enabled: definition.schedule?.enabled?.(config) ?? true,
   }));
   const existing = new Map((await queue.listCrons()).map((s) => [s.key, s]));
+  const savedOptions = await queue.savedJobOptions();
   const actions: ScheduleAction[] = [];
   const handled = new Set<string>();
 
@@ -79,7 +80,9 @@ export async function setupSchedules<R extends JobRegistry>(
       continue;
     }
     const data = definition.schedule!.data;
-    if (current && sameSchedule(current, type, spec, data)) {
+    // The job options count too: a definition's priority or backoff, or WORKER_QUEUE_JOB_ATTEMPTS,
+    // may have changed since, and each run is queued with the options saved here.
+    if (current && sameSchedule(current, type, spec, data) && sameJson(savedOptions.get(key), queue.scheduledJobOptions(type))) {
       actions.push({ action: 'unchanged', key, type, spec, next: current.next });
       continue;
     }
@@ -112,4 +115,13 @@ function sameSchedule(current: ScheduleInfo, type: string, spec: CronSpec, data:
     current.tz === (spec.tz ?? null) &&
     JSON.stringify(current.data) === JSON.stringify(data)
   );
+}
+
+/** Equal as JSON, whatever the order of object keys (Redis hands the saved options back in its own). */
+function sameJson(a: unknown, b: unknown): boolean {
+  const sorted = (value: unknown): unknown =>
+    Array.isArray(value) ? value.map(sorted)
+    : typeof value === 'object' && value !== null ? Object.fromEntries(Object.entries(value).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, v]) => [k, sorted(v)]))
+    : value;
+  return JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
 }
