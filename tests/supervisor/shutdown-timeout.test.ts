@@ -49,3 +49,16 @@ test('a job longer than the shutdown timeout is left active, the process exits 0
   second.proc.kill('SIGTERM');
   expect(await within('the second worker to exit', second.exited, 10_000)).toBe(0);
 }, 60_000);
+
+test('a worker process whose event loop a job blocks is killed 5 s past the timeout, and the log says so', async () => {
+  const worker = startWorker();
+  const { id } = await queue.manager.submit('echo', { message: 'blocks the loop', cpuMs: 15_000 });
+  await waitFor('the job to be active', async () => (await queue.manager.queue.getJob(id))?.processedOn !== undefined);
+  worker.proc.kill('SIGTERM');
+  expect(await within('the worker to exit', worker.exited, 20_000)).toBe(0);
+  // Before: `supervisor stopping` and then `supervisor exited`, with nothing about the kill.
+  const killed = worker.stdout().split('\n').find((line) => line.includes('did not stop after the shutdown timeout'));
+  expect(killed).toBeDefined();
+  expect(JSON.parse(killed!)).toMatchObject({ level: 50, slot: 1, waitedMs: SHUTDOWN_TIMEOUT_MS + 5000 });
+  await queue.manager.queue.obliterate({ force: true });
+}, 60_000);

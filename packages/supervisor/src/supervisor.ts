@@ -232,7 +232,15 @@ export class Supervisor extends EventEmitter<Events> {
         }
         // The child enforces the drain timeout itself; this is the backstop for a hung child.
         // Capped at what a timer can hold: a longer delay fires at once and would kill the draining child.
-        const hardKill = setTimeout(() => proc.kill('SIGKILL'), Math.min(2_147_483_647, shutdownTimeoutMs + 5000));
+        const hardKillMs = Math.min(2_147_483_647, shutdownTimeoutMs + 5000);
+        const hardKill = setTimeout(() => {
+          // Its own timeout did not fire: a handler blocks its event loop. Said here, since it cannot say so itself.
+          this.options.log.error(
+            { slot: slot.slot, workerPid: proc.pid, waitedMs: hardKillMs },
+            'worker process did not stop after the shutdown timeout; killing it (its jobs are left for stalled-job recovery)',
+          );
+          proc.kill('SIGKILL');
+        }, hardKillMs);
         await proc.exited;
         clearTimeout(hardKill);
       }),
