@@ -2,7 +2,7 @@
 import { Elysia, NotFoundError, ParseError, ValidationError } from 'elysia';
 import type { Logger } from '@sluice/observability';
 import { AuditQueryTimeoutError, InvalidAuditQueryError } from '@sluice/db';
-import { JobExistsError, QueueError, RedisUnavailableError } from '@sluice/queue';
+import { isRedisCommandTimeout, JobExistsError, QueueError, RedisUnavailableError } from '@sluice/queue';
 import { HttpError } from './http-errors.ts';
 import type { FieldProblem } from './routes/schemas.ts';
 
@@ -41,6 +41,10 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
   if (error instanceof AuditQueryTimeoutError) return { status: 504, body: body(error.code, error.message) };
   if (error instanceof JobExistsError) return { status: 409, body: body(error.code, error.message, error.field) };
   if (error instanceof QueueError) return { status: 400, body: body(error.code, error.message, error.field) };
+  if (isRedisCommandTimeout(error)) {
+    const message = 'Redis did not answer within REDIS_COMMAND_TIMEOUT; a write may still take effect once it does: read the job back before submitting it again (with a jobId, a second submit is a 409, never a second job)';
+    return { status: 503, body: body('REDIS_UNAVAILABLE', message) };
+  }
   // ioredis reports an outage as assorted plain errors; the connection state says what they mean.
   if (!redisReady()) return { status: 503, body: body('REDIS_UNAVAILABLE', 'Redis is not reachable; try again shortly') };
   return { status: 500, body: body('INTERNAL', 'internal error; see the server log') };

@@ -11,7 +11,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export interface Config {
   readonly env: NodeEnv;
-  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly redis: { readonly url: string; readonly prefix: string; readonly commandTimeoutMs: number };
   /** `url` unset means the embedded PGlite store under `dataDir`. */
   readonly database: {
     readonly url: string | undefined;
@@ -82,6 +82,8 @@ export const VARIABLES = {
   NODE_ENV: { parse: oneOf('development', 'production', 'test'), default: 'development' },
   REDIS_URL: { parse: redisUrl, default: 'redis://127.0.0.1:6379' },
   QUEUE_PREFIX: { parse: str, default: 'bull' },
+  // How long a producer (API, CLI) waits for Redis to answer one command; 0: no limit.
+  REDIS_COMMAND_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: '15000' },
   DATABASE_URL: { parse: postgresUrl, default: undefined },
   DATA_DIR: { parse: directory, default: '.data' },
   HOST: { parse: str, default: '127.0.0.1' },
@@ -179,7 +181,7 @@ export function loadConfig(env: Env): Config {
 
   const config: Config = {
     env: nodeEnv,
-    redis: { url: read('REDIS_URL'), prefix: read('QUEUE_PREFIX') },
+    redis: { url: read('REDIS_URL'), prefix: read('QUEUE_PREFIX'), commandTimeoutMs: read('REDIS_COMMAND_TIMEOUT') },
     database: { url: read('DATABASE_URL'), dataDir: read('DATA_DIR'), readTimeoutMs: read('AUDIT_READ_TIMEOUT') },
     server: { host: read('HOST'), port: read('PORT'), metricsPort: read('METRICS_PORT'), allowedHosts: read('ALLOWED_HOSTS') },
     worker: {

@@ -56,7 +56,7 @@ export async function startAuditTrail({ config, log, ...writerOptions }: StartAu
     throw new AuditRedisTooOldError(version);
   }
   // Backlog reads for metrics and shutdown: fail fast while Redis is down, never wait behind a read.
-  const statusRedis = await connectRedis(config.redis.url, { role: 'producer', connectionName: 'sluice-audit-status' }).catch(async (error) => {
+  const statusRedis = await connectRedis(config.redis.url, { role: 'producer', connectionName: 'sluice-audit-status', commandTimeoutMs: config.redis.commandTimeoutMs }).catch(async (error) => {
     redis.disconnect();
     await store.close();
     throw error;

@@ -62,7 +62,9 @@ export class RedisUnavailableError extends QueueError {
         ? `Redis at ${redactUrl(url)} refused database ${refusedDb} (${reason}): use an index below its "databases" setting (16 by default).`
         : login
           ? `Redis at ${redactUrl(url)} refused the login (${reason}): put its password in REDIS_URL (redis://:PASSWORD@host:port, or redis://USER:PASSWORD@host:port).`
-          : (describeRedisRefusal(cause, url) ?? `Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`),
+          : isRedisCommandTimeout(cause)
+            ? `Redis at ${redactUrl(url)} took the connection but did not answer within REDIS_COMMAND_TIMEOUT: is it paused, or overloaded?`
+            : (describeRedisRefusal(cause, url) ?? `Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`),
       undefined,
       { cause },
     );
@@ -98,4 +100,12 @@ export function redactUrl(url: string): string {
   } catch {
     return url;
   }
+}
+
+/**
+ * A command Redis did not answer within REDIS_COMMAND_TIMEOUT (ioredis's plain Error). The
+ * command was sent: a write may still take effect once Redis answers.
+ */
+export function isRedisCommandTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out';
 }

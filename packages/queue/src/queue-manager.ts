@@ -71,7 +71,7 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
   }
 
   static async open<R extends JobRegistry>({ config, registry, connection }: QueueManagerOptions<R>): Promise<QueueManager<R>> {
-    const redis = connection ?? (await connectRedis(config.redis.url, { role: 'producer', connectionName: 'sluice-producer' }));
+    const redis = connection ?? (await connectRedis(config.redis.url, { role: 'producer', connectionName: 'sluice-producer', commandTimeoutMs: config.redis.commandTimeoutMs }));
     return new QueueManager(config, registry, redis, connection === undefined);
   }
 

@@ -15,9 +15,15 @@ export interface ConnectOptions {
   /** How long the first connection may take. Default 3000 ms. */
   connectTimeoutMs?: number;
   connectionName?: string;
+  /**
+   * Producers only: how long one command may wait for Redis's answer before it fails with
+   * ioredis's `Command timed out` (isRedisCommandTimeout; default: no limit). A Redis that stops answering without closing the
+   * connection (a paused VM, a network stall) would otherwise hold every request forever.
+   */
+  commandTimeoutMs?: number;
 }
 
-function optionsFor({ role, db, connectTimeoutMs = 3000, connectionName }: ConnectOptions): RedisOptions {
+function optionsFor({ role, db, connectTimeoutMs = 3000, connectionName, commandTimeoutMs }: ConnectOptions): RedisOptions {
   const common: RedisOptions = { lazyConnect: true, connectTimeout: connectTimeoutMs, connectionName, ...(db === undefined ? {} : { db }) };
   if (role === 'blocking') {
     // BullMQ needs maxRetriesPerRequest=null on connections that issue blocking commands.
@@ -28,6 +34,7 @@ function optionsFor({ role, db, connectTimeoutMs = 3000, connectionName }: Conne
     // Commands issued while disconnected fail at once instead of queueing forever.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    ...(commandTimeoutMs ? { commandTimeout: commandTimeoutMs } : {}),
     retryStrategy: (times) => Math.min(times * 200, 2000),
   };
 }
