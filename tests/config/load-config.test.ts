@@ -73,6 +73,9 @@ describe('loadConfig', () => {
       'WORKER_HEARTBEAT_KILL_TIMEOUT must be 0 (never kill) or more than WORKER_HEARTBEAT_TIMEOUT (20000), got 15000',
     );
     expect(() => loadConfig({ WORKER_HEARTBEAT_TIMEOUT: '3000000000' })).toThrow('WORKER_HEARTBEAT_TIMEOUT must be between');
+    // Raised alone, the heartbeat timeout takes the default kill with it (before: refused, naming a kill timeout never set).
+    expect(loadConfig({ WORKER_HEARTBEAT_TIMEOUT: '100000' }).worker.heartbeatKillTimeoutMs).toBe(200_000);
+    expect(loadConfig({ WORKER_HEARTBEAT_TIMEOUT: '2147483647' }).worker.heartbeatKillTimeoutMs).toBe(0);
   });
 
   test('the kill timeout follows a raised lock duration, and may not undercut it', () => {

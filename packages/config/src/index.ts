@@ -98,7 +98,7 @@ export const VARIABLES = {
   WORKER_SHUTDOWN_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: '30000' },
   // Workers send a heartbeat every second: under 2 s, one late heartbeat would flap readiness.
   WORKER_HEARTBEAT_TIMEOUT: { parse: int(2000, MAX_TIMER_MS), default: '10000' },
-  // Unset: twice the lock duration, at least 60 s (see below).
+  // Unset: twice the lock duration or twice the heartbeat timeout, at least 60 s (see below).
   WORKER_HEARTBEAT_KILL_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: undefined },
   WORKER_REDIS_CLIENT: { parse: oneOf('bun', 'ioredis'), default: 'bun' },
   AUDIT_LOG_RETENTION_DAYS: { parse: int(0, 36_500), default: '30' },
@@ -169,7 +169,10 @@ export function loadConfig(env: Env): Config {
   // A worker silent past its lock duration has lost its jobs' locks anyway (the lock is
   // renewed on the same event loop); killed before that, a handler that blocks the loop for
   // less than the lock (which a raised WORKER_QUEUE_LOCK_DURATION allows) could never finish.
-  const heartbeatKillTimeoutMs = killTimeoutSet ?? Math.max(60_000, 2 * (lockDurationMs ?? 30_000));
+  // Unset, it also stays past a raised WORKER_HEARTBEAT_TIMEOUT, which it must exceed (past
+  // what a timer can hold, never: a heartbeat timeout of weeks is as good as none).
+  const killByDefault = Math.max(60_000, 2 * (lockDurationMs ?? 30_000), 2 * (heartbeatTimeoutMs ?? 0));
+  const heartbeatKillTimeoutMs = killTimeoutSet ?? (killByDefault > MAX_TIMER_MS ? 0 : killByDefault);
   // A kill before the worker even counts as unresponsive would skip the warning and the chance to recover.
   if (heartbeatKillTimeoutMs !== 0 && heartbeatTimeoutMs !== undefined && heartbeatKillTimeoutMs <= heartbeatTimeoutMs) {
     problems.push(`WORKER_HEARTBEAT_KILL_TIMEOUT must be 0 (never kill) or more than WORKER_HEARTBEAT_TIMEOUT (${heartbeatTimeoutMs}), got ${heartbeatKillTimeoutMs}`);
