@@ -16,6 +16,17 @@ const log = createLogger({ level: config.log.level, pretty: config.log.pretty, b
 const send = (message: ChildMessage) => process.send?.(message);
 logStrayRejections(log);
 
+// Until the worker exists there is nothing to drain: a stop, or the supervisor's death, that
+// comes while this process still waits for Redis (to select the URL's database) exits at once
+// rather than after the supervisor's hard kill, or never, left orphaned.
+let workerCreated = false;
+const exitBeforeStart = () => {
+  if (!workerCreated) process.exit(0);
+};
+process.on('message', (message: ParentMessage) => message?.type === 'shutdown' && exitBeforeStart());
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, exitBeforeStart);
+process.on('disconnect', exitBeforeStart);
+
 // Producer commands (ctx.queue) and audit housekeeping. Workers wait out Redis outages
 // instead of failing: BullMQ needs maxRetriesPerRequest=null here.
 const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: `sluice-worker-${slot}` });
@@ -39,6 +50,7 @@ const appender = config.audit.enabled
 const audit = appender
   ? { onExecution: appender.append, services: { audit: createAuditMaintenanceClient({ redis: connection, keys }) } }
   : {};
+workerCreated = true;
 const jobWorker = createJobWorker({ config, registry: jobRegistry, connection: jobs.client, connected: jobs.connected, log, queue, onErrorStorm, ...audit });
 
 /**
