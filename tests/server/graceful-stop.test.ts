@@ -46,6 +46,35 @@ test('a second server on the same port exits 1 naming the port, before forking a
   expect((await server.request('/health')).status).toBe(200);
 });
 
+test('SIGTERM while a request is still being read: the workers are told to stop at once, not after it', async () => {
+  const slowServer = await spawnServer({ label: 'graceful-slow', env: { AUDIT_ENABLED: 'false', WORKER_COUNT: '1' } });
+  try {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encoder.encode('{"type":"echo",'));
+        await held;
+        controller.enqueue(encoder.encode('"data":{"message":"slow upload"}}'));
+        controller.close();
+      },
+    });
+    const upload = fetch(`${slowServer.url}/api/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.status, () => null);
+    // Time for its headers to reach the server: nothing the server shows marks a request it is still reading.
+    await Bun.sleep(300);
+    const stopped = slowServer.stop('SIGTERM');
+    // Before: the workers kept taking jobs until the request ended, or for HTTP_DRAIN_MS (5 s).
+    await waitUntil('the workers to be told to stop', () => slowServer.logs().some((line) => line.msg === 'supervisor stopping: workers finish active jobs'), 3000);
+    release();
+    await upload;
+    expect(await stopped).toBe(0);
+  } finally {
+    await slowServer.stop('SIGKILL').catch(() => {});
+    await deletePrefix(slowServer.prefix);
+  }
+});
+
 test('SIGTERM: stop accepting requests, drain the running job, flush its audit row, exit 0', async () => {
   const submitted = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'finish me', sleepMs: 2500 } } });
   expect(submitted.status).toBe(201);

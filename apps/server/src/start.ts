@@ -108,12 +108,14 @@ export async function startServerProcess(config: Config, log: Logger): Promise<R
   const shutdown = (code: number) =>
     (stopping ??= (async () => {
       log.info('server stopping: no new requests, workers drain, audit flushes');
-      // Stop accepting first, so nothing new is queued by us while the workers drain.
+      // Stop accepting, and have the workers stop taking jobs, at once: a request still being
+      // read (a slow upload) must not keep them fetching for up to HTTP_DRAIN_MS.
       const drained = app.stop().then(() => true, () => true);
+      const workersStopped = supervisor?.stop();
       // Only force-close when the graceful stop did not finish in time: a second stop on a
       // stopped server throws.
       if (!(await Promise.race([drained, Bun.sleep(HTTP_DRAIN_MS).then(() => false)]))) await app.stop(true).catch(() => {});
-      await supervisor?.stop();
+      await workersStopped;
       await trail?.close();
       await queue.close();
       log.info({ code }, 'server stopped');
