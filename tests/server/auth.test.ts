@@ -7,7 +7,8 @@ import { createMetrics } from '@sluice/observability';
 import { QueueManager } from '@sluice/queue';
 import { accessFor, createServer, type SluiceServer } from '@sluice/server-app';
 import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
-import { deletePrefix, REPO_ROOT, SERVER_MAIN } from './helpers/server-process.ts';
+import { deletePrefix, REPO_ROOT, SERVER_MAIN, spawnServer } from './helpers/server-process.ts';
+import { waitUntil } from './helpers/wait.ts';
 
 setDefaultTimeout(30_000);
 
@@ -113,6 +114,28 @@ describe('with ADMIN_USER/ADMIN_PASSWORD and ADMIN_TOKEN', () => {
       expect({ path, status: (await call(app, 'GET', path)).status }).toEqual({ path, status: 200 });
     }
   });
+});
+
+test("a malformed Authorization header never reaches the server's log, only a known scheme name", async () => {
+  const server = await spawnServer({ label: 'auth-log', env: { WORKER_COUNT: '1', AUDIT_ENABLED: 'false', ADMIN_USER: USER, ADMIN_PASSWORD: PASSWORD, ADMIN_TOKEN: TOKEN } });
+  try {
+    const secret = 'Tok-5e1f0a9c';
+    const encoded = Buffer.from(`${USER}:${secret}`).toString('base64');
+    // No scheme, a tab instead of the space, a colon instead of the space, an unknown scheme, and well-formed wrong ones.
+    const headers = [secret, `Bearer\t${secret}`, `Basic:${encoded}`, `Token ${secret}`, `Bearer ${secret}`, `Basic ${encoded}`];
+    for (const authorization of headers) {
+      const response = await fetch(`${server.url}/api/v1/jobs/queue/pause`, { method: 'POST', headers: { authorization } });
+      expect({ authorization, status: response.status }).toEqual({ authorization, status: 401 });
+    }
+    const failures = () => server.logs().filter((line) => line.msg === 'admin authentication failed');
+    await waitUntil('every failed login to be logged', async () => failures().length === headers.length);
+    expect(failures().map((line) => line.scheme)).toEqual(['unknown', 'unknown', 'unknown', 'unknown', 'bearer', 'basic']);
+    const output = server.output();
+    for (const leak of [secret, secret.toLowerCase(), encoded, encoded.toLowerCase()]) expect(output).not.toContain(leak);
+  } finally {
+    await server.stop();
+    await deletePrefix(server.prefix);
+  }
 });
 
 describe('with ADMIN_GUARD_READS=true and only a token', () => {

@@ -55,6 +55,20 @@ export interface AdminAuthOptions {
 
 export type AuthOutcome = 'ok' | 'missing' | 'invalid';
 
+/** The schemes a failed login may be logged with. */
+const KNOWN_SCHEMES = new Set(['basic', 'bearer']);
+
+/**
+ * The scheme of a failed login, fit for the log: `basic`, `bearer`, or `unknown`. Only a name
+ * from a fixed list: without a scheme (`Authorization: tok123`), with a tab after it or with
+ * `Basic:<base64>`, the text before the first space is the secret itself.
+ */
+export function schemeForLog(authorization: string): 'basic' | 'bearer' | 'unknown' {
+  const space = authorization.indexOf(' ');
+  const scheme = space > 0 ? authorization.slice(0, space).toLowerCase() : '';
+  return KNOWN_SCHEMES.has(scheme) ? (scheme as 'basic' | 'bearer') : 'unknown';
+}
+
 export function createCredentialCheck(config: Config): (authorization: string | null) => AuthOutcome {
   const { user, password, token } = config.admin;
   const expected = {
@@ -101,7 +115,7 @@ export function createAdminAuth({ config, log }: AdminAuthOptions) {
     if (outcome === 'ok') return;
     if (outcome === 'invalid') {
       // Never log the header itself: it carries the submitted secret.
-      const scheme = authorization?.split(' ', 1)[0]?.toLowerCase() ?? 'none';
+      const scheme = schemeForLog(authorization ?? '');
       log.warn({ method: request.method, path, scheme, ip: server?.requestIP(request)?.address ?? null }, 'admin authentication failed');
     }
     return new Response(body, {
