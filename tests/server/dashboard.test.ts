@@ -152,3 +152,46 @@ test.skipIf(!chromiumBinary)("a page on another origin cannot drive the API with
     evil.stop(true);
   }
 });
+
+test.skipIf(!chromiumBinary)('every response forbids framing: the dashboard, its API, the jobs API, a 401 and the probes', async () => {
+  const responses = [
+    await server.request('/admin/queues/queue/jobs?status=failed'),
+    await server.request('/admin/queues/api/queues'),
+    await server.request('/api/v1/jobs/stats'),
+    await fetch(`${server.url}/admin/queues`),
+    await fetch(`${server.url}/health`),
+  ];
+  for (const response of responses) {
+    expect({ url: response.url, xfo: response.headers.get('x-frame-options'), csp: response.headers.get('content-security-policy') }).toEqual({
+      url: response.url,
+      xfo: 'DENY',
+      csp: "frame-ancestors 'none'",
+    });
+  }
+});
+
+test.skipIf(!chromiumBinary)('a page on another origin cannot frame the dashboard (clickjacking): Chromium refuses to show it', async () => {
+  const target = `${server.url}/admin/queues/queue/jobs?status=failed`;
+  // What an attacker's page would do: frame the failed-jobs view and trick a click on "Clean all" + "Confirm".
+  const evil = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: () => new Response(`<h1>win a prize</h1><iframe name="board" src="${target}" width="1200" height="800"></iframe>`, { headers: { 'content-type': 'text/html' } }),
+  });
+  try {
+    const page = await context.newPage();
+    // Chromium blocks the frame's very first response (the basic-auth challenge) on its headers.
+    const blocked = page.waitForEvent('requestfailed', { predicate: (request) => request.url() === target, timeout: 20_000 });
+    const refusal = page.waitForEvent('console', { predicate: (message) => message.text().includes("frame-ancestors 'none'"), timeout: 20_000 });
+    await page.goto(`http://localhost:${evil.port}/`);
+    expect((await blocked).failure()?.errorText).toBe('net::ERR_BLOCKED_BY_RESPONSE');
+    expect((await refusal).text()).toContain(`Framing '${server.url}/' violates`);
+    const frame = page.frame({ name: 'board' });
+    expect(frame).not.toBeNull();
+    expect(frame!.url()).not.toBe(target);
+    expect(await frame!.getByRole('button', { name: 'Clean all' }).count()).toBe(0);
+    await page.close();
+  } finally {
+    evil.stop(true);
+  }
+});

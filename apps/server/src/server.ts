@@ -5,6 +5,7 @@ import { createAdminAuth } from './auth.ts';
 import { createDashboard } from './dashboard.ts';
 import type { ServerDeps } from './deps.ts';
 import { createErrorHandler } from './error-handler.ts';
+import { createFrameGuard } from './frame-guard.ts';
 import { createHealthRoutes } from './health.ts';
 import { createMetricsRoute } from './metrics.ts';
 import { createJobReportRoutes } from './routes/job-reports.ts';
@@ -24,6 +25,7 @@ export async function createServer(deps: ServerDeps) {
     // `delayMs`) instead of silently dropping them.
     new Elysia({ name: 'sluice-server', normalize: false })
       // Order matters: errors and auth hooks must be in place before the routes they cover.
+      .use(createFrameGuard())
       .use(createErrorHandler({ log, redisReady: () => queue.connection.status === 'ready' }))
       // The request guard first: it turns away malformed and foreign Host headers before anything parses them.
       .use(createRequestGuard({ log, boundHost: config.server.host, allowedHosts: config.server.allowedHosts }))
