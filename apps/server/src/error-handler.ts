@@ -19,11 +19,26 @@ export interface ErrorHandlerOptions {
   redisReady: () => boolean;
 }
 
+type Issue = { path?: string; summary?: string; message?: string };
+
+/**
+ * The first issue Elysia lists, or undefined. Listing them walks the value that failed again
+ * (and Elysia's wording of each recurses into it): on a deeply nested value that overflows the
+ * stack, which must not turn a 400 into a crash of this handler.
+ */
+function firstIssue(error: ValidationError): Issue | undefined {
+  try {
+    return error.all[0] as Issue | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function describeHttpError(error: unknown, redisReady: () => boolean, url?: URL): { status: number; body: ErrorBody } {
   const body = (code: string, message: string, field?: string): ErrorBody => ({ error: { code, message, ...(field ? { field } : {}) } });
 
   if (error instanceof ValidationError && error.type !== 'response') {
-    const first = error.all[0] as { path?: string; summary?: string; message?: string } | undefined;
+    const first = firstIssue(error);
     const custom = isFieldProblem(error.customError) ? error.customError : null;
     const field = custom?.field ?? ((first?.path ?? error.valueError?.path ?? '').replace(/^\//, '') || undefined);
     // Elysia reports a failed coercion of one value (a query string, or a JSON string where a
@@ -32,6 +47,8 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
     const detail = custom?.message ?? first?.summary ?? first?.message ?? 'invalid value';
     return { status: 400, body: body(`INVALID_${where.toUpperCase()}`, `invalid ${where}: ${detail}`, field) };
   }
+  // Elysia wraps whatever a parse hook throws in a ParseError; the request guard's own refusal (a body nested too deep) is inside.
+  if (error instanceof ParseError && error.cause instanceof HttpError) return describeHttpError(error.cause, redisReady, url);
   if (error instanceof ParseError) return { status: 400, body: body('INVALID_JSON', 'request body is not valid JSON') };
   if (error instanceof NotFoundError) return { status: 404, body: body('NOT_FOUND', 'no such route') };
   if (error instanceof HttpError) return { status: error.status, body: body(error.code, error.message, error.field) };
@@ -61,6 +78,22 @@ function withCauses(error: unknown): string {
   return parts.join(': ');
 }
 
+/**
+ * describeHttpError, or a plain answer when describing the error throws itself: this handler
+ * is the last stop, and an exception here would reach the client as Elysia's text/plain 500.
+ */
+function describeSafely(error: unknown, redisReady: () => boolean, url: URL): { status: number; body: ErrorBody } {
+  try {
+    return describeHttpError(error, redisReady, url);
+  } catch {
+    if (error instanceof ValidationError) {
+      const where = error.type === 'property' ? 'request' : error.type;
+      return { status: 400, body: { error: { code: `INVALID_${where.toUpperCase()}`, message: `invalid ${where}: it does not match what this route accepts` } } };
+    }
+    return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error; see the server log' } } };
+  }
+}
+
 /** During an outage every request fails alike: one line per code this often, saying how many were left out. */
 const UNAVAILABLE_LOG_EVERY_MS = 10_000;
 
@@ -77,7 +110,7 @@ export function createErrorHandler({ log, redisReady }: ErrorHandlerOptions) {
   };
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ error, request, set }) => {
     const url = URL.parse(request.url) ?? new URL('http://invalid/');
-    const { status, body } = describeHttpError(error, redisReady, url);
+    const { status, body } = describeSafely(error, redisReady, url);
     // A 503 is an outage the health checks report already, and a 504 a read Postgres cancelled:
     // no stack, and not once per request; the cause stays, since it may be no outage at all.
     if (status === 503 || status === 504) logUnavailable(body.error.code, { method: request.method, path: url.pathname, status, err: withCauses(error) });

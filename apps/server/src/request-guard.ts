@@ -8,6 +8,8 @@
  */
 import { Elysia, ParseError } from 'elysia';
 import type { Logger } from '@sluice/observability';
+import { InvalidInputError } from './http-errors.ts';
+import { MAX_BODY_DEPTH, nestsDeeperThan } from './json-depth.ts';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -127,6 +129,9 @@ export function createRequestGuard({ log, boundHost, allowedHosts }: { log: Logg
       if (!isJsonMediaType(contentType)) return;
       const text = await request.text();
       if (text.trim() === '') return {};
+      if (nestsDeeperThan(text, MAX_BODY_DEPTH)) {
+        throw new InvalidInputError('body', `the body nests objects and arrays deeper than ${MAX_BODY_DEPTH} levels (a job's data may nest ${MAX_BODY_DEPTH - 1})`, 'body');
+      }
       try {
         return JSON.parse(text);
       } catch (error) {
