@@ -6,7 +6,8 @@ import { createMetrics } from '@sluice/observability';
 import { QueueManager } from '@sluice/queue';
 import { createServer, type SluiceServer } from '@sluice/server-app';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
-import { deletePrefix } from './helpers/server-process.ts';
+import { connect } from 'node:net';
+import { deletePrefix, spawnServer } from './helpers/server-process.ts';
 
 setDefaultTimeout(30_000);
 
@@ -165,3 +166,44 @@ describe('body size', () => {
   });
 });
 
+
+/** Sends `request` as is over TCP and reads until the server closes the connection. */
+function rawRequest(url: string, request: string): Promise<{ statusLine: string; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    let received = '';
+    const socket = connect(Number(port), hostname, () => socket.write(request));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => (received += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', body = ''] = received.split('\r\n\r\n', 2);
+      resolve({ statusLine: head.split('\r\n', 1)[0]!, body });
+    });
+  });
+}
+
+test('HTTP/1.0 probes without a Host header (HAProxy option httpchk) get /health and /ready; other paths are told Host is missing', async () => {
+  const server = await spawnServer({ label: 'no-host', env: { WORKER_COUNT: '1', AUDIT_ENABLED: 'false', ADMIN_USER: 'admin', ADMIN_PASSWORD: 'pw' } });
+  try {
+    const health = await rawRequest(server.url, 'GET /health HTTP/1.0\r\n\r\n');
+    expect(health.statusLine).toBe('HTTP/1.1 200 OK');
+    expect(JSON.parse(health.body).status).toBe('ok');
+    const ready = await rawRequest(server.url, 'GET /ready HTTP/1.0\r\n\r\n');
+    expect(ready.statusLine).toBe('HTTP/1.1 200 OK');
+    expect(JSON.parse(ready.body).status).toBe('ready');
+    // An empty Host is no Host.
+    expect((await rawRequest(server.url, 'GET /health HTTP/1.0\r\nHost:\r\n\r\n')).statusLine).toBe('HTTP/1.1 200 OK');
+    for (const request of ['GET /api/v1/jobs/stats HTTP/1.0\r\n\r\n', 'GET /health?verbose=1 HTTP/1.0\r\n\r\n', 'POST /api/v1/jobs/queue/pause HTTP/1.0\r\n\r\n']) {
+      const refused = await rawRequest(server.url, request);
+      expect({ request, statusLine: refused.statusLine }).toEqual({ request, statusLine: 'HTTP/1.1 400 Bad Request' });
+      const error = JSON.parse(refused.body).error;
+      expect(error.code).toBe('MISSING_HOST');
+      expect(error.message).toContain('no Host header');
+    }
+    expect(((await (await fetch(`${server.url}/api/v1/jobs/health`)).json()) as any).queue.paused).toBe(false);
+  } finally {
+    await server.stop();
+    await deletePrefix(server.prefix);
+  }
+});

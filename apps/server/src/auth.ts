@@ -7,6 +7,7 @@ import { Elysia } from 'elysia';
 import type { Config } from '@sluice/config';
 import type { Logger } from '@sluice/observability';
 import { UnauthorizedError } from './http-errors.ts';
+import { requestPath } from './request-guard.ts';
 
 /** Raised at start-up in production when no admin credentials are configured. */
 export class MissingAdminCredentialsError extends Error {
@@ -108,7 +109,8 @@ export function createAdminAuth({ config, log }: AdminAuthOptions) {
   // onRequest runs before routing for every request of the app this is used in, so
   // Bull Board's own routes and static files are covered too.
   return plugin.onRequest(({ request, server }) => {
-    const path = new URL(request.url).pathname;
+    // The request guard let in only requests with a path.
+    const path = requestPath(request)!;
     if (accessFor(request.method, path, config.admin.guardReads) === 'open') return;
     const authorization = request.headers.get('authorization');
     const outcome = check(authorization);

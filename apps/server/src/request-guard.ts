@@ -53,6 +53,21 @@ export function refuseHost(request: Request, boundHost: string, allowedHosts: re
   };
 }
 
+/**
+ * The probes, answered without a Host header. An HTTP/1.0 health check sends none (HAProxy's
+ * `option httpchk` by default). The Host check is there against DNS rebinding, which needs a
+ * browser, and browsers always send Host: a request without one is no such attack. But Bun
+ * then gives the request a path-only URL (`/health`), which Elysia routes only for fixed paths
+ * without a query, so only the probes are let through; anything else is told what is missing.
+ */
+const ANSWERED_WITHOUT_HOST = new Set(['/health', '/ready']);
+
+/** The request's path; also for the path-only URL of a request without a Host header. */
+export function requestPath(request: Request): string | undefined {
+  if (request.url.startsWith('/')) return request.url.split('?', 1)[0];
+  return URL.parse(request.url)?.pathname;
+}
+
 /** Why a write must be refused, or null. */
 export function refuseWrite(request: Request): { status: 403 | 413 | 415; code: string; message: string } | null {
   if (READ_METHODS.has(request.method)) return null;
@@ -109,10 +124,15 @@ function originHost(origin: string): string | null {
 export function createRequestGuard({ log, boundHost, allowedHosts }: { log: Logger; boundHost: string; allowedHosts: readonly string[] }) {
   return new Elysia({ name: 'request-guard' })
     .onRequest(({ request }) => {
-      // A Host header no URL can hold (`127.0.0.1:evil`): every later hook would throw on it.
       const host = request.headers.get('host');
-      const path = URL.parse(request.url)?.pathname;
-      if ((host !== null && !HOST_HEADER.test(host)) || path === undefined) {
+      const path = requestPath(request);
+      // Bun gives a path-only URL when the request had no (or an empty) Host header.
+      if (request.url.startsWith('/') && !ANSWERED_WITHOUT_HOST.has(request.url)) {
+        const message = `the request has no Host header (an HTTP/1.0 request?); send one, e.g. Host: localhost. Only ${[...ANSWERED_WITHOUT_HOST].join(' and ')} answer without it`;
+        return Response.json({ error: { code: 'MISSING_HOST', message } }, { status: 400 });
+      }
+      // A Host header no URL can hold (`127.0.0.1:evil`): every later hook would throw on it.
+      if ((host && !HOST_HEADER.test(host)) || path === undefined) {
         return Response.json({ error: { code: 'BAD_HOST', message: 'the Host header is not a valid host[:port]' } }, { status: 400 });
       }
       const hostRefusal = refuseHost(request, boundHost, allowedHosts);
