@@ -195,3 +195,31 @@ test.skipIf(!chromiumBinary)('a page on another origin cannot frame the dashboar
     evil.stop(true);
   }
 });
+
+test.skipIf(!chromiumBinary)('"Add job" from the queue menu queues a job that runs; a refused one shows why', async () => {
+  const page = await context.newPage();
+  await page.goto(`${server.url}/admin/queues/queue/jobs`);
+  // The queue's own menu (⋮) is the last of the page's menu buttons, once the queue has loaded.
+  const menus = page.locator('button[aria-haspopup="menu"]');
+  await waitUntil('the queue menu', async () => (await menus.count()) >= 2);
+  const openDialog = async () => {
+    await menus.last().click();
+    await page.getByRole('menuitem', { name: 'Add job' }).click();
+  };
+  // The dialog starts from the envelope example ({"data": {"message": ...}}); only the job name is filled in.
+  await openDialog();
+  await page.getByLabel('Job name').fill('echo');
+  const added = page.waitForResponse((response) => response.url().endsWith('/api/queues/jobs/add'), { timeout: 20_000 });
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  const response = await added;
+  expect(response.status()).toBe(200);
+  const id = ((await response.json()) as any).job.id as string;
+  await waitUntil('the job added from the board to complete', async () => ((await (await server.request(`/api/v1/jobs/${id}`)).json()) as any).state === 'completed');
+
+  // Job name left empty: the board sends "__default__", which is no job type.
+  await openDialog();
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByText('unknown job type "__default__"').first().waitFor({ timeout: 20_000 });
+  await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-add-job-refused.png') });
+  await page.close();
+});

@@ -3,6 +3,7 @@ import { Elysia, NotFoundError, ParseError, ValidationError } from 'elysia';
 import type { Logger } from '@sluice/observability';
 import { AuditQueryTimeoutError, InvalidAuditQueryError } from '@sluice/db';
 import { isRedisCommandTimeout, JobExistsError, QueueError, RedisUnavailableError } from '@sluice/queue';
+import { DASHBOARD_PATH } from './dashboard.ts';
 import { HttpError } from './http-errors.ts';
 import type { FieldProblem } from './routes/schemas.ts';
 
@@ -10,7 +11,19 @@ const isFieldProblem = (value: unknown): value is FieldProblem =>
   typeof value === 'object' && value !== null && typeof (value as FieldProblem).field === 'string' && typeof (value as FieldProblem).message === 'string';
 
 export interface ErrorBody {
-  error: { code: string; message: string; field?: string };
+  /** `key` only for the dashboard's API (see boardReadable). */
+  error: { code: string; message: string; field?: string; key?: string };
+  /** Only for the dashboard's API. */
+  message?: string;
+}
+
+/**
+ * Bull Board's page shows a failed action as a toast: `error.key` translated as its title,
+ * the top-level `message` beneath (a key it has no translation for reads as itself). Errors
+ * from its API carry both, so an admin sees why "Add job" was refused.
+ */
+function boardReadable(body: ErrorBody): ErrorBody {
+  return { error: { ...body.error, key: body.error.code }, message: body.error.message };
 }
 
 export interface ErrorHandlerOptions {
@@ -110,7 +123,9 @@ export function createErrorHandler({ log, redisReady }: ErrorHandlerOptions) {
   };
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ error, request, set }) => {
     const url = URL.parse(request.url) ?? new URL('http://invalid/');
-    const { status, body } = describeSafely(error, redisReady, url);
+    const described = describeSafely(error, redisReady, url);
+    const { status } = described;
+    const body = url.pathname.startsWith(`${DASHBOARD_PATH}/api/`) ? boardReadable(described.body) : described.body;
     // A 503 is an outage the health checks report already, and a 504 a read Postgres cancelled:
     // no stack, and not once per request; the cause stays, since it may be no outage at all.
     if (status === 503 || status === 504) logUnavailable(body.error.code, { method: request.method, path: url.pathname, status, err: withCauses(error) });

@@ -18,7 +18,7 @@ export type { ServerDeps } from './deps.ts';
 
 export async function createServer(deps: ServerDeps) {
   const { config, queue, supervisor, audit, auditProblem, metrics, log } = deps;
-  const dashboard = await createDashboard(queue.queue);
+  const dashboard = await createDashboard({ queue, log });
 
   return (
     // normalize: false makes `additionalProperties: false` reject unknown fields (a typo like

@@ -1,0 +1,73 @@
+/**
+ * The `jobs` queue as Bull Board sees it: its "Add job" and "Duplicate" actions go through
+ * QueueManager.submit, like the jobs API, instead of adding a raw BullMQ job. A raw job has no
+ * envelope (so its handler fails it for good), escapes the registry (any name reaches the
+ * workers and the `type` label of the job metrics) and, duplicated with its custom id, is
+ * silently dropped by BullMQ.
+ */
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { Job, type JobsOptions } from 'bullmq';
+import type { JobRegistry } from '@sluice/jobs';
+import type { Logger } from '@sluice/observability';
+import type { JobEnvelope, QueueManager } from '@sluice/queue';
+import { InvalidInputError } from './http-errors.ts';
+
+/** Job options the board may set; the rest come from the job type, as for any submit. */
+const SUBMIT_OPTIONS = ['delay', 'priority', 'attempts'] as const;
+/**
+ * Options a duplicated job carries that Sluice set itself: derived again from the job type,
+ * except `jobId`, which a copy must not take (its original still holds it).
+ */
+const DERIVED_OPTIONS = new Set(['jobId', 'backoff', 'removeOnComplete', 'removeOnFail']);
+
+/**
+ * The board shows a job's data as stored, the envelope, and "Duplicate" sends it back as is:
+ * "Add job" takes the same shape, and its editor starts from this example. `userId` is not
+ * taken: a job added from the board is asked for by an admin, not by the original's user (and
+ * the jobs API does not let HTTP callers set it either).
+ */
+const ENVELOPE_SCHEMA = {
+  type: 'object',
+  description: 'The stored envelope: the payload under "data", validated against the job type. A "userId" is ignored.',
+  properties: { data: {}, userId: { type: ['string', 'null'] } },
+  required: ['data'],
+  additionalProperties: false,
+  examples: [{ data: { message: 'hello from the board' } }],
+};
+
+function payloadOf(envelope: unknown): unknown {
+  const isEnvelope =
+    typeof envelope === 'object' && envelope !== null && !Array.isArray(envelope) && Object.hasOwn(envelope, 'data') && Object.keys(envelope).every((key) => key === 'data' || key === 'userId');
+  if (!isEnvelope) {
+    throw new InvalidInputError('body', 'job data in the board is the stored envelope, {"data": <the payload>}, as a job shows it', 'data');
+  }
+  return (envelope as { data: unknown }).data;
+}
+
+function submitOptions(options: JobsOptions = {}) {
+  const unsupported = Object.keys(options).filter((name) => !(SUBMIT_OPTIONS as readonly string[]).includes(name) && !DERIVED_OPTIONS.has(name));
+  if (unsupported.length > 0) {
+    throw new InvalidInputError('body', `the board can set the job options ${SUBMIT_OPTIONS.join(', ')}; not ${unsupported.join(', ')}`, `options/${unsupported[0]}`);
+  }
+  const { delay, priority, attempts } = options;
+  return { delayMs: delay || undefined, priority, attempts };
+}
+
+export class BoardQueueAdapter extends BullMQAdapter {
+  constructor(
+    private readonly manager: QueueManager<JobRegistry>,
+    private readonly log: Logger,
+    options: ConstructorParameters<typeof BullMQAdapter>[1] = {},
+  ) {
+    super(manager.queue, { ...options, jobDataSchema: ENVELOPE_SCHEMA });
+  }
+
+  /** Validated against the registry like any submit: an unknown type or invalid data is a 400 the board shows. */
+  override async addJob(name: string, envelope: unknown, options: JobsOptions) {
+    const data = payloadOf(envelope);
+    const { id } = await this.manager.submit(name, data, submitOptions(options));
+    this.log.info({ jobId: id, type: name }, 'job submitted from the dashboard');
+    // A job already gone (it ran and was not kept) is shown from what was sent.
+    return (await this.manager.queue.getJob(id)) ?? new Job(this.manager.queue, name, { data, userId: null } satisfies JobEnvelope, {}, id);
+  }
+}

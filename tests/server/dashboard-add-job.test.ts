@@ -1,0 +1,94 @@
+/** Bull Board's "Add job" and "Duplicate", through the endpoints its page calls: validated submits that run, refusals it can show. */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { waitUntil } from './helpers/wait.ts';
+
+setDefaultTimeout(60_000);
+
+const USER = 'admin';
+const PASSWORD = 'board-add-pass-41c2';
+let server: ServerProcess;
+
+beforeAll(async () => {
+  server = await spawnServer({
+    label: 'board-add',
+    authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
+    env: { WORKER_COUNT: '1', AUDIT_ENABLED: 'false', ADMIN_USER: USER, ADMIN_PASSWORD: PASSWORD },
+  });
+});
+
+afterAll(async () => {
+  if (server) expect(await server.stop()).toBe(0);
+  await deletePrefix(server?.prefix ?? 'none');
+});
+
+/** What the board's Add job / Duplicate dialog posts: `{ name, data, options }`. */
+async function boardAdd(body: unknown) {
+  const response = await server.request('/admin/queues/api/queues/jobs/add', { method: 'POST', json: body });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+const jobTotal = async () => {
+  const { queue } = (await (await server.request('/api/v1/jobs/health')).json()) as { queue: Record<string, number> };
+  return ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'].reduce((sum, state) => sum + (queue[state] ?? 0), 0);
+};
+
+const finished = (id: string) =>
+  waitUntil(`job ${id} to finish`, async () => {
+    const job = (await (await server.request(`/api/v1/jobs/${id}`)).json()) as any;
+    return job.state === 'completed' || job.state === 'failed' ? job : null;
+  });
+
+describe('Add job', () => {
+  test('the envelope the dialog starts from is queued through the registry and the job runs', async () => {
+    const schema = (await (await server.request('/admin/queues/api/queues/jobs/job-data-schema')).json()) as any;
+    expect(schema.examples[0]).toEqual({ data: { message: 'hello from the board' } });
+
+    const added = await boardAdd({ name: 'echo', data: { data: { message: 'from board' } }, options: {} });
+    expect(added.status).toBe(200);
+    const job = await finished(added.body.job.id);
+    expect({ state: job.state, data: job.data, result: job.result?.message }).toEqual({ state: 'completed', data: { message: 'from board' }, result: 'from board' });
+  });
+
+  test('a bare payload, an unknown type, invalid data or an option the board cannot set is a 400 the board shows, and nothing is queued', async () => {
+    const before = await jobTotal();
+    const cases = [
+      [{ name: 'echo', data: { message: 'from board' } }, 'INVALID_BODY', 'data'],
+      [{ name: 'no-such-type', data: { data: {} }, options: {} }, 'UNKNOWN_JOB_TYPE', 'type'],
+      // The dialog's job name left empty.
+      [{ name: '__default__', data: { data: { message: 'x' } }, options: {} }, 'UNKNOWN_JOB_TYPE', 'type'],
+      [{ name: 'echo', data: { data: { message: 5 } }, options: {} }, 'INVALID_JOB_DATA', 'data/message'],
+      [{ name: 'echo', data: { data: { message: 'x' } }, options: { lifo: true } }, 'INVALID_BODY', 'options/lifo'],
+      [{ name: 'echo', data: { data: { message: 'x' } }, options: { attempts: 0 } }, 'INVALID_OPTION', 'attempts'],
+    ] as const;
+    for (const [body, code, field] of cases) {
+      const refused = await boardAdd(body);
+      expect({ body, status: refused.status, code: refused.body.error.code, field: refused.body.error.field }).toEqual({ body, status: 400, code, field });
+      // Bull Board's toast: error.key as the title, message beneath.
+      expect(refused.body.error.key).toBe(code);
+      expect(refused.body.message).toBe(refused.body.error.message);
+    }
+    expect(await jobTotal()).toBe(before);
+    // No job ran under a made-up type, so none labels the job metrics.
+    expect(await (await server.request('/metrics')).text()).not.toContain('no-such-type');
+  });
+});
+
+describe('Duplicate', () => {
+  test('a job with a custom id is copied under a new id, and the copy runs', async () => {
+    const submitted = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'original' }, jobId: 'board-original-1', priority: 'high', attempts: 2 } });
+    expect(submitted.status).toBe(201);
+    await finished('board-original-1');
+    // What the dialog is filled with: the job as the board's API shows it.
+    const { job } = (await (await server.request('/admin/queues/api/queues/jobs/board-original-1')).json()) as any;
+    expect(job.opts.jobId).toBe('board-original-1');
+
+    const copy = await boardAdd({ name: job.name, data: job.data, options: job.opts });
+    expect(copy.status).toBe(200);
+    expect(copy.body.job.id).not.toBe('board-original-1');
+    const ran = await finished(copy.body.job.id);
+    expect({ state: ran.state, data: ran.data, attempts: ran.maxAttempts }).toEqual({ state: 'completed', data: { message: 'original' }, attempts: 2 });
+    // The original is untouched.
+    expect(((await (await server.request('/api/v1/jobs/board-original-1')).json()) as any).state).toBe('completed');
+  });
+});
