@@ -9,23 +9,5 @@ import { MAX_PAYLOAD_DEPTH } from '@sluice/jobs';
  */
 export const MAX_BODY_DEPTH = MAX_PAYLOAD_DEPTH + 1;
 
-/**
- * Whether the JSON text `json` opens more than `max` objects and arrays inside each other.
- * One pass over the characters, brackets inside strings skipped, no recursion: cheap on any
- * body the size limit lets in. Malformed text is left for JSON.parse to report.
- */
-export function nestsDeeperThan(json: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // a backslash escapes the next character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}
+/** One pass over the text, brackets inside strings skipped, no recursion: cheap on any body the size limit lets in. */
+export { nestsDeeperThan } from '@sluice/db';

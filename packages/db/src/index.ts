@@ -32,7 +32,7 @@ export { migrate, MIGRATIONS_DIR } from './migrate.ts';
 export type { PruneOptions } from './prune.ts';
 export { EXECUTION_STATUSES, workerJobs, type ExecutionStatus, type NewWorkerJob, type StoredError, type WorkerJob } from './schema.ts';
 export { embeddedStoreDir, openAuditStore, READER_WAIT_FOR_READER_MS, type AuditDb, type AuditStore, type OpenStoreOptions, type StoreHealth } from './store.ts';
-export { DEFAULT_LIMITS, type TruncatedJson, type TruncationLimits } from './to-row.ts';
+export { DEFAULT_LIMITS, nestsDeeperThan, type TruncatedJson, type TruncationLimits } from './to-row.ts';
 export { countRecords, type RecordMeta } from './stream-entry.ts';
 export { sqlState } from './classify-error.ts';
 export { copyAuditRows, toCopyText } from './copy-rows.ts';
