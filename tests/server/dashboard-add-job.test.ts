@@ -92,3 +92,42 @@ describe('Duplicate', () => {
     expect(((await (await server.request('/api/v1/jobs/board-original-1')).json()) as any).state).toBe('completed');
   });
 });
+
+describe('Update data, and the queue\'s own keys', () => {
+  test('edited data is held to the envelope and the type\'s schema; a valid edit is stored and runs', async () => {
+    const submitted = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data: { message: 'before the edit' }, jobId: 'board-edit-1', delay: 60_000 } });
+    expect(submitted.status).toBe(201);
+    const edit = async (jobData: unknown) => {
+      const response = await server.request('/admin/queues/api/queues/jobs/board-edit-1/update-data', { method: 'PATCH', json: { jobData } });
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    // Before: each was stored as it was, and the job would have failed for good when it ran.
+    for (const [jobData, code] of [
+      [{ message: 'a bare payload' }, 'INVALID_BODY'],
+      [{ data: { message: 42 } }, 'INVALID_JOB_DATA'],
+    ] as const) {
+      const refused = await edit(jobData);
+      expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 400, code });
+    }
+    expect(((await (await server.request('/api/v1/jobs/board-edit-1')).json()) as any).data).toEqual({ message: 'before the edit' });
+
+    expect((await edit({ data: { message: 'after the edit' }, userId: null })).status).toBe(200);
+    await server.request('/admin/queues/api/queues/jobs/board-edit-1/promote', { method: 'PUT' });
+    const ran = await finished('board-edit-1');
+    expect({ state: ran.state, result: ran.result?.message }).toEqual({ state: 'completed', result: 'after the edit' });
+  });
+
+  test('the board\'s per-job routes do not take the queue\'s own keys for jobs', async () => {
+    await server.request('/api/v1/jobs/queue/pause', { method: 'POST' });
+    try {
+      for (const id of ['meta', 'events', 'id']) {
+        expect((await server.request(`/admin/queues/api/queues/jobs/${id}`)).status).toBe(404);
+        // Before: `meta` was removed as a job, and with it the queue's paused flag.
+        expect((await server.request(`/admin/queues/api/queues/jobs/${id}/clean`, { method: 'PUT' })).status).toBe(404);
+      }
+      expect(((await (await server.request('/api/v1/jobs/stats')).json()) as any).paused).toBe(true);
+    } finally {
+      await server.request('/api/v1/jobs/queue/resume', { method: 'POST' });
+    }
+  });
+});

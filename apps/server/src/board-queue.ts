@@ -9,7 +9,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { Job, type JobsOptions } from 'bullmq';
 import type { JobRegistry } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
-import type { JobEnvelope, QueueManager } from '@sluice/queue';
+import { canNameJob, type JobEnvelope, type QueueManager } from '@sluice/queue';
 import { InvalidInputError } from './http-errors.ts';
 
 /** Job options the board may set; the rest come from the job type, as for any submit. */
@@ -60,6 +60,24 @@ export class BoardQueueAdapter extends BullMQAdapter {
     options: ConstructorParameters<typeof BullMQAdapter>[1] = {},
   ) {
     super(manager.queue, { ...options, jobDataSchema: ENVELOPE_SCHEMA });
+  }
+
+  /**
+   * A job as the board's per-job actions get it. The queue's own keys (`meta`, `repeat:<key>`)
+   * are not jobs, as in the jobs API. "Update data" writes what the board's editor holds as
+   * the stored data: it is held to the envelope and the type's schema, or the job would be
+   * left to fail for good on data its handler cannot take.
+   */
+  override async getJob(id: string) {
+    if (!canNameJob(id)) return undefined;
+    const job = await super.getJob(id);
+    if (!job) return job;
+    const update = job.updateData.bind(job);
+    job.updateData = async (envelope: unknown) => {
+      this.manager.check(job.name, payloadOf(envelope));
+      return update(envelope as JobEnvelope);
+    };
+    return job;
   }
 
   /** Validated against the registry like any submit: an unknown type or invalid data is a 400 the board shows. */
