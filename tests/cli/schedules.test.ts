@@ -110,7 +110,9 @@ describe('setupSchedules', () => {
         (a) => a.key === 'builtin-cleanupAuditLog',
       );
     try {
-      expect(await cleanupAction({ AUDIT_LOG_RETENTION_DAYS: '30' })).toMatchObject({ action: 'created', spec: { pattern: '0 3 * * *' } });
+      // 03:00 UTC, whatever the zone of the process that sets it up or of the workers that run it.
+      expect(await cleanupAction({ AUDIT_LOG_RETENTION_DAYS: '30' })).toMatchObject({ action: 'created', spec: { pattern: '0 3 * * *', tz: 'UTC' } });
+      expect((await builtins.listCrons()).find((s) => s.key === 'builtin-cleanupAuditLog')).toMatchObject({ pattern: '0 3 * * *', tz: 'UTC' });
       // Auditing off: each run would fail for want of a table; a schedule left from before goes.
       expect(await cleanupAction({ AUDIT_LOG_RETENTION_DAYS: '30', AUDIT_ENABLED: 'false' })).toMatchObject({ action: 'removed', reason: 'disabled by config' });
       expect(await cleanupAction({ AUDIT_LOG_RETENTION_DAYS: '0' })).toMatchObject({ action: 'skipped', reason: 'disabled by config' });

@@ -72,6 +72,7 @@ export interface JobSchedule<Data> {
   /** Cron pattern (6 fields allowed, seconds first) or a fixed interval. */
   pattern?: string;
   everyMs?: number;
+  /** IANA zone a pattern is read in. Default UTC (never the zone of whichever process computes a run). */
   tz?: string;
   /** Interval used instead by `queue:scheduler setup test`, so a daily job can be watched running. Default 10_000. */
   testEveryMs?: number;

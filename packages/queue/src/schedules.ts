@@ -44,7 +44,9 @@ export function scheduleSpecFor(type: string, definition: JobDefinition, mode: S
   }
   if (schedule.pattern !== undefined) checkCronPattern(schedule.pattern, schedule.tz);
   if (mode === 'test') return { everyMs: schedule.testEveryMs ?? DEFAULT_TEST_EVERY_MS };
-  return schedule.pattern !== undefined ? { pattern: schedule.pattern, tz: schedule.tz } : { everyMs: schedule.everyMs, tz: schedule.tz };
+  // A pattern without a zone would be read in the zone of whichever process computes the next
+  // run: the server's for the first, each worker's after. A built-in runs on UTC unless it says.
+  return schedule.pattern !== undefined ? { pattern: schedule.pattern, tz: schedule.tz ?? 'UTC' } : { everyMs: schedule.everyMs, tz: schedule.tz };
 }
 
 /**
