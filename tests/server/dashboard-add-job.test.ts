@@ -111,7 +111,9 @@ describe('Update data, and the queue\'s own keys', () => {
     }
     expect(((await (await server.request('/api/v1/jobs/board-edit-1')).json()) as any).data).toEqual({ message: 'before the edit' });
 
-    expect((await edit({ data: { message: 'after the edit' }, userId: null })).status).toBe(200);
+    // The owner stays as it was: a userId in the edit is not taken.
+    expect((await edit({ data: { message: 'after the edit' }, userId: 'mallory' })).status).toBe(200);
+    expect(((await (await server.request('/api/v1/jobs/board-edit-1')).json()) as any).userId).toBeNull();
     await server.request('/admin/queues/api/queues/jobs/board-edit-1/promote', { method: 'PUT' });
     const ran = await finished('board-edit-1');
     expect({ state: ran.state, result: ran.result?.message }).toEqual({ state: 'completed', result: 'after the edit' });
@@ -128,6 +130,47 @@ describe('Update data, and the queue\'s own keys', () => {
       expect(((await (await server.request('/api/v1/jobs/stats')).json()) as any).paused).toBe(true);
     } finally {
       await server.request('/api/v1/jobs/queue/resume', { method: 'POST' });
+    }
+  });
+});
+
+describe('the board on schedules, and its limits', () => {
+  test('a schedule edit is held to the API\'s rules, keeps its zone, and a built-in schedule cannot be edited', async () => {
+    const key = 'board-edit-schedule';
+    expect((await server.request(`/api/v1/jobs/schedules/${key}`, { method: 'PUT', json: { type: 'echo', data: { message: 'tick' }, pattern: '0 6 * * *', tz: 'Asia/Tokyo' } })).status).toBe(200);
+    const editSchedule = async (id: string, body: unknown) => (await server.request(`/admin/queues/api/queues/jobs/job-schedulers/${id}`, { method: 'PATCH', json: body })).status;
+    try {
+      // Before: each was saved (a random minute with H, every second for retention).
+      expect(await editSchedule(key, { pattern: 'H * * * *' })).toBe(400);
+      expect(await editSchedule(key, { pattern: '0 0 31 2 *' })).toBe(400);
+      expect(await editSchedule(key, { every: 0 })).toBe(400);
+      expect(await editSchedule('builtin-cleanupAuditLog', { pattern: '* * * * * *' })).toBe(400);
+      expect(((await (await server.request(`/api/v1/jobs/schedules/${key}`)).json()) as any)).toMatchObject({ pattern: '0 6 * * *', tz: 'Asia/Tokyo' });
+      // A valid edit without a zone keeps the schedule's own.
+      expect(await editSchedule(key, { pattern: '30 7 * * *' })).toBe(204);
+      expect(((await (await server.request(`/api/v1/jobs/schedules/${key}`)).json()) as any)).toMatchObject({ pattern: '30 7 * * *', tz: 'Asia/Tokyo' });
+    } finally {
+      await server.request(`/api/v1/jobs/schedules/${key}`, { method: 'DELETE' });
+    }
+  });
+
+  test('Duplicate of a schedule\'s run queues a one-off copy; attempts past 1000 are refused as in the API', async () => {
+    const key = 'board-dup-run';
+    const saved = (await (await server.request(`/api/v1/jobs/schedules/${key}`, { method: 'PUT', json: { type: 'echo', data: { message: 'scheduled' }, everyMs: 600_000 } })).json()) as any;
+    try {
+      const runId = `repeat:${key}:${Date.parse(saved.next)}`;
+      const { job } = (await (await server.request(`/admin/queues/api/queues/jobs/${encodeURIComponent(runId)}`)).json()) as any;
+      expect(job.opts.repeat).toBeDefined();
+      // Before: 400, "not repeat, timestamp".
+      const copy = await boardAdd({ name: job.name, data: job.data, options: { ...job.opts, delay: 0 } });
+      expect(copy.status).toBe(200);
+      const ran = await finished(copy.body.job.id);
+      expect({ state: ran.state, result: ran.result?.message, schedulerKey: ran.schedulerKey }).toEqual({ state: 'completed', result: 'scheduled', schedulerKey: null });
+      // Before: 200, with attempts 1e300 stored.
+      const refused = await boardAdd({ name: 'echo', data: { data: { message: 'x' } }, options: { attempts: 1e300 } });
+      expect({ status: refused.status, field: refused.body.error.field }).toEqual({ status: 400, field: 'attempts' });
+    } finally {
+      await server.request(`/api/v1/jobs/schedules/${key}`, { method: 'DELETE' });
     }
   });
 });

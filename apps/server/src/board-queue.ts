@@ -9,16 +9,19 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { Job, type JobsOptions } from 'bullmq';
 import type { JobRegistry } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
-import { canNameJob, type JobEnvelope, type QueueManager } from '@sluice/queue';
+import { BUILTIN_SCHEDULE_PREFIX, canNameJob, checkCronPattern, MAX_DELAY_MS, type JobEnvelope, type QueueManager } from '@sluice/queue';
 import { InvalidInputError } from './http-errors.ts';
 
 /** Job options the board may set; the rest come from the job type, as for any submit. */
 const SUBMIT_OPTIONS = ['delay', 'priority', 'attempts'] as const;
+/** What a schedule's run carries besides: a duplicate of one is a one-off job, not another run. */
+const SCHEDULE_RUN_OPTIONS = ['repeat', 'repeatJobKey', 'timestamp', 'prevMillis'];
+
 /**
  * Options a duplicated job carries that Sluice set itself: derived again from the job type,
  * except `jobId`, which a copy must not take (its original still holds it).
  */
-const DERIVED_OPTIONS = new Set(['jobId', 'backoff', 'removeOnComplete', 'removeOnFail']);
+const DERIVED_OPTIONS = new Set(['jobId', 'backoff', 'removeOnComplete', 'removeOnFail', ...SCHEDULE_RUN_OPTIONS]);
 
 /**
  * The board shows a job's data as stored, the envelope, and "Duplicate" sends it back as is:
@@ -74,10 +77,34 @@ export class BoardQueueAdapter extends BullMQAdapter {
     if (!job) return job;
     const update = job.updateData.bind(job);
     job.updateData = async (envelope: unknown) => {
-      this.manager.check(job.name, payloadOf(envelope));
-      return update(envelope as JobEnvelope);
+      const data = payloadOf(envelope);
+      this.manager.check(job.name, data);
+      // Whose job it is stays as it was: the board's admin edits the payload, not the owner.
+      return update({ data, userId: (job.data as JobEnvelope | undefined)?.userId ?? null });
     };
     return job;
+  }
+
+  /**
+   * The board's schedule edit, held to the jobs API's rules: a cron pattern that parses and
+   * matches a date, an interval within a year, and no built-in schedule (its definition owns
+   * it, and the server sets it back at start). A pattern given without a zone keeps the
+   * schedule's own, or UTC: never the zone of whichever process computes a run.
+   */
+  override async updateJobScheduler(id: string, repeat: Parameters<BullMQAdapter['updateJobScheduler']>[1]) {
+    if (id.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
+      throw new InvalidInputError('body', `schedule "${id}" is built in: its job type's definition sets it, at every server start`, 'key');
+    }
+    const current = await this.manager.queue.getJobScheduler(id);
+    if (!current) return 'not-found';
+    if (repeat.pattern !== undefined) {
+      const tz = repeat.tz ?? current.tz ?? 'UTC';
+      checkCronPattern(repeat.pattern, tz);
+      repeat = { ...repeat, tz };
+    } else if (repeat.every !== undefined && (!Number.isInteger(repeat.every) || repeat.every < 1 || repeat.every > MAX_DELAY_MS)) {
+      throw new InvalidInputError('body', `every must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days)`, 'every');
+    }
+    return super.updateJobScheduler(id, repeat);
   }
 
   /** Validated against the registry like any submit: an unknown type or invalid data is a 400 the board shows. */

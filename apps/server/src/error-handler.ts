@@ -72,7 +72,8 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
   if (error instanceof JobExistsError) return { status: 409, body: body(error.code, error.message, error.field) };
   if (error instanceof QueueError) return { status: 400, body: body(error.code, error.message, error.field) };
   if (isRedisCommandTimeout(error)) {
-    const message = 'Redis did not answer within REDIS_COMMAND_TIMEOUT; a write may still take effect once it does: read the job back before submitting it again (with a jobId, a second submit is a 409, never a second job)';
+    const message =
+      'Redis did not answer within REDIS_COMMAND_TIMEOUT; what was asked may still take effect once it does (a submit: read the job back before submitting it again; with a jobId a second submit is a 409, never a second job)';
     return { status: 503, body: body('REDIS_UNAVAILABLE', message) };
   }
   // ioredis reports an outage as assorted plain errors; the connection state says what they mean.

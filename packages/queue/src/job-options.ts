@@ -29,6 +29,9 @@ export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
  * about 2.7 kB, so a longer id would have every execution's record parked instead of stored.
  */
 export const MAX_JOB_ID_CHARS = 512;
+
+/** The most attempts a job may have, however it is submitted (API, CLI, a handler, the dashboard). */
+export const MAX_ATTEMPTS = 1000;
 export const MAX_SCHEDULE_KEY_CHARS = 256;
 
 function keep(value: boolean | number | undefined, fallback: { age: number; count: number }) {
@@ -105,8 +108,8 @@ export function checkUserId(userId: unknown): string | null {
 
 export function buildJobOptions(definition: JobDefinition, options: SubmitOptions, config: Config): JobsOptions {
   const attempts = options.attempts ?? definition.attempts ?? config.worker.attempts;
-  if (!Number.isInteger(attempts) || attempts < 1) {
-    throw new InvalidOptionError('attempts', `attempts must be a whole number of at least 1, got "${attempts}"`);
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > MAX_ATTEMPTS) {
+    throw new InvalidOptionError('attempts', `attempts must be a whole number from 1 to ${MAX_ATTEMPTS}, got "${attempts}"`);
   }
   if (options.delayMs !== undefined && (!Number.isInteger(options.delayMs) || options.delayMs < 0 || options.delayMs > MAX_DELAY_MS)) {
     throw new InvalidOptionError('delay', `delay must be a whole number of milliseconds from 0 to ${MAX_DELAY_MS} (365 days), got "${options.delayMs}"`);

@@ -2,7 +2,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { mapValueError, t, type TSchema } from 'elysia';
 import { InvalidInputError } from '../http-errors.ts';
-import { MAX_DELAY_MS, MAX_JOB_ID_CHARS, MAX_PRIORITY, MAX_SCHEDULE_KEY_CHARS } from '@sluice/queue';
+import { MAX_ATTEMPTS, MAX_DELAY_MS, MAX_JOB_ID_CHARS, MAX_PRIORITY, MAX_SCHEDULE_KEY_CHARS } from '@sluice/queue';
 
 /**
  * The custom error each field carries. Elysia reports some coercion failures (a query
@@ -25,7 +25,7 @@ export const Priority = t.Union(
   { error: problem('priority', `priority must be one of critical, high, normal, low or a whole number from 1 to ${MAX_PRIORITY}`), description: `critical | high | normal | low, or 1..${MAX_PRIORITY} (smaller runs first)` },
 );
 
-export const Attempts = t.Integer({ minimum: 1, maximum: 1000, error: problem('attempts', 'attempts must be a whole number from 1 to 1000') });
+export const Attempts = t.Integer({ minimum: 1, maximum: MAX_ATTEMPTS, error: problem('attempts', `attempts must be a whole number from 1 to ${MAX_ATTEMPTS}`) });
 
 export const SubmitBody = t.Object(
   {
