@@ -12,7 +12,11 @@ import { Redis } from 'ioredis';
 import { WORKER_ENTRY } from '@sluice/worker-app';
 import { killIfRunning, spawnWorkerMain, startTestSupervisor, type WorkerMainProcess } from '../helpers/processes.ts';
 import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
-import { within } from '../helpers/wait.ts';
+import { jobRegistry } from '@sluice/jobs';
+import { QueueManager } from '@sluice/queue';
+import { freePort } from '../helpers/ports.ts';
+import { waitForSettled } from '../helpers/queue.ts';
+import { waitFor, within } from '../helpers/wait.ts';
 
 const user = `sluice-t-${crypto.randomUUID().slice(0, 8)}`;
 const password = `pw-${crypto.randomUUID().slice(0, 8)}`;
@@ -97,3 +101,28 @@ test('its supervisor restarts it with backoff, then gives up with that line as t
     await admin.call('ACL', 'SETUSER', user, '+info');
   }
 }, 60_000);
+
+test('a Redis that is not up yet is waited for, not refused: the worker starts, and runs jobs once Redis is there', async () => {
+  const port = await freePort();
+  const env = { REDIS_URL: `redis://127.0.0.1:${port}`, AUDIT_ENABLED: 'false', LOG_PRETTY: 'false', LOG_LEVEL: 'info', WORKER_COUNT: '1', QUEUE_PREFIX: uniquePrefix('refusal-wait') };
+  const worker = spawnWorkerMain(env);
+  let redis: ReturnType<typeof Bun.spawn> | undefined;
+  try {
+    await waitFor('the worker to say it waits', () => worker.stdout().includes('redis not answering yet; the workers wait for it'), { timeoutMs: 20_000 });
+    // Before: `sluice worker: Redis at … is not reachable`, exit 1.
+    expect(worker.proc.exitCode).toBeNull();
+    redis = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'inherit' });
+    await waitFor('redis-server to answer', () => Bun.spawnSync(['redis-cli', '-p', String(port), 'ping']).stdout.toString().trim() === 'PONG');
+    const queue = await QueueManager.open({ config: testConfig(env), registry: jobRegistry });
+    try {
+      const { id } = await queue.submit('echo', { message: 'redis came up' });
+      expect((await waitForSettled(queue.queue, id, 60_000)).state).toBe('completed');
+    } finally {
+      await queue.close();
+    }
+  } finally {
+    await killIfRunning(worker.proc);
+    redis?.kill('SIGKILL');
+    await redis?.exited;
+  }
+}, 90_000);

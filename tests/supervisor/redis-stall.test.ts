@@ -59,3 +59,30 @@ test('after Redis is silent for 18 s, the worker takes jobs again', async () => 
   expect((await waitForSettled(queue.queue, after.id, 30_000)).state).toBe('completed');
   expect(worker.proc.exitCode).toBeNull();
 }, 90_000);
+
+/**
+ * Two stalls in quick succession. The patched adapter still left a worker's blocking connection
+ * stuck now and then (after its reconnect met the second stall): ready, sending heartbeats, and
+ * fetching nothing. Its process now notices (jobs wait, it has free slots and starts none, at
+ * two looks 15 s apart) and is replaced.
+ */
+test('after two stalls in a row, every job submitted afterwards runs', async () => {
+  await killIfRunning(worker?.proc);
+  const env = { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: uniquePrefix('stall-twice'), DATA_DIR: join(dir, 'data-twice'), WORKER_COUNT: '2', AUDIT_ENABLED: 'false', LOG_LEVEL: 'info' };
+  worker = spawnWorkerMain(env);
+  await waitFor('both worker processes to be ready', () => worker!.stdout().split('worker process ready').length === 3, { timeoutMs: 20_000 });
+  const twice = await QueueManager.open({ config: testConfig(env), registry: jobRegistry });
+  try {
+    for (let stall = 0; stall < 2; stall++) {
+      redis!.kill('SIGSTOP');
+      await Bun.sleep(7000);
+      redis!.kill('SIGCONT');
+      await Bun.sleep(300);
+    }
+    await Bun.sleep(3000);
+    const jobs = await twice.submitBulk(Array.from({ length: 10 }, (_, i) => ({ type: 'echo' as const, data: { message: `after two stalls ${i}` } })));
+    for (const { id } of jobs) expect((await waitForSettled(twice.queue, id, 90_000)).state).toBe('completed');
+  } finally {
+    await twice.close();
+  }
+}, 150_000);

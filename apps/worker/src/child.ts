@@ -7,6 +7,7 @@ import { createLogger } from '@sluice/observability';
 import { createAuditAppender, createAuditMaintenanceClient } from '@sluice/db/worker';
 import { createJobWorker, describeRedisRefusal, ERROR_STORM, logStrayRejections, openWorkerConnection, QueueManager, redactUrl, selectUrlDatabase, sluiceKeys } from '@sluice/queue';
 import { WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
+import { watchFetching } from './fetch-watchdog.ts';
 
 const HEARTBEAT_MS = 1000;
 
@@ -74,11 +75,24 @@ const heartbeat = setInterval(() => {
   send({ type: 'heartbeat', active: jobWorker.activeCount(), processed, rssBytes: process.memoryUsage.rss() });
 }, HEARTBEAT_MS);
 
+// A process that stopped fetching while it looks healthy is replaced: stopped here, and restarted by the supervisor.
+const fetching = watchFetching({
+  queue: queue.queue,
+  concurrency: config.worker.concurrency,
+  activeCount: () => jobWorker.activeCount(),
+  onStuck: (waiting, idleMs) => {
+    log.error({ waiting, idleMs }, 'worker stopped fetching jobs: jobs wait while it has free slots and starts none; stopping this process for the supervisor to replace');
+    void shutdown(config.worker.shutdownTimeoutMs);
+  },
+});
+jobWorker.worker.on('active', () => fetching.started());
+
 let stopping = false;
 async function shutdown(timeoutMs: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   clearInterval(heartbeat);
+  fetching.stop();
   log.info({ active: jobWorker.activeCount(), timeoutMs }, 'worker draining');
   const outcome = await jobWorker.stop(timeoutMs);
   if (outcome === 'redis-gone') {

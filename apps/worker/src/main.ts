@@ -2,7 +2,7 @@
 import { loadConfigOrExit } from '@sluice/config';
 import { startAuditTrail, type AuditTrail } from '@sluice/db';
 import { createLogger, createMetrics } from '@sluice/observability';
-import { connectRedis } from '@sluice/queue';
+import { connectRedis, isRedisRefusal } from '@sluice/queue';
 import type { Supervisor } from '@sluice/supervisor';
 import { serveMetrics } from './metrics-endpoint.ts';
 import { startSupervisor } from './start-supervisor.ts';
@@ -10,11 +10,16 @@ import { startSupervisor } from './start-supervisor.ts';
 const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.log.level, pretty: config.log.pretty, bindings: { process: 'supervisor' } });
 
-// A Redis that turns REDIS_URL's user away (a wrong password, an ACL without INFO) is named
-// here, as the server does, rather than by workers retrying the refusal without end.
+// A Redis that turns REDIS_URL's user away (a wrong password, an ACL without INFO or scripts)
+// is named here, as the server does, rather than by workers retrying the refusal without end.
+// One that is down or still loading is waited for by the workers, as through any outage.
 await connectRedis(config.redis.url, { role: 'producer', connectionName: 'sluice-supervisor-check' }).then(
   (redis) => redis.quit(),
   (error: Error) => {
+    if (!isRedisRefusal(error)) {
+      log.warn({ err: error.message }, 'redis not answering yet; the workers wait for it');
+      return;
+    }
     process.stderr.write(`sluice worker: ${error.message}\n`);
     process.exit(1);
   },

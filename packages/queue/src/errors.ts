@@ -109,3 +109,13 @@ export function redactUrl(url: string): string {
 export function isRedisCommandTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === 'Command timed out';
 }
+
+/**
+ * Redis answered and turned REDIS_URL's user away: a wrong or missing password, or an ACL that
+ * denies a command Sluice needs. Waiting does not help, unlike a Redis that is down or loading.
+ */
+export function isRedisRefusal(error: unknown): boolean {
+  const cause = error instanceof RedisUnavailableError ? error.cause : error;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return /^(NOPERM|WRONGPASS|NOAUTH)\b/.test(message) || /\bAUTH\b.*without any password configured/i.test(message);
+}
