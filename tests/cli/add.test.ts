@@ -151,29 +151,20 @@ describe('queue:add --every / --cron', () => {
     }
   });
 
-  test('a schedule an earlier Sluice saved under the old key (no hash) is updated in place, not doubled', async () => {
+  // An earlier Sluice saved a cron schedule under a key without a hash: the same command updates
+  // it in place rather than adding a twin that runs the job twice, however the pattern is spaced.
+  test.each([
+    ['as it was typed', '*/5 * * * *', '*/5 * * * *', 'echo-cron-x-5-x-x-x-x'],
+    ['with other spacing', '1-5 * * * *', '1-5  * * * *', 'echo-cron-1-5-x-x-x-x'],
+  ])('a schedule saved under the old key (no hash), given %s, is updated in place, not doubled', async (_case, saved, typed, oldKey) => {
     const { env } = fresh();
     const manager = await QueueManager.open({ config: loadConfig(env), registry: jobRegistry });
     try {
-      await manager.scheduleCron('echo', { pattern: '*/5 * * * *' }, { message: 'old' }, 'echo-cron-x-5-x-x-x-x');
-      const added = await runCli(['add', 'echo', '--data', '{"message":"new"}', '--cron', '*/5 * * * *'], env);
-      expect(added.stdout).toStartWith('updated schedule "echo-cron-x-5-x-x-x-x": echo cron */5 * * * *');
-      const schedules = await manager.listCrons();
-      expect(schedules.map((s) => [s.key, s.data])).toEqual([['echo-cron-x-5-x-x-x-x', { message: 'new' }]]);
-    } finally {
-      await manager.close();
-    }
-  });
-
-  test('the old-key schedule is found however the pattern is spaced, as the key ignores spacing', async () => {
-    const { env } = fresh();
-    const manager = await QueueManager.open({ config: loadConfig(env), registry: jobRegistry });
-    try {
-      await manager.scheduleCron('echo', { pattern: '1-5 * * * *' }, { message: 'old' }, 'echo-cron-1-5-x-x-x-x');
-      const added = await runCli(['add', 'echo', '--data', '{"message":"new"}', '--cron', '1-5  * * * *'], env);
+      await manager.scheduleCron('echo', { pattern: saved }, { message: 'old' }, oldKey);
+      const added = await runCli(['add', 'echo', '--data', '{"message":"new"}', '--cron', typed], env);
       expect(added.stderr).toBe('');
-      expect(added.stdout).toStartWith('updated schedule "echo-cron-1-5-x-x-x-x": echo cron 1-5  * * * *');
-      expect((await manager.listCrons()).map((s) => [s.key, s.data])).toEqual([['echo-cron-1-5-x-x-x-x', { message: 'new' }]]);
+      expect(added.stdout).toStartWith(`updated schedule "${oldKey}": echo cron ${typed}`);
+      expect((await manager.listCrons()).map((s) => [s.key, s.data])).toEqual([[oldKey, { message: 'new' }]]);
     } finally {
       await manager.close();
     }
