@@ -159,6 +159,21 @@ describe('POST /api/v1/jobs', () => {
     expect(job.state).toBe('delayed');
     expect(Date.parse(job.runAt) - Date.parse(job.queuedAt)).toBe(60_000);
   });
+
+  test("a job waiting to retry shows when the retry runs, not its queued time plus the backoff", async () => {
+    const id = await submit({ type: 'echo', data: { message: 'again', failTimes: 1 }, delay: 3000, attempts: 2 });
+    const waiting = await waitUntil(`job ${id} to wait for its retry`, async () => {
+      const job = await jobState(id);
+      return job.state === 'delayed' && job.attemptsMade === 1 && job;
+    });
+    // The backoff counts from the failure, which came after the first run started.
+    expect(Date.parse(waiting.runAt)).toBeGreaterThan(Date.parse(waiting.startedAt));
+    const done = await waitForAudit(id, 2);
+    expect(done.state).toBe('completed');
+    expect(done.runAt).toBeNull();
+    const retry = done.audit.find((row: { attempt: number }) => row.attempt === 2);
+    expect(Date.parse(retry.startedAt)).toBeGreaterThanOrEqual(Date.parse(waiting.runAt));
+  });
 });
 
 describe('GET/DELETE /api/v1/jobs/:id and POST /:id/retry', () => {

@@ -217,6 +217,22 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     return { counts, paused, redis, lastProcessedAt: last > 0 ? new Date(last) : null };
   }
 
+  /**
+   * When each of these delayed jobs becomes runnable, from the delayed set's scores (run-at
+   * ms * 0x1000 + a tie-breaker). A retry's run-at is not timestamp + delay: its timestamp is
+   * when the job was first added, and its delay counts from the failure. Ids not in the set
+   * (the job moved on) are left out.
+   */
+  async delayedRunTimes(jobIds: readonly string[]): Promise<Map<string, Date>> {
+    if (jobIds.length === 0) return new Map();
+    const scores = await this.connection.zmscore(this.queue.keys.delayed!, ...jobIds);
+    const runAt = new Map<string, Date>();
+    jobIds.forEach((id, i) => {
+      if (scores[i] != null) runAt.set(id, new Date(Math.floor(Number(scores[i]) / 0x1000)));
+    });
+    return runAt;
+  }
+
   pause(): Promise<void> {
     return this.queue.pause();
   }

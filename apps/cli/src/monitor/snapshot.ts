@@ -45,6 +45,7 @@ export interface MonitorSnapshot {
 }
 
 const isoTime = (ms: number): string | null => (Number.isFinite(new Date(ms).getTime()) ? new Date(ms).toISOString() : null);
+const isoOrNull = (date: Date | undefined): string | null => (date ? isoTime(date.getTime()) : null);
 
 export async function collectSnapshot(queue: QueueManager<JobRegistry>, config: Config, limit: number): Promise<MonitorSnapshot> {
   const health = await queue.getHealth();
@@ -59,14 +60,16 @@ export async function collectSnapshot(queue: QueueManager<JobRegistry>, config: 
   };
   if (health.redis.status === 'down') return { ...base, jobs: [], schedules: [] };
 
-  const [lists, schedules, runAtById] = await Promise.all([
+  const [lists, schedules] = await Promise.all([
     Promise.all(LISTED_STATES.map(async (state) => ({ state, jobs: limit > 0 ? await queue.queue.getJobs([state], 0, limit - 1, true) : [] }))),
     queue.listCrons(),
-    delayedRunTimes(queue, limit),
   ]);
-  const jobs = lists.flatMap(({ state, jobs }) =>
-    // A job can move between the reads; getJobs then yields a gap, not a job.
-    jobs.filter(Boolean).map((job): JobRow => {
+  // A job can move between the reads; getJobs then yields a gap, not a job.
+  const listed = lists.map(({ state, jobs }) => ({ state, jobs: jobs.filter(Boolean) }));
+  const delayedIds = listed.filter(({ state }) => state === 'delayed').flatMap(({ jobs }) => jobs.map((job) => String(job.id)));
+  const runAtById = await queue.delayedRunTimes(delayedIds);
+  const jobs = listed.flatMap(({ state, jobs }) =>
+    jobs.map((job): JobRow => {
       const priorityNumber = job.priority ?? job.opts.priority ?? 0;
       return {
         state,
@@ -75,7 +78,8 @@ export async function collectSnapshot(queue: QueueManager<JobRegistry>, config: 
         priority: priorityNumber ? priorityName(priorityNumber) : '-',
         priorityNumber,
         addedAt: isoTime(job.timestamp),
-        runAt: state === 'delayed' ? isoTime(runAtById.get(String(job.id)) ?? job.timestamp + job.delay) : null,
+        // Null when the job left the delayed set between the reads.
+        runAt: isoOrNull(runAtById.get(String(job.id))),
         attemptsMade: job.attemptsMade,
       };
     }),
@@ -87,15 +91,3 @@ export async function collectSnapshot(queue: QueueManager<JobRegistry>, config: 
   };
 }
 
-/**
- * When each of the first `limit` delayed jobs becomes runnable. Read from the delayed set's
- * scores (run-at ms * 0x1000 + a tie-breaker), because a retry's run-at is not
- * timestamp + delay: its timestamp is when it was first added.
- */
-async function delayedRunTimes(queue: QueueManager<JobRegistry>, limit: number): Promise<Map<string, number>> {
-  if (limit < 1) return new Map();
-  const flat = await queue.connection.zrange(queue.queue.keys.delayed!, 0, limit - 1, 'WITHSCORES');
-  const runAt = new Map<string, number>();
-  for (let i = 0; i < flat.length; i += 2) runAt.set(flat[i]!, Math.floor(Number(flat[i + 1]) / 0x1000));
-  return runAt;
-}

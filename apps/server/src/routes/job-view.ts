@@ -17,6 +17,7 @@ export interface JobView {
   attemptsStarted: number;
   maxAttempts: number;
   queuedAt: string | null;
+  /** When a delayed job (waiting out its delay or a retry's backoff) runs; null in the other states. */
   runAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
@@ -27,7 +28,7 @@ export interface JobView {
   schedulerKey: string | null;
 }
 
-export function jobView(job: Job<JobEnvelope>, state: string): JobView {
+export function jobView(job: Job<JobEnvelope>, state: string, runAt: Date | null = null): JobView {
   return {
     id: job.id!,
     type: job.name,
@@ -40,7 +41,7 @@ export function jobView(job: Job<JobEnvelope>, state: string): JobView {
     attemptsStarted: job.attemptsStarted,
     maxAttempts: job.opts.attempts ?? 1,
     queuedAt: iso(job.timestamp),
-    runAt: iso(job.timestamp + (job.delay ?? 0)),
+    runAt: iso(runAt?.getTime()),
     startedAt: iso(job.processedOn),
     finishedAt: iso(job.finishedOn),
     result: job.returnvalue ?? null,

@@ -24,7 +24,8 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
     const job = await findJob(id);
     const state = await job.getState();
     const finished = state === 'completed' || state === 'failed';
-    return { job: finished && job.finishedOn === undefined ? await findJob(id) : job, state };
+    const runAt = state === 'delayed' ? ((await queue.delayedRunTimes([id])).get(id) ?? null) : null;
+    return { job: finished && job.finishedOn === undefined ? await findJob(id) : job, state, runAt };
   };
 
   return new Elysia({ name: 'jobs', prefix: '/api/v1/jobs' })
@@ -44,7 +45,7 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
     .get(
       '/:id',
       async ({ params }) => {
-        const [{ job, state }, history] = await Promise.all([
+        const [{ job, state, runAt }, history] = await Promise.all([
           findJobWithState(params.id),
           // The job itself is in Redis; an audit outage only blanks its history.
           readAudit(audit, (a) => a.getJobHistory({ jobId: params.id, limit: AUDIT_ROWS_PER_JOB })).catch(() => null),
@@ -52,7 +53,7 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
         // A custom id can be used again once its job is removed, and BullMQ's numbers start
         // over when Redis is emptied: this job's executions are the ones queued when it was.
         const rows = history?.rows.filter((row) => row.queuedAt.getTime() === job.timestamp) ?? null;
-        return { ...jobView(job, state), audit: rows };
+        return { ...jobView(job, state, runAt), audit: rows };
       },
       { params: JobIdParams, detail: { summary: 'A job: state, data, progress, attempts, result or error, and its audit rows', tags: ['jobs'] } },
     )
