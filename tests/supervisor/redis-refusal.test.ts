@@ -44,6 +44,7 @@ test.each([
   ['a wrong password', () => urlFor('wrong'), 'refused the login (WRONGPASS'],
   ['a user an ACL denies INFO', () => urlFor(password), "does not let REDIS_URL's user run what Sluice needs (NOPERM"],
   ['a user an ACL denies scripts', () => urlFor(password), "does not let REDIS_URL's user run what Sluice needs (NOPERM"],
+  ['a database index Redis does not have', () => Object.assign(new URL(adminUrl), { pathname: '/99' }).toString(), 'refused database 99 (ERR DB index is out of range)'],
 ] as const)('%s: `bun run worker` exits 1 at start, naming it, before forking workers', async (_case, url, expected) => {
   const denied = _case.includes('INFO') ? '-info' : _case.includes('scripts') ? '-@scripting' : null;
   if (denied) await admin.call('ACL', 'SETUSER', user, denied);
@@ -56,6 +57,8 @@ test.each([
     expect(worker.stderr()).not.toContain(password);
     // Before: it forked its workers, which retried the refusal without end.
     expect(worker.stdout()).not.toContain('supervisor started');
+    // Nor does it first promise to wait for a Redis that has answered.
+    expect(worker.stdout()).not.toContain('not answering yet');
   } finally {
     await killIfRunning(worker?.proc);
     if (denied) await admin.call('ACL', 'SETUSER', user, denied === '-info' ? '+info' : '+@scripting');

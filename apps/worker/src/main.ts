@@ -10,7 +10,7 @@ import { startSupervisor } from './start-supervisor.ts';
 const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.log.level, pretty: config.log.pretty, bindings: { process: 'supervisor' } });
 
-// A Redis that turns REDIS_URL's user away (a wrong password, an ACL without INFO or scripts)
+// A Redis that turns REDIS_URL away (a wrong password, an ACL without INFO or scripts, a database index it lacks)
 // is named here, as the server does, rather than by workers retrying the refusal without end.
 // One that is down or still loading is waited for by the workers, as through any outage.
 await connectRedis(config.redis.url, { role: 'producer', connectionName: 'sluice-supervisor-check' }).then(

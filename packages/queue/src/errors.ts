@@ -53,7 +53,7 @@ export class RedisUnavailableError extends QueueError {
   override name = 'RedisUnavailableError';
   readonly code = 'REDIS_UNAVAILABLE';
   /** `refusedDb`: Redis answered but refused the URL's database index. */
-  constructor(url: string, cause?: unknown, refusedDb?: number) {
+  constructor(url: string, cause?: unknown, readonly refusedDb?: number) {
     const reason = cause instanceof Error ? cause.message : String(cause ?? 'no answer');
     // Running, and answering: it wants a password, or another one.
     const login = /^(NOAUTH|WRONGPASS)\b/.test(reason) || /\bAUTH\b.*without any password configured/i.test(reason);
@@ -111,10 +111,12 @@ export function isRedisCommandTimeout(error: unknown): boolean {
 }
 
 /**
- * Redis answered and turned REDIS_URL's user away: a wrong or missing password, or an ACL that
- * denies a command Sluice needs. Waiting does not help, unlike a Redis that is down or loading.
+ * Redis answered and turned REDIS_URL away: a wrong or missing password, an ACL that denies a
+ * command Sluice needs, or a database index it does not have. Waiting does not help, unlike a
+ * Redis that is down or loading.
  */
 export function isRedisRefusal(error: unknown): boolean {
+  if (error instanceof RedisUnavailableError && error.refusedDb !== undefined) return true;
   const cause = error instanceof RedisUnavailableError ? error.cause : error;
   const message = cause instanceof Error ? cause.message : String(cause);
   return /^(NOPERM|WRONGPASS|NOAUTH)\b/.test(message) || /\bAUTH\b.*without any password configured/i.test(message);
