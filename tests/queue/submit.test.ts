@@ -16,10 +16,26 @@ afterAll(async () => {
 
 describe('QueueManager.submit validation', () => {
   test('an unknown type is rejected, naming the type, and nothing is enqueued', async () => {
-    const error = await queue.submit('nope', { message: 'x' }).catch((e) => e);
+    const error = await queue.submitByName('nope', { message: 'x' }).catch((e) => e);
     expect(error).toBeInstanceOf(UnknownJobTypeError);
     expect(error.message).toContain('unknown job type "nope"');
     expect(error.field).toBe('type');
+    expect(await queue.queue.count()).toBe(0);
+  });
+
+  // `bun run test` typechecks first: each @ts-expect-error fails it if the line compiles.
+  test('submit with a misspelt type or field fails to compile, and at run time', async () => {
+    const errors = await Promise.all([
+      // @ts-expect-error: no such type in the registry
+      queue.submit('ehco', { message: 'x' }).catch((e) => e),
+      // @ts-expect-error: a field echo's schema lacks, and its required message missing
+      queue.submit('echo', { mesage: 'x' }).catch((e) => e),
+      // @ts-expect-error: message is a string
+      queue.submit('echo', { message: 42 }).catch((e) => e),
+      // @ts-expect-error: the item's payload is checked against its own type
+      queue.submitBulk([{ type: 'echo', data: { message: 'ok' } }, { type: 'cleanupAuditLog', data: { message: 'ok' } }]).catch((e) => e),
+    ]);
+    expect(errors.map((error) => error.constructor)).toEqual([UnknownJobTypeError, InvalidJobDataError, InvalidJobDataError, InvalidJobDataError]);
     expect(await queue.queue.count()).toBe(0);
   });
 
@@ -32,7 +48,7 @@ describe('QueueManager.submit validation', () => {
 
   test('one bad item fails the whole bulk submit', async () => {
     const error = await queue
-      .submitBulk([{ type: 'echo', data: { message: 'ok' } }, { type: 'echo', data: { nope: true } }])
+      .submitBulk([{ type: 'echo', data: { message: 'ok' } }, { type: 'echo', data: { nope: true } as never }])
       .catch((e) => e);
     expect(error).toBeInstanceOf(InvalidJobDataError);
     expect(await queue.queue.count()).toBe(0);

@@ -34,8 +34,8 @@ test('two worker processes, 12 jobs: the host endpoint counts each execution onc
   await waitFor('both worker processes ready in the metrics', async () => /^sluice_worker_processes\{state="ready"\} 2$/m.test(await (await fetch(url)).text()), { timeoutMs: 30_000 });
 
   await queue.manager.submitBulk([
-    ...Array.from({ length: 9 }, (_, i) => ({ type: 'echo', data: { message: `ok ${i}`, sleepMs: 20 } })),
-    ...Array.from({ length: 3 }, (_, i) => ({ type: 'echo', data: { message: `bad ${i}`, failPermanently: true } })),
+    ...Array.from({ length: 9 }, (_, i) => ({ type: 'echo' as const, data: { message: `ok ${i}`, sleepMs: 20 } })),
+    ...Array.from({ length: 3 }, (_, i) => ({ type: 'echo' as const, data: { message: `bad ${i}`, failPermanently: true } })),
   ]);
 
   const totals = await waitFor('12 executions in the metrics', async () => {

@@ -110,7 +110,7 @@ export class BoardQueueAdapter extends BullMQAdapter {
   /** Validated against the registry like any submit: an unknown type or invalid data is a 400 the board shows. */
   override async addJob(name: string, envelope: unknown, options: JobsOptions) {
     const data = payloadOf(envelope);
-    const { id } = await this.manager.submit(name, data, submitOptions(options));
+    const { id } = await this.manager.submitByName(name, data, submitOptions(options));
     this.log.info({ jobId: id, type: name }, 'job submitted from the dashboard');
     // A job already gone (it ran and was not kept) is shown from what was sent.
     return (await this.manager.queue.getJob(id)) ?? new Job(this.manager.queue, name, { data, userId: null } satisfies JobEnvelope, {}, id);

@@ -44,6 +44,9 @@ export interface QueueHealth {
   lastProcessedAt: Date | null;
 }
 
+/** One job of a bulk submit: its payload is checked against its own type by the compiler. */
+export type BulkItem<R extends JobRegistry> = { [T in JobType<R>]: { type: T; data: JobData<T, R>; options?: SubmitOptions } }[JobType<R>];
+
 export interface QueueManagerOptions<R extends JobRegistry> {
   config: Config;
   registry: R;
@@ -86,9 +89,16 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     if (problem) throw new InvalidJobDataError(type, problem.path, problem.message);
   }
 
-  async submit<T extends JobType<R>>(type: T, data: JobData<T, R>, options?: SubmitOptions): Promise<{ id: string }>;
-  async submit(type: string, data: unknown, options?: SubmitOptions): Promise<{ id: string }>;
-  async submit(type: string, data: unknown, options: SubmitOptions = {}): Promise<{ id: string }> {
+  /** Queues a job of a type the code names: the compiler checks `type` and `data` against the registry. */
+  submit<T extends JobType<R>>(type: T, data: JobData<T, R>, options: SubmitOptions = {}): Promise<{ id: string }> {
+    return this.submitByName(type, data, options);
+  }
+
+  /**
+   * Queues a job whose type arrives as text at run time (an API body, a CLI argument): the
+   * type and payload are checked here, at run time only, like every submit's.
+   */
+  async submitByName(type: string, data: unknown, options: SubmitOptions = {}): Promise<{ id: string }> {
     this.check(type, data);
     const opts = buildJobOptions(this.registry[type]!, options, this.config);
     const envelope: JobEnvelope = { data, userId: checkUserId(options.userId) };
@@ -123,7 +133,7 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
    * BullMQ's addBulk would silently keep an existing job for a taken id, so a custom `jobId`
    * is refused here; `submit` takes one and refuses it when taken.
    */
-  async submitBulk(items: { type: string; data: unknown; options?: SubmitOptions }[]): Promise<{ id: string }[]> {
+  async submitBulk(items: readonly BulkItem<R>[]): Promise<{ id: string }[]> {
     const prepared = items.map(({ type, data, options = {} }) => {
       if (options.jobId !== undefined) {
         throw new InvalidOptionError('jobId', 'submitBulk takes no jobId (a taken id would be dropped silently); submit jobs with your own ids one at a time with submit');

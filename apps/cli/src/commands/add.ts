@@ -68,7 +68,7 @@ payload (nothing queued).`,
       return 0;
     }
 
-    const submitted = await queue.submit(plan.type, plan.data, plan.options).catch(async (error) => {
+    const submitted = await queue.submitByName(plan.type, plan.data, plan.options).catch(async (error) => {
       if (!(error instanceof JobExistsError)) throw error;
       await ctx.print(`job "${error.jobId}" already exists (${error.state}); nothing queued`);
       return null;

@@ -34,7 +34,7 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
       async ({ body, set }) => {
         const { type, data = {}, delay, priority, jobId, attempts } = body;
         // A taken jobId is a JobExistsError (409), raised after the payload is validated.
-        const { id } = await queue.submit(type, data, { delayMs: delay, priority, jobId, attempts });
+        const { id } = await queue.submitByName(type, data, { delayMs: delay, priority, jobId, attempts });
         log.info({ jobId: id, type }, 'job submitted');
         set.status = 201;
         return { id };
