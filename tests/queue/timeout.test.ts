@@ -35,6 +35,17 @@ const registry = {
       lateSignal = { aborted: ctx.signal.aborted, reason: (ctx.signal.reason as Error)?.name };
     },
   }),
+  busy: defineJob({
+    description: 'Holds the event loop past its timeout, so no timer can fire, then returns.',
+    schema: Type.Object({}, { additionalProperties: false }),
+    priority: 'normal',
+    timeoutMs: 100,
+    run: async () => {
+      const until = performance.now() + 300;
+      while (performance.now() < until);
+      return { finished: true };
+    },
+  }),
 };
 
 let fixture: InProcessWorker<typeof registry>;
@@ -71,4 +82,13 @@ test('a handler that first reads its signal after the timeout finds it already a
   // The attempt failed at 100 ms; the handler keeps running and looks at 250 ms.
   const seen = await waitFor('the handler to look at its signal', () => lateSignal, { timeoutMs: 5000, intervalMs: 10 });
   expect(seen).toEqual({ aborted: true, reason: 'JobTimeoutError' });
+}, 30_000);
+
+test('a handler that blocks the event loop past timeoutMs fails with a timeout error, though it returned', async () => {
+  const { id } = await queue.manager.submit('busy', {}, { attempts: 1 });
+  const { job, state } = await waitForSettled(queue.manager.queue, id);
+  expect(state).toBe('failed');
+  expect(job.failedReason).toBe('job timed out after 100 ms');
+  expect(job.returnvalue).toBeNull();
+  expect(records.find((record) => record.jobId === id)).toMatchObject({ status: 'failed', willRetry: false, error: { name: 'JobTimeoutError' } });
 }, 30_000);

@@ -78,7 +78,7 @@ export function createProcessor({ config, registry, log, queue: producer, servic
 
       log.debug(bindings, 'job started');
       const cancel = lazyAbort();
-      const running = definition.run({
+      const args = {
         data: job.data.data,
         job: info,
         get log() {
@@ -91,10 +91,10 @@ export function createProcessor({ config, registry, log, queue: producer, servic
           get signal() {
             return cancel.signal();
           },
-          progress: (value) => job.updateProgress(value),
+          progress: (value: number | Record<string, unknown>) => job.updateProgress(value),
         },
-      });
-      const result = await withTimeout(running, definition.timeoutMs, cancel.abort);
+      };
+      const result = await withTimeout(() => definition.run(args), definition.timeoutMs, cancel.abort);
       try {
         await report({ status: 'completed', result, willRetry: false });
       } catch (reason) {
@@ -157,18 +157,26 @@ function lazyAbort() {
   };
 }
 
-async function withTimeout<T>(running: Promise<T>, timeoutMs: number | undefined, abort: (reason: unknown) => void): Promise<T> {
-  if (!timeoutMs) return running;
+/** Starts the handler and fails it with JobTimeoutError once it has run longer than `timeoutMs`. */
+async function withTimeout<T>(start: () => Promise<T>, timeoutMs: number | undefined, abort: (reason: unknown) => void): Promise<T> {
+  if (!timeoutMs) return start();
+  const started = performance.now();
+  const running = start();
+  const timedOut = () => {
+    const error = new JobTimeoutError(timeoutMs);
+    abort(error);
+    return error;
+  };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new JobTimeoutError(timeoutMs);
-      abort(error);
-      reject(error);
-    }, timeoutMs);
+    timer = setTimeout(() => reject(timedOut()), timeoutMs);
   });
   try {
-    return await Promise.race([running, timeout]);
+    const result = await Promise.race([running, timeout]);
+    // A handler that held the event loop (a busy loop, a sync call) past its timeout settles
+    // before the timer can fire: it ran too long all the same.
+    if (performance.now() - started > timeoutMs) throw timedOut();
+    return result;
   } finally {
     clearTimeout(timer);
   }
