@@ -129,14 +129,21 @@ describe('setupSchedules', () => {
     expect(Object.keys(await crons()).sort()).toEqual(['builtin-daily', 'builtin-offWhenDisabled', 'builtin-ticker', 'my-own']);
   });
 
-  test('a malformed schedule is rejected before anything is written', async () => {
-    const broken = { ...registry, bad: job({ pattern: 'every day', data: {} }) } satisfies JobRegistry;
+  // A fault in a definition, not in input: the error names the definition, and nothing is written.
+  test.each([
+    ['a pattern no cron reads', job({ pattern: 'every day', data: {} }), 'invalid cron pattern "every day"'],
+    ['data its own schema refuses', job({ everyMs: 60_000, data: { n: 'one' as never } }), 'invalid data for "bad": /n Expected integer'],
+  ])('a schedule with %s is rejected before anything is written, naming the definition', async (_case, bad, why) => {
+    const broken = { ...registry, bad } satisfies JobRegistry;
     const brokenQueue = await QueueManager.open({ config, registry: broken, connection: queue.connection });
-    const error = await setupSchedules(brokenQueue, broken, config, 'production').catch((e) => e);
-    expect(error.name).toBe('InvalidOptionError');
-    expect(error.message).toStartWith('invalid cron pattern "every day"');
-    expect(await queue.listCrons()).toEqual([]);
-    await brokenQueue.close();
+    try {
+      const error = await setupSchedules(brokenQueue, broken, config, 'production').catch((e) => e);
+      expect(error.name).toBe('InvalidScheduleDefinitionError');
+      expect(error.message).toStartWith(`the schedule in the "bad" job definition is invalid (${why}`);
+      expect(await queue.listCrons()).toEqual([]);
+    } finally {
+      await brokenQueue.close();
+    }
   });
 });
 

@@ -2,7 +2,7 @@
 import { loadConfigOrExit } from '@sluice/config';
 import { AuditError } from '@sluice/db';
 import { createLogger } from '@sluice/observability';
-import { describeRedisRefusal, RedisUnavailableError } from '@sluice/queue';
+import { describeRedisRefusal, InvalidScheduleDefinitionError, RedisUnavailableError } from '@sluice/queue';
 import { MissingAdminCredentialsError } from './auth.ts';
 import { ServerListenError, startServerProcess } from './start.ts';
 
@@ -15,7 +15,11 @@ try {
 } catch (error) {
   // Known start-up problems get one clear line; anything else keeps its stack.
   const known =
-    error instanceof MissingAdminCredentialsError || error instanceof RedisUnavailableError || error instanceof AuditError || error instanceof ServerListenError;
+    error instanceof MissingAdminCredentialsError ||
+    error instanceof RedisUnavailableError ||
+    error instanceof AuditError ||
+    error instanceof ServerListenError ||
+    error instanceof InvalidScheduleDefinitionError;
   const refusal = describeRedisRefusal(error, config.redis.url);
   process.stderr.write(`sluice server: ${refusal ?? (known ? (error as Error).message : ((error as Error)?.stack ?? String(error)))}\n`);
   process.exit(1);

@@ -36,6 +36,16 @@ export class InvalidOptionError extends QueueError {
   }
 }
 
+/** A job definition's `schedule` cannot be set up (a bad pattern, data its schema refuses): a fault in the code, not in input. */
+export class InvalidScheduleDefinitionError extends QueueError {
+  override name = 'InvalidScheduleDefinitionError';
+  readonly code = 'INVALID_SCHEDULE_DEFINITION';
+  constructor(readonly type: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`the schedule in the "${type}" job definition is invalid (${why}); fix its schedule in packages/jobs/src, then start again`, 'schedule', { cause });
+  }
+}
+
 /** The state a JobExistsError names while another submit holds the id's claim. */
 export const BEING_ADDED = 'being added';
 

@@ -6,7 +6,7 @@
 import type { Config } from '@sluice/config';
 import type { JobDefinition, JobRegistry } from '@sluice/jobs';
 import { checkCronPattern } from './cron-pattern.ts';
-import { InvalidOptionError } from './errors.ts';
+import { InvalidOptionError, InvalidScheduleDefinitionError } from './errors.ts';
 import type { CronSpec, QueueManager, ScheduleInfo } from './queue-manager.ts';
 
 /** `production` uses each definition's pattern/everyMs; `test` repeats every `testEveryMs` instead. */
@@ -40,7 +40,7 @@ export function scheduleSpecFor(type: string, definition: JobDefinition, mode: S
   const schedule = definition.schedule;
   if (!schedule) return null;
   if ((schedule.pattern === undefined) === (schedule.everyMs === undefined)) {
-    throw new InvalidOptionError('schedule', `the schedule of "${type}" needs exactly one of pattern or everyMs`);
+    throw new InvalidOptionError('schedule', 'a schedule needs exactly one of pattern or everyMs');
   }
   if (schedule.pattern !== undefined) checkCronPattern(schedule.pattern, schedule.tz);
   if (mode === 'test') return { everyMs: schedule.testEveryMs ?? DEFAULT_TEST_EVERY_MS };
@@ -63,7 +63,7 @@ export async function setupSchedules<R extends JobRegistry>(
   const wanted = Object.entries(registry).map(([type, definition]) => ({
     type,
     definition,
-    spec: scheduleSpecFor(type, definition, mode),
+    spec: checkedScheduleSpec(queue, type, definition, mode),
     enabled: definition.schedule?.enabled?.(config) ?? true,
   }));
   const existing = new Map((await queue.listCrons()).map((s) => [s.key, s]));
@@ -97,6 +97,17 @@ export async function setupSchedules<R extends JobRegistry>(
     if (await queue.removeCron(key)) actions.push({ action: 'removed', key, type: current.type, reason: 'no longer defined' });
   }
   return { mode, actions };
+}
+
+/** The definition's schedule, its pattern and data checked; a fault names the definition. */
+function checkedScheduleSpec<R extends JobRegistry>(queue: QueueManager<R>, type: string, definition: JobDefinition, mode: ScheduleMode): CronSpec | null {
+  try {
+    const spec = scheduleSpecFor(type, definition, mode);
+    if (spec) queue.check(type, definition.schedule!.data);
+    return spec;
+  } catch (error) {
+    throw new InvalidScheduleDefinitionError(type, error);
+  }
 }
 
 /** Removes the `builtin-*` schedulers, or every scheduler with `all`. Returns the removed keys. */
