@@ -82,13 +82,15 @@ async function latency(round: number, kind: Kind): Promise<void> {
     await system.startWorkers({ processes: kind === 'raw' ? 1 : options.processes, concurrency: options.concurrency });
     for (const rate of options.rates) {
       const result = await measureLatency(system, redis.url, rate, options.latencyMs);
-      say(`round ${round} ${kind} latency @${rate}/s: start p50 ${result.startP50} p99 ${result.startP99} ms; done p50 ${result.doneP50} p99 ${result.doneP99} ms; lost ${result.lost}`);
+      const fromRecords = result.timedFromJobRecord ? ` (${result.timedFromJobRecord} of ${result.jobs} timed from their job records)` : '';
+      say(`round ${round} ${kind} latency @${rate}/s: start p50 ${result.startP50} p99 ${result.startP99} ms; done p50 ${result.doneP50} p99 ${result.doneP99} ms${fromRecords}; lost ${result.lost}`);
       for (const [name, value] of [['start', [result.startP50, result.startP95, result.startP99]], ['done', [result.doneP50, result.doneP95, result.doneP99]]] as const) {
         record(round, kind, `enqueue->${name} p50 @${rate}/s`, value[0], 'ms');
         record(round, kind, `enqueue->${name} p95 @${rate}/s`, value[1], 'ms');
         record(round, kind, `enqueue->${name} p99 @${rate}/s`, value[2], 'ms');
       }
       record(round, kind, 'lost jobs', result.lost, 'jobs');
+      record(round, kind, `completions timed from job records @${rate}/s`, result.timedFromJobRecord, 'jobs');
     }
   });
   if (kind === 'sluice') {
@@ -123,12 +125,22 @@ async function runRound(round: number): Promise<void> {
   for (const kind of order) await latency(round, kind);
 }
 
+/** Drops the run's database or PGlite directory and stops the Redis it started; once. */
+let cleanedUp: Promise<void> | undefined;
+const cleanUp = () => (cleanedUp ??= audit.close().finally(() => redis.stop()));
+// Ctrl+C skips the finally below; the app and workers get the same SIGINT from the terminal.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    say(`${signal}: stopping; removing this run's audit store and Redis`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
 const startedAt = new Date();
 try {
   for (let round = 1; round <= options.rounds; round++) await runRound(round);
 } finally {
-  await audit.close();
-  await redis.stop();
+  await cleanUp();
 }
 
 const summary = summarise(samples);
