@@ -3,7 +3,7 @@
  * hold it only while they read, and a server, worker or db:migrate starting meanwhile waits.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { migrate, openAuditStore } from '@sluice/db';
@@ -148,6 +148,16 @@ test('an audit directory that is a symlink to nothing (a volume not mounted) is 
     symlinkSync(join(root, 'volume', 'audit'), join(root, 'audit'));
     const error = await openAuditStore(testConfig({ DATABASE_URL: '', DATA_DIR: root })).catch((e) => e);
     expect(error.message).toBe(`the audit database ${join(root, 'audit')} cannot be opened: it is a symlink to ${join(root, 'volume', 'audit')}, which does not exist (a volume not mounted?)`);
+  }));
+
+test('a DATA_DIR that is a file is named with the variable to fix, not thrown as a bare ENOTDIR', () =>
+  inTempDir('file', async (root) => {
+    const file = join(root, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const error = await openAuditStore(testConfig({ DATABASE_URL: '', DATA_DIR: file })).catch((e) => e);
+    expect(error.name).toBe('AuditStoreUnavailableError');
+    expect(error.message).toStartWith(`the audit database ${join(file, 'audit')} cannot be opened: ENOTDIR`);
+    expect(error.message).toEndWith(`Set DATA_DIR (now ${file}) to a directory this user can write, or set DATABASE_URL to use Postgres`);
   }));
 
 test('figures shown again (between embedded reads, or while the store is busy) say how old they are', () => {

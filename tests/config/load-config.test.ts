@@ -4,6 +4,16 @@ import { ConfigError, loadConfig } from '@sluice/config';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+/** The problems loadConfig reports for `env`; none when it loads. */
+function problems(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    return (error as ConfigError).problems;
+  }
+}
+
 describe('loadConfig', () => {
   test('several bad values are reported together in one ConfigError', () => {
     const error = (() => {
@@ -35,20 +45,27 @@ describe('loadConfig', () => {
   });
 
   test('URLs must name a host, and a Redis URL path must be a database number', () => {
-    const problems = (env: Record<string, string>) => {
-      try {
-        loadConfig(env);
-        return [];
-      } catch (error) {
-        return (error as ConfigError).problems;
-      }
-    };
     expect(problems({ REDIS_URL: 'redis://' })).toEqual(['REDIS_URL must name a host, like redis://host:port, got "redis://"']);
     expect(problems({ DATABASE_URL: 'postgres:foo' })).toEqual(['DATABASE_URL must name a host, like postgres://host:port, got "postgres:foo"']);
     expect(problems({ REDIS_URL: 'redis://127.0.0.1:6379/abc' })).toEqual(['REDIS_URL path must be a database number like /0, got "/abc"']);
     expect(problems({ REDIS_URL: 'redis://127.0.0.1:6379/2', DATABASE_URL: 'postgres://app:pw@db.internal:5432/app' })).toEqual([]);
     // No host on purpose: postgres.js takes it from PGHOST (a Unix socket directory, say).
     expect(problems({ DATABASE_URL: 'postgres:///app' })).toEqual([]);
+  });
+
+  test('a URL that cannot be read is shown with its password masked, and a hint to percent-encode it', () => {
+    const hint = '(if the password holds # / ? @ or %, percent-encode them: %23 %2F %3F %40 %25)';
+    expect(problems({ REDIS_URL: 'redis://:Xy7#kP2/q@127.0.0.1:6379', DATABASE_URL: 'postgres://app:Xy7#kP2q@db.internal:5432/app' })).toEqual([
+      `REDIS_URL must be a URL like redis://host:port, got "redis://:***@127.0.0.1:6379" ${hint}`,
+      `DATABASE_URL must be a URL like postgres://host:port, got "postgres://app:***@db.internal:5432/app" ${hint}`,
+    ]);
+    expect(problems({ REDIS_URL: 'redis://:TopSecret@127.0.0.1:99999' })).toEqual([`REDIS_URL must be a URL like redis://host:port, got "redis://:***@127.0.0.1:99999" ${hint}`]);
+    expect(problems({ CHAIN_RPC_URL: 'http://u:TopSecret@' })).toEqual([`CHAIN_RPC_URL must be a URL like http://host:port, got "http://u:***@" ${hint}`]);
+    expect(problems({ REDIS_URL: 'redis//127.0.0.1' })).toEqual(['REDIS_URL must be a URL like redis://host:port, got "redis//127.0.0.1"']);
+  });
+
+  test('an ADMIN_USER with a colon, which HTTP Basic auth could never match, is refused', () => {
+    expect(() => loadConfig({ ADMIN_USER: 'ops:team', ADMIN_PASSWORD: 'pw' })).toThrow('ADMIN_USER must not contain ":"');
   });
 
   test('ALLOWED_HOSTS is a list of host names, lower-cased; a scheme or port is refused', () => {

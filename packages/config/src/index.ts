@@ -162,6 +162,8 @@ export function loadConfig(env: Env): Config {
   if ((admin.user === undefined) !== (admin.password === undefined)) {
     problems.push('ADMIN_USER and ADMIN_PASSWORD must be set together');
   }
+  // HTTP Basic splits "user:password" at the first colon: such a user could never log in.
+  if (admin.user?.includes(':')) problems.push('ADMIN_USER must not contain ":" (HTTP Basic auth ends the user name at the first colon)');
   const stalledIntervalMs = read('WORKER_QUEUE_STALLED_INTERVAL');
   const lockDurationMs = read('WORKER_QUEUE_LOCK_DURATION');
   const heartbeatTimeoutMs = read('WORKER_HEARTBEAT_TIMEOUT');

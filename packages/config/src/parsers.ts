@@ -47,6 +47,14 @@ export const oneOf =
   (raw) =>
     (choices as string[]).includes(raw) ? (raw as T) : fail(`must be one of ${choices.join(', ')}, got "${raw}"`);
 
+/**
+ * A URL as an error message may show it: the password in its user part is `***`. Works on
+ * text no URL parser accepts, which is when it is shown (`redis://:pa#ss@host`).
+ */
+export function maskUrlPassword(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)(.*)@/i, '$1***@');
+}
+
 export const url =
   (...protocols: string[]): Parser<string> =>
   (raw) => {
@@ -54,13 +62,15 @@ export const url =
     try {
       parsed = new URL(raw);
     } catch {
-      return fail(`must be a URL like ${protocols[0]}//host:port, got "${raw}"`);
+      const hasPassword = maskUrlPassword(raw) !== raw;
+      const hint = hasPassword ? ' (if the password holds # / ? @ or %, percent-encode them: %23 %2F %3F %40 %25)' : '';
+      return fail(`must be a URL like ${protocols[0]}//host:port, got "${maskUrlPassword(raw)}"${hint}`);
     }
     if (!protocols.includes(parsed.protocol)) {
       fail(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
     }
     // `redis://` alone would quietly mean localhost, `postgres:foo` a role named after nobody.
-    if (parsed.hostname === '') fail(`must name a host, like ${protocols[0]}//host:port, got "${raw}"`);
+    if (parsed.hostname === '') fail(`must name a host, like ${protocols[0]}//host:port, got "${maskUrlPassword(raw)}"`);
     return raw;
   };
 

@@ -125,8 +125,10 @@ export async function openAuditStore(config: Pick<Config, 'database'>, options: 
   } catch (error) {
     // A symlink whose target is gone (a volume not mounted) makes mkdir say only EEXIST.
     const target = danglingLink(configured);
-    if (!target) throw error;
-    throw new AuditStoreUnavailableError(configured, `it is a symlink to ${target}, which does not exist (a volume not mounted?)`, error, 'cannot be opened');
+    const reason = target
+      ? `it is a symlink to ${target}, which does not exist (a volume not mounted?)`
+      : `${errorMessage(error)}. Set DATA_DIR (now ${dataDir}) to a directory this user can write, or set DATABASE_URL to use Postgres`;
+    throw new AuditStoreUnavailableError(configured, reason, error, 'cannot be opened');
   }
   // PGlite cannot open through a symlink; the lock goes beside the real directory, so two
   // data directories linking one store share it. Messages name the directory as configured.
