@@ -1,6 +1,6 @@
 /** History filters and pagination, metrics math, health thresholds and retention, on both stores. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { InvalidAuditQueryError, type AuditStore, type NewWorkerJob } from '@sluice/db';
+import { InvalidAuditQueryError, sql, type AuditStore, type NewWorkerJob } from '@sluice/db';
 import type { TestDatabase } from '../helpers/db.ts';
 import { openMigratedStore } from './support.ts';
 
@@ -179,6 +179,12 @@ for (const path of ['postgres', 'pglite'] as const) {
       const next = await store.getJobHistory({ type: 'prehistoric', limit: 1, cursor: legacy });
       expect(next.rows.map((r) => r.id)).not.toContain(first.rows[0]!.id);
       expect(next.rows).toHaveLength(1);
+    });
+
+    test('query: an ad-hoc read gives an array of rows, the same on both stores', async () => {
+      const rows = await store.query<{ runs: number; slowest: number }>(sql`select count(*)::int as runs, max(duration_ms) as slowest from worker_jobs where type = 'eighty'`);
+      expect(rows).toEqual([{ runs: 10, slowest: 5 }]);
+      expect(await store.query(sql`select 1 as one from worker_jobs where type = 'no-such-type'`)).toEqual([]);
     });
 
     test('history: bad arguments name the field', async () => {

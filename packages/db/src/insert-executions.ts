@@ -49,9 +49,12 @@ export async function insertAuditRows(db: AuditDb, rows: AuditRow[]): Promise<st
       attempt integer, "willRetry" boolean, worker text, "queuedAt" float8, "startedAt" float8, "completedAt" float8, "durationMs" float8)
     on conflict (execution_id) do nothing
     returning execution_id`);
-  // postgres.js returns the rows as an array; PGlite wraps them in `{ rows }`.
-  const returned = Array.isArray(result) ? result : (result as unknown as { rows: { execution_id: string }[] }).rows;
-  return returned.map((row) => row.execution_id);
+  return rowsOf<{ execution_id: string }>(result).map((row) => row.execution_id);
+}
+
+/** The rows of a drizzle `execute`: postgres.js returns them as an array, PGlite wraps them in `{ rows }`. */
+export function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
 }
 
 /** Typed rows (seeding, imports, tests); same skip-if-recorded rule. Returns the inserted ids. */

@@ -2,7 +2,7 @@
 import { existsSync, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -15,7 +15,7 @@ import { reading, type ReadDescription } from './reading.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
 import { deleteExecutionsBefore, type PruneOptions } from './prune.ts';
-import { insertExecutions, writeAuditRows } from './insert-executions.ts';
+import { insertExecutions, rowsOf, writeAuditRows } from './insert-executions.ts';
 import type { AuditRow } from './to-row.ts';
 import * as schema from './schema.ts';
 
@@ -42,6 +42,11 @@ export interface AuditStore {
    * same connection as `db` on the embedded store.
    */
   readonly readDb: AuditDb;
+  /**
+   * An ad-hoc read on the read connections, as an array of rows on either store. Values
+   * come as each driver reads them: cast in SQL (`count(*)::int`) for the same types on both.
+   */
+  query<T extends Record<string, unknown>>(statement: SQL): Promise<T[]>;
   readonly driver: StoreDriver;
   /** Up when `worker_jobs` answers a query within `timeoutMs` (default 1000): the server is reachable and migrated. */
   ping(timeoutMs?: number): Promise<StoreHealth>;
@@ -239,6 +244,8 @@ function buildStore(driver: StoreDriver, { db, readDb, readTimeoutMs }: Connecti
     location,
     db,
     readDb,
+    query: <T extends Record<string, unknown>>(statement: SQL) =>
+      checked(async () => rowsOf<T>(await reading(location, () => readDb.execute(statement), read('query', 'narrow the query'))))(),
     driver,
     ping: (timeoutMs = 1000) => ping(db, location, timeoutMs, assertPresent),
     getJobHistory: (query = {}) =>
