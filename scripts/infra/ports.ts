@@ -35,6 +35,8 @@ export function redisAnswers(port: number, host = '127.0.0.1'): Promise<boolean>
       if (buffer.includes('\r\n')) done(buffer.startsWith('+PONG') || buffer.startsWith('-NOAUTH'));
     });
     socket.once('error', () => done(false));
+    // A service that accepts and then hangs up (Postgres, an HTTP server) never sends a line.
+    socket.once('close', () => done(false));
     socket.setTimeout(1000, () => done(false));
   });
 }

@@ -1,6 +1,7 @@
 /** `bun run dev` (scripts/dev.ts) beside a Redis the user already runs, as its README section says. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -140,5 +141,22 @@ test('something other than Redis on the port: exit 1, saying what to do', async 
     expect(dev.output()).toContain(`[dev] Port ${recorder.port} is in use but does not answer as Redis. Stop what listens there, or set REDIS_URL to your Redis.`);
   } finally {
     await recorder.close();
+  }
+}, 30_000);
+
+test('a service that hangs up without answering (Postgres, an HTTP server): exit 1, saying what to do', async () => {
+  // Postgres reads PING as a bad startup packet and closes; `python3 -m http.server` answers with no CRLF line and closes.
+  const hangUp = createServer((socket) => socket.once('data', () => socket.end('not redis')));
+  await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+  const { port } = hangUp.address() as { port: number };
+  try {
+    const dev = await runDev({ REDIS_URL: `redis://127.0.0.1:${port}` });
+    // Before: the probe waited for a line that never came, and dev hung with no output.
+    const code = await Promise.race([dev.proc.exited, Bun.sleep(15_000).then(() => 'still running')]);
+    if (code === 'still running') dev.proc.kill('SIGKILL');
+    expect(code).toBe(1);
+    expect(dev.output()).toContain(`[dev] Port ${port} is in use but does not answer as Redis. Stop what listens there, or set REDIS_URL to your Redis.`);
+  } finally {
+    await new Promise<void>((resolve) => hangUp.close(() => resolve()));
   }
 }, 30_000);
