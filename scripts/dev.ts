@@ -14,11 +14,13 @@ const redisUrl = new URL(config.redis.url);
 const local = ['127.0.0.1', 'localhost', '[::1]'].includes(redisUrl.hostname);
 let redis: RedisHandle | null = null;
 if (local) {
+  const port = Number(redisUrl.port || 6379);
   try {
     redis = await ensureRedis({
-      port: Number(redisUrl.port || 6379),
+      port,
       host: redisUrl.hostname === '[::1]' ? '::1' : '127.0.0.1',
-      name: 'sluice-redis-dev',
+      // Per port: runs on other ports keep their own pid file (and container).
+      name: `sluice-redis-dev-${port}`,
       mode: 'reuse',
       stateDir: resolve(root, '.data'),
       // A Redis started here asks for the password REDIS_URL gives, so the app's login works.

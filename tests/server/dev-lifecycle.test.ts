@@ -1,0 +1,151 @@
+/**
+ * `bun run dev` (scripts/dev.ts) when runs are killed hard, overlap, or cannot keep their pid
+ * files: it stops what it started or adopted, and only that. Each test runs dev from its own
+ * copy of scripts/ (apps, packages and node_modules linked), so `.data/` is the test's own.
+ */
+import { afterAll, expect, test } from 'bun:test';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { testEnv, uniquePrefix } from '../helpers/env.ts';
+import { freePort } from '../helpers/ports.ts';
+import { REPO_ROOT } from './helpers/server-process.ts';
+import { waitUntil } from './helpers/wait.ts';
+import { portInUse, redisAnswers } from '../../scripts/infra/ports.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'sluice-dev-lifecycle-'));
+const redisPorts: number[] = [];
+const runs: DevRun[] = [];
+
+afterAll(async () => {
+  // A failed test must leave no dev run, and no redis-server on its ports, behind.
+  for (const run of runs) if (run.proc.exitCode === null && run.proc.signalCode === null) run.proc.kill('SIGINT');
+  await Promise.race([Promise.all(runs.map((run) => run.proc.exited)), Bun.sleep(20_000)]);
+  for (const run of runs) run.proc.kill('SIGKILL');
+  for (const port of redisPorts) for (const pid of redisServersOn(port)) process.kill(pid, 'SIGKILL');
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A checkout of its own: scripts copied, everything else linked. `.data` is not created. */
+function checkout(): string {
+  const dir = mkdtempSync(join(scratch, 'checkout-'));
+  mkdirSync(join(dir, 'scripts'));
+  cpSync(resolve(REPO_ROOT, 'scripts/dev.ts'), join(dir, 'scripts/dev.ts'));
+  cpSync(resolve(REPO_ROOT, 'scripts/infra'), join(dir, 'scripts/infra'), { recursive: true });
+  for (const name of ['apps', 'packages', 'node_modules', 'package.json']) symlinkSync(resolve(REPO_ROOT, name), join(dir, name));
+  return dir;
+}
+
+async function redisPort(): Promise<number> {
+  const port = await freePort();
+  redisPorts.push(port);
+  return port;
+}
+
+/** Pids of the redis-servers serving `port` (their process title names it). */
+function redisServersOn(port: number): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes('redis-server') && cmdline.includes(`:${port}`);
+    } catch {
+      return false;
+    }
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+/** Every process below `pid`, by the parent pids in /proc. */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      parents.set(Number(entry), Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]));
+    } catch {}
+  }
+  const found: number[] = [];
+  const walk = (parent: number) => {
+    for (const [child, ppid] of parents) if (ppid === parent) (found.push(child), walk(child));
+  };
+  walk(pid);
+  return found;
+}
+
+interface DevRun {
+  proc: ReturnType<typeof Bun.spawn>;
+  url: string;
+  output(): string;
+  ready(): Promise<void>;
+}
+
+/** `bun scripts/dev.ts` in `dir` (or `command` instead, e.g. `bun run dev`). */
+async function runDev(dir: string, env: Record<string, string>, command = [process.execPath, 'scripts/dev.ts']): Promise<DevRun> {
+  const port = await freePort();
+  const proc = Bun.spawn(command, {
+    cwd: dir,
+    env: testEnv({ QUEUE_PREFIX: uniquePrefix('dev-life'), DATABASE_URL: '', DATA_DIR: join(dir, 'store'), PORT: String(port), WORKER_COUNT: '1', LOG_PRETTY: 'false', ...env }),
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  let output = '';
+  const decoder = new TextDecoder();
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  void collect(proc.stdout as ReadableStream<Uint8Array>);
+  void collect(proc.stderr as ReadableStream<Uint8Array>);
+  const url = `http://127.0.0.1:${port}`;
+  const run: DevRun = {
+    proc,
+    url,
+    output: () => output,
+    ready: () =>
+      waitUntil(`dev to be ready:\n${output}`, async () => {
+        if (proc.exitCode !== null) throw new Error(`dev exited with ${proc.exitCode}:\n${output}`);
+        return (await fetch(`${url}/ready`).catch(() => null))?.status === 200;
+      }, 60_000).then(() => {}),
+  };
+  runs.push(run);
+  return run;
+}
+
+/** Kills dev.ts with SIGKILL, as a crash would, and waits for the app to notice and stop. */
+async function killHard(dev: DevRun): Promise<void> {
+  const below = descendants(dev.proc.pid).filter((pid) => !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server'));
+  dev.proc.kill('SIGKILL');
+  await dev.proc.exited;
+  await waitUntil('the killed run\'s app to stop', () => !below.some(alive), 30_000);
+}
+
+async function stop(dev: DevRun): Promise<number> {
+  dev.proc.kill('SIGINT');
+  return dev.proc.exited;
+}
+
+test('a leftover of a run killed on one port is still adopted after a run on another port', async () => {
+  const dir = checkout();
+  const [first, second] = [await redisPort(), await redisPort()];
+  const killed = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${first}` });
+  await killed.ready();
+  await killHard(killed);
+  expect(await redisAnswers(first)).toBe(true);
+
+  const other = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${second}`, DATA_DIR: join(dir, 'store-2') });
+  await other.ready();
+  expect(await stop(other)).toBe(0);
+
+  // Before: one pid file per checkout, which the run on the other port overwrote and removed.
+  const next = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${first}` });
+  await next.ready();
+  expect(next.output()).toMatch(/\[dev\] using the redis-server \(pid \d+\) an earlier run started and did not stop; it stops with this run/);
+  expect(await stop(next)).toBe(0);
+  expect(await portInUse(first)).toBe(false);
+}, 120_000);
