@@ -2,7 +2,7 @@
  * Provides a Redis for dev, tests and benchmarks: a Docker container when a Docker engine
  * answers, else a local `redis-server`, else a clear message on how to install one.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker, dockerEngineAvailable } from './docker.ts';
 import { portInUse, redisAnswers, waitFor } from './ports.ts';
@@ -46,10 +46,11 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   const pidFile = join(options.stateDir, `${name}.pid`);
 
   if (await portInUse(port, host)) {
-    const leftover = ownOrphanPid(pidFile);
-    if (mode === 'reuse' && leftover !== null && (await redisAnswers(port, host))) {
-      // A run killed without its cleanup (terminal closed, kill -9) left our redis-server behind:
-      // adopt it, so this run stops it on the way out instead of leaving it forever.
+    const answers = mode === 'reuse' && (await redisAnswers(port, host));
+    // A run killed without its cleanup (terminal closed, kill -9) left our redis-server behind:
+    // adopt it, so this run stops it on the way out instead of leaving it forever.
+    const leftover = answers ? adoptOrphan(pidFile) : null;
+    if (leftover !== null) {
       log(`using the redis-server (pid ${leftover}) an earlier run started and did not stop; it stops with this run`);
       return {
         url,
@@ -60,7 +61,8 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
         },
       };
     }
-    if (mode === 'reuse' && (await redisAnswers(port, host))) {
+    if (answers) {
+      // Also one a live run started or adopted: that run stops it, not this one.
       log(`using the Redis already listening on ${port}`);
       return { url, via: 'existing', stop: async () => {} };
     }
@@ -130,6 +132,23 @@ function ownOrphanPid(pidFile: string): number | null {
   }
 }
 
+/**
+ * Makes this process the owner of a leftover's pid file, so later runs see a live owner and leave
+ * the redis-server to us. The rename is the claim: of two runs adopting at once, one finds no file.
+ */
+function adoptOrphan(pidFile: string): number | null {
+  const claim = `${pidFile}.${process.pid}`;
+  try {
+    renameSync(pidFile, claim);
+  } catch {
+    return null;
+  }
+  // Read again after the claim: another run may have adopted it since we last looked.
+  const pid = ownOrphanPid(claim);
+  if (pid !== null) writeFileSync(claim, `${pid} ${process.pid}`);
+  renameSync(claim, pidFile);
+  return pid;
+}
 
 /** Stops a redis-server left behind by a run that was killed hard: ours if its pid file says so. */
 function killOwnOrphan(pidFile: string): boolean {

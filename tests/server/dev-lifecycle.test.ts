@@ -24,7 +24,7 @@ afterAll(async () => {
   for (const run of runs) run.proc.kill('SIGKILL');
   for (const port of redisPorts) for (const pid of redisServersOn(port)) process.kill(pid, 'SIGKILL');
   rmSync(scratch, { recursive: true, force: true });
-});
+}, 40_000);
 
 /** A checkout of its own: scripts copied, everything else linked. `.data` is not created. */
 function checkout(): string {
@@ -91,7 +91,7 @@ async function runDev(dir: string, env: Record<string, string>, command = [proce
   const port = await freePort();
   const proc = Bun.spawn(command, {
     cwd: dir,
-    env: testEnv({ QUEUE_PREFIX: uniquePrefix('dev-life'), DATABASE_URL: '', DATA_DIR: join(dir, 'store'), PORT: String(port), WORKER_COUNT: '1', LOG_PRETTY: 'false', ...env }),
+    env: testEnv({ QUEUE_PREFIX: uniquePrefix('dev-life'), DATABASE_URL: '', DATA_DIR: join(dir, 'store'), PORT: String(port), WORKER_COUNT: '1', LOG_PRETTY: 'false', AUDIT_ENABLED: 'false', ...env }),
     stdout: 'pipe',
     stderr: 'pipe',
   });
@@ -149,3 +149,25 @@ test('a leftover of a run killed on one port is still adopted after a run on ano
   expect(await stop(next)).toBe(0);
   expect(await portInUse(first)).toBe(false);
 }, 120_000);
+
+test('a second run beside one that adopted a leftover uses that Redis and leaves it to the adopter', async () => {
+  const dir = checkout();
+  const port = await redisPort();
+  const killed = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}` });
+  await killed.ready();
+  await killHard(killed);
+
+  const adopter = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATA_DIR: join(dir, 'store-adopter') });
+  await adopter.ready();
+  expect(adopter.output()).toContain('an earlier run started and did not stop; it stops with this run');
+  const beside = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATA_DIR: join(dir, 'store-beside') });
+  await beside.ready();
+  // Before: the pid file still named the killed run as owner, so this run adopted it too and stopped it on exit.
+  expect(beside.output()).toContain(`[dev] using the Redis already listening on ${port}`);
+  expect(await stop(beside)).toBe(0);
+  expect(await redisAnswers(port)).toBe(true);
+  expect((await fetch(`${adopter.url}/ready`)).status).toBe(200);
+
+  expect(await stop(adopter)).toBe(0);
+  expect(await portInUse(port)).toBe(false);
+}, 150_000);
