@@ -44,6 +44,8 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
   const url = `redis://${hostInUrl}:${port}`;
   const pidFile = join(options.stateDir, `${name}.pid`);
+  // Before anything starts: a redis-server whose pid file cannot be written would run on unrecorded.
+  prepareStateDir(options.stateDir);
 
   if (await portInUse(port, host)) {
     const answers = mode === 'reuse' && (await redisAnswers(port, host));
@@ -82,7 +84,10 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
     const auth = options.password ? ['--requirepass', options.password] : [];
     const run = await docker(['run', '-d', '--rm', '--name', name, '-p', `${hostInUrl}:${port}:6379`, 'redis:7-alpine', 'redis-server', '--save', '', '--appendonly', 'no', ...auth]);
     if (run.code !== 0) throw new Error(`docker run ${name} failed: ${run.out}`);
-    await waitFor(() => redisAnswers(port, host), 15_000, `Redis container ${name}`);
+    await waitFor(() => redisAnswers(port, host), 15_000, `Redis container ${name}`).catch(async (error) => {
+      await docker(['rm', '-f', name]);
+      throw error;
+    });
     log(`started Redis container ${name} on ${port}`);
     return { url, via: 'docker', stop: async () => void (await docker(['rm', '-f', name])) };
   }
@@ -101,10 +106,17 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
       detached: true,
     },
   );
-  mkdirSync(options.stateDir, { recursive: true });
-  // The redis-server's pid, then ours: a later run may take it over only once we are gone.
-  writeFileSync(pidFile, `${proc.pid} ${process.pid}`);
-  await waitFor(() => redisAnswers(port, host), 10_000, `redis-server on ${port}`);
+  try {
+    // The redis-server's pid, then ours: a later run may take it over only once we are gone.
+    writeFileSync(pidFile, `${proc.pid} ${process.pid}`);
+    await waitFor(() => redisAnswers(port, host), 10_000, `redis-server on ${port}`);
+  } catch (error) {
+    // Nobody else would stop it: it runs in its own process group.
+    proc.kill('SIGKILL');
+    await proc.exited;
+    rmSync(pidFile, { force: true });
+    throw error;
+  }
   log(`started redis-server (pid ${proc.pid}) on ${port}`);
   return {
     url,
@@ -115,6 +127,21 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
       rmSync(pidFile, { force: true });
     },
   };
+}
+
+/** Creates the directory pid files live in, or says in one line why it cannot. */
+function prepareStateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? `${dir} is not a directory (a file or a dangling symlink is in its place); the pid files of the Redis this starts go there. Move it away and run again.`
+        : `Cannot create ${dir}, where the pid files of the Redis this starts go: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
 }
 
 /**

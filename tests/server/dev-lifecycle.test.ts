@@ -171,3 +171,18 @@ test('a second run beside one that adopted a leftover uses that Redis and leaves
   expect(await stop(adopter)).toBe(0);
   expect(await portInUse(port)).toBe(false);
 }, 150_000);
+
+test('.data that is a file or a dangling symlink: one line naming it, exit 1, and no redis-server left running', async () => {
+  for (const block of ['file', 'dangling symlink'] as const) {
+    const dir = checkout();
+    const stateDir = join(dir, '.data');
+    if (block === 'file') writeFileSync(stateDir, 'x\n');
+    else symlinkSync(join(dir, 'nowhere'), stateDir);
+    const port = await redisPort();
+    const dev = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}` });
+    expect(await dev.proc.exited).toBe(1);
+    // Before: a raw `EEXIST: file already exists, mkdir` after the redis-server had started, which then ran on unrecorded.
+    expect(dev.output()).toBe(`[dev] ${stateDir} is not a directory (a file or a dangling symlink is in its place); the pid files of the Redis this starts go there. Move it away and run again.\n`);
+    expect(redisServersOn(port)).toEqual([]);
+  }
+}, 60_000);
