@@ -3,12 +3,30 @@
  * port), then runs the app with pretty logs. Ctrl+C stops what this script started, only.
  */
 import { resolve } from 'node:path';
+import type { Subprocess } from 'bun';
 import { loadConfigOrExit } from '@sluice/config';
 import { ensureRedis, type RedisHandle } from './infra/redis.ts';
 
 const say = (line: string) => process.stderr.write(`[dev] ${line}\n`);
 const root = resolve(import.meta.dir, '..');
 const config = loadConfigOrExit(process.env);
+
+let app: Subprocess | null = null;
+let stopping = false;
+function shutdown(): void {
+  if (stopping) return;
+  stopping = true;
+  say('stopping');
+  app?.kill('SIGTERM');
+}
+// SIGHUP: the terminal was closed. Stop the same way, so Redis is not left behind.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);
+// `bun run dev` killed hard (kill -9 of the package runner) leaves this script running under
+// init, and no signal says so: notice the new parent and stop as if the terminal had closed.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) shutdown();
+}, 1000).unref();
 
 const redisUrl = new URL(config.redis.url);
 const local = ['127.0.0.1', 'localhost', '[::1]'].includes(redisUrl.hostname);
@@ -35,23 +53,19 @@ if (local) {
   say(`REDIS_URL points at ${redisUrl.host}; not starting a local Redis`);
 }
 
+// Asked to stop while Redis was being provided: stop it, and start nothing more.
+if (stopping) {
+  await redis?.stop();
+  process.exit(0);
+}
+
 const entry = resolve(root, 'apps/server/src/main.ts');
-const app = Bun.spawn([process.execPath, (await Bun.file(entry).exists()) ? entry : resolve(root, 'apps/worker/src/main.ts')], {
+app = Bun.spawn([process.execPath, (await Bun.file(entry).exists()) ? entry : resolve(root, 'apps/worker/src/main.ts')], {
   stdio: ['inherit', 'inherit', 'inherit'],
   env: { ...process.env, LOG_PRETTY: process.env.LOG_PRETTY ?? 'true' },
   // A channel the app watches: if this script is killed hard (kill -9), the app sees it close and stops too.
   ipc() {},
 });
-
-let stopping = false;
-async function shutdown(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  say('stopping');
-  app.kill('SIGTERM');
-}
-// SIGHUP: the terminal was closed. Stop the same way, so Redis is not left behind.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown());
 
 const code = await app.exited;
 await redis?.stop();

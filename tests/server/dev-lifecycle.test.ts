@@ -186,3 +186,21 @@ test('.data that is a file or a dangling symlink: one line naming it, exit 1, an
     expect(redisServersOn(port)).toEqual([]);
   }
 }, 60_000);
+
+test('kill -9 of `bun run dev` (the package runner) stops the stack under it', async () => {
+  const dir = checkout();
+  const port = await redisPort();
+  const dev = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}` }, [process.execPath, 'run', 'dev']);
+  await dev.ready();
+  const stack = descendants(dev.proc.pid);
+  expect(stack.length).toBeGreaterThanOrEqual(3); // scripts/dev.ts, redis-server, the server (and its worker)
+  expect(redisServersOn(port)).toHaveLength(1);
+  dev.proc.kill('SIGKILL');
+  try {
+    // Before: scripts/dev.ts, redis-server, the server and its worker all ran on under init.
+    await waitUntil('the stack under the killed runner to stop', () => !stack.some(alive), 30_000);
+    expect(await portInUse(port)).toBe(false);
+  } finally {
+    for (const pid of stack.filter(alive)) process.kill(pid, 'SIGKILL');
+  }
+}, 90_000);
