@@ -4,7 +4,7 @@
  * copy of scripts/ (apps, packages and node_modules linked), so `.data/` is the test's own.
  */
 import { afterAll, expect, test } from 'bun:test';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { testEnv, uniquePrefix } from '../helpers/env.ts';
@@ -42,12 +42,12 @@ async function redisPort(): Promise<number> {
   return port;
 }
 
-/** Pids of the redis-servers serving `port` (their process title names it). */
+/** Pids of the redis-servers on `port`: by the process title, or the arguments while it starts. */
 function redisServersOn(port: number): number[] {
   return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmdline.includes('redis-server') && cmdline.includes(`:${port}`);
+      return cmdline.includes('redis-server') && (cmdline.includes(`:${port}`) || cmdline.includes(`--port\0${port}\0`));
     } catch {
       return false;
     }
@@ -204,3 +204,16 @@ test('kill -9 of `bun run dev` (the package runner) stops the stack under it', a
     for (const pid of stack.filter(alive)) process.kill(pid, 'SIGKILL');
   }
 }, 90_000);
+
+test('Ctrl+C while dev is still starting its redis-server stops that redis-server', async () => {
+  const dir = checkout();
+  const port = await redisPort();
+  const dev = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}` });
+  // The pid file is written as soon as redis-server is spawned, before dev waits for it to answer.
+  await waitUntil('dev to spawn redis-server', () => existsSync(join(dir, `.data/sluice-redis-dev-${port}.pid`)), 30_000, 5);
+  dev.proc.kill('SIGINT');
+  // Before: no handler was installed yet, so SIGINT killed dev and its detached redis-server ran on.
+  expect(await dev.proc.exited).toBe(0);
+  expect(redisServersOn(port)).toEqual([]);
+  expect(dev.output()).not.toContain('server listening');
+}, 60_000);
