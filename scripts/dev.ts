@@ -43,6 +43,8 @@ if (local) {
       stateDir: resolve(root, '.data'),
       // A Redis started here asks for the password REDIS_URL gives, so the app's login works.
       password: redisUrl.password ? decodeURIComponent(redisUrl.password) : undefined,
+      // And has REDIS_URL's user, which the app logs in as.
+      user: redisUrl.username ? decodeURIComponent(redisUrl.username) : undefined,
       log: say,
     });
   } catch (error) {

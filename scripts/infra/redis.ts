@@ -26,8 +26,10 @@ export interface EnsureRedisOptions {
   stateDir: string;
   /** How the user picks another port, for the message when this one is taken. Default: the test suite's variable. */
   portHint?: string;
-  /** A password the Redis this starts asks for (REDIS_URL's), so the app's login works. */
+  /** A password the Redis this starts asks for (REDIS_URL's), so the app's login works. Default: none. */
   password?: string;
+  /** A user REDIS_URL names: the Redis this starts gets it as an ACL user with `password` and all rights. Default: none (only `default`). */
+  user?: string;
   log?: (line: string) => void;
 }
 
@@ -79,9 +81,13 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
     }
   }
 
+  const acl = aclUser(options);
   if (await dockerEngineAvailable()) {
     await docker(['rm', '-f', name]);
-    const auth = options.password ? ['--requirepass', options.password] : [];
+    const auth = [
+      ...(options.password ? ['--requirepass', options.password] : []),
+      ...(acl ? ['--user', ...acl] : []),
+    ];
     const run = await docker(['run', '-d', '--rm', '--name', name, '-p', `${hostInUrl}:${port}:6379`, 'redis:7-alpine', 'redis-server', '--save', '', '--appendonly', 'no', ...auth]);
     if (run.code !== 0) throw new Error(`docker run ${name} failed: ${run.out}`);
     await waitFor(() => redisAnswers(port, host), 15_000, `Redis container ${name}`).catch(async (error) => {
@@ -95,12 +101,16 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   const binary = Bun.which('redis-server');
   if (!binary) throw new Error(INSTALL_HINT);
   // A password goes in through stdin (`-` reads configuration from it), not on the command line `ps` shows.
+  const secrets = [
+    ...(options.password ? [`requirepass ${quoteConfig(options.password)}`] : []),
+    ...(acl ? [`user ${acl.map(quoteConfig).join(' ')}`] : []),
+  ];
   const proc = Bun.spawn(
-    [binary, ...(options.password ? ['-'] : []), '--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+    [binary, ...(secrets.length > 0 ? ['-'] : []), '--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
     // Own process group: Ctrl+C in the terminal must not kill Redis before the app has
     // drained its jobs and flushed its audit records; stop() ends it afterwards.
     {
-      stdin: options.password ? new Blob([`requirepass "${options.password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"\n`]) : 'ignore',
+      stdin: secrets.length > 0 ? new Blob([secrets.map((line) => `${line}\n`).join('')]) : 'ignore',
       stdout: 'ignore',
       stderr: 'inherit',
       detached: true,
@@ -127,6 +137,17 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
       rmSync(pidFile, { force: true });
     },
   };
+}
+
+/** The ACL rule (after `user`) for REDIS_URL's user name, or null for none or `default` (requirepass covers it). */
+function aclUser({ user, password }: EnsureRedisOptions): string[] | null {
+  if (!user || user === 'default') return null;
+  return [user, 'on', password ? `>${password}` : 'nopass', '~*', '&*', '+@all'];
+}
+
+/** One argument of a redis-server configuration line, double-quoted so spaces, quotes and backslashes survive. */
+function quoteConfig(value: string): string {
+  return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
 /** Creates the directory pid files live in, or says in one line why it cannot. */

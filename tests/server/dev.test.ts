@@ -160,3 +160,25 @@ test('a service that hangs up without answering (Postgres, an HTTP server): exit
     await new Promise<void>((resolve) => hangUp.close(() => resolve()));
   }
 }, 30_000);
+
+test('nothing on the port, REDIS_URL with a user: the redis-server dev starts has that user, and the app logs in as it', async () => {
+  const port = await freePort();
+  const [user, password] = ['sluice', 'User Pw"1\\'];
+  const dev = await runDev({ REDIS_URL: `redis://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}` });
+  try {
+    // Before: only the default user got the password, and the app's login failed with WRONGPASS.
+    await waitUntil('dev to be ready', async () => (await fetch(`${dev.url}/ready`).catch(() => null))?.status === 200 || dev.proc.exitCode !== null, 60_000);
+    expect(dev.proc.exitCode).toBeNull();
+    const client = new Redis({ port, username: user, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await client.connect();
+      expect(await client.call('ACL', 'WHOAMI')).toBe(user);
+    } finally {
+      client.disconnect();
+    }
+    expect(Bun.spawnSync(['ps', '-eo', 'args']).stdout.toString()).not.toContain('User Pw');
+  } finally {
+    dev.proc.kill('SIGINT');
+    expect(await dev.proc.exited).toBe(0);
+  }
+}, 90_000);
