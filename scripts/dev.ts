@@ -31,7 +31,10 @@ setInterval(() => {
 const redisUrl = new URL(config.redis.url);
 const local = ['127.0.0.1', 'localhost', '[::1]'].includes(redisUrl.hostname);
 let redis: RedisHandle | null = null;
-if (local) {
+if (redisUrl.protocol === 'rediss:') {
+  // The probe speaks plaintext, and a redis-server started here would too: the app talks to a TLS Redis itself.
+  say('REDIS_URL uses TLS (rediss://); not starting a local Redis');
+} else if (local) {
   const port = Number(redisUrl.port || 6379);
   try {
     redis = await ensureRedis({

@@ -182,3 +182,25 @@ test('nothing on the port, REDIS_URL with a user: the redis-server dev starts ha
     expect(await dev.proc.exited).toBe(0);
   }
 }, 90_000);
+
+test('REDIS_URL with rediss:// (TLS): dev neither probes nor starts a Redis, says so, and runs the app', async () => {
+  const recorder = await connectionRecorder();
+  try {
+    // Nothing on the port, then a listener standing in for a TLS Redis (a plaintext probe gets no answer from one).
+    for (const port of [await freePort(), recorder.port]) {
+      const dev = await runDev({ REDIS_URL: `rediss://127.0.0.1:${port}`, AUDIT_ENABLED: 'false' });
+      try {
+        // Before: a plaintext redis-server started on the free port; the listener was refused as not Redis.
+        await waitUntil('the app to start', () => dev.output().includes('"msg":') || dev.proc.exitCode !== null, 30_000);
+        expect(dev.output()).toStartWith('[dev] REDIS_URL uses TLS (rediss://); not starting a local Redis\n');
+        expect(dev.output()).not.toContain('[dev] Port');
+        expect(dev.output()).not.toContain('[dev] started');
+      } finally {
+        dev.proc.kill('SIGINT');
+        await dev.proc.exited;
+      }
+    }
+  } finally {
+    await recorder.close();
+  }
+}, 60_000);
