@@ -56,11 +56,13 @@ async function runDev(env: Record<string, string>) {
 }
 
 test('a local Redis that wants a password, named with it in REDIS_URL, is used as it is', async () => {
-  const dev = await runDev({ REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${redisPort}` });
+  const dev = await runDev({ REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${redisPort}`, LOG_LEVEL: 'info' });
   try {
     await waitUntil('dev to be ready', async () => (await fetch(`${dev.url}/ready`).catch(() => null))?.status === 200 || dev.proc.exitCode !== null, 60_000);
     expect(dev.proc.exitCode).toBeNull();
     expect(dev.output()).toContain(`[dev] using the Redis already listening on ${redisPort}`);
+    // The file's first run: the seconds PGlite takes to create its database are announced, not silent.
+    expect(dev.output()).toContain('creating the embedded audit store; the first start takes several seconds');
   } finally {
     dev.proc.kill('SIGINT');
     expect(await dev.proc.exited).toBe(0);

@@ -1,4 +1,5 @@
 /** Wires the audit trail for a long-running process: open the store, migrate, run one writer. */
+import { existsSync } from 'node:fs';
 import type { Config } from '@sluice/config';
 import type { Logger } from '@sluice/observability';
 import { connectRedis, sluiceKeys } from '@sluice/queue';
@@ -7,7 +8,7 @@ import { errorMessage, INSUFFICIENT_PRIVILEGE, sqlState } from './classify-error
 import { AuditRedisTooOldError } from './errors.ts';
 import { redisVersionOf, supportsAuditCommands } from './redis-version.ts';
 import { migrate, MIGRATE_AS_OWNER_HINT } from './migrate.ts';
-import { openAuditStore, READER_WAIT_MS, type AuditStore } from './store.ts';
+import { embeddedStoreDir, openAuditStore, READER_WAIT_MS, type AuditStore } from './store.ts';
 
 export interface AuditTrail {
   store: AuditStore;
@@ -35,6 +36,9 @@ const MIGRATE_RETRY_MAX_MS = 5000;
  */
 export async function startAuditTrail({ config, log, ...writerOptions }: StartAuditTrailOptions): Promise<AuditTrail> {
   const auditLog = log.child({ component: 'audit' });
+  const embedded = embeddedStoreDir(config);
+  // Creating a PGlite database takes seconds (10 or more on a busy machine), with nothing else to show meanwhile.
+  if (embedded && !existsSync(embedded)) auditLog.info({ location: embedded }, 'creating the embedded audit store; the first start takes several seconds');
   const store = await openAuditStore(config, {
     // A queue:history or queue:monitor read that opened the embedded store while no server ran closes it within seconds.
     waitForReaderMs: READER_WAIT_MS,
