@@ -1,5 +1,7 @@
 /** The jobs API end to end: a real server process with workers, Redis and Postgres; every route's success and bad-input paths. */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { Redis } from 'ioredis';
+import { sluiceKeys } from '@sluice/queue';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
 import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
@@ -16,7 +18,7 @@ beforeAll(async () => {
   server = await spawnServer({
     label: 'api',
     authorization: `Bearer ${TOKEN}`,
-    env: { DATABASE_URL: db.url, ADMIN_TOKEN: TOKEN, WORKER_COUNT: '1', WORKER_QUEUE_CONCURRENCY: '5' },
+    env: { ...db.env, ADMIN_TOKEN: TOKEN, WORKER_COUNT: '1', WORKER_QUEUE_CONCURRENCY: '5' },
   });
 });
 
@@ -300,9 +302,19 @@ describe('reports: stats, health, failures, history', () => {
 
   test('GET /health counts a type only the audit table knows (retired, or from workers with another registry)', async () => {
     // Rows no worker of this server wrote: a type this server does not register, all failed.
-    await db.sql`insert into worker_jobs (execution_id, job_id, type, data, status, attempt, will_retry, worker, queued_at, started_at, completed_at, duration_ms)
-      select 'legacy:' || g, 'legacy-' || g, 'legacyReport', '{}', 'failed', 1, false, 'other-host:1', now(), now(), now(), 1 from generate_series(1, 3) g`;
+    // They arrive as another producer's records on the audit stream, the way every row gets
+    // in, so the same test runs where the server owns an embedded store no one else may open.
+    const now = Date.now();
+    const legacy = [1, 2, 3].map((g) => ({
+      executionId: `legacy:${g}`, jobId: `legacy-${g}`, type: 'legacyReport', userId: null, data: {}, status: 'failed', attempt: 1,
+      willRetry: false, worker: 'other-host:1', queuedAt: now, startedAt: now, completedAt: now, durationMs: 1,
+    }));
+    const redis = new Redis(process.env.REDIS_URL!);
+    await redis.xadd(sluiceKeys(server.prefix).auditStream, '*', 'x', JSON.stringify(legacy));
+    redis.disconnect();
     try {
+      await waitUntil('the three legacyReport rows', async () =>
+        ((await (await api('/history?type=legacyReport')).json()) as any).rows?.length === 3);
       const health = (await (await api('/health')).json()) as any;
       expect(health.types.find((t: any) => t.type === 'legacyReport')).toMatchObject({ status: 'critical', successRate: 0 });
       expect(health.status).toBe('critical');
@@ -310,7 +322,9 @@ describe('reports: stats, health, failures, history', () => {
       const stats = (await (await api('/stats')).json()) as any;
       expect(stats.types.find((t: any) => t.type === 'legacyReport')).toMatchObject({ failed: 3, successRate: 0 });
     } finally {
-      await db.sql`delete from worker_jobs where type = 'legacyReport'`;
+      // On PGlite the rows stay (only the server may open its store): no later test here reads
+      // the overall health, and the store goes in afterAll.
+      if (db.sql) await db.sql`delete from worker_jobs where type = 'legacyReport'`;
     }
   });
 

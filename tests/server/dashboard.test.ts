@@ -27,7 +27,7 @@ const profileDir = mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
 beforeAll(async () => {
   if (!chromiumBinary) return;
   db = await createTestDatabase('dashboard');
-  server = await spawnServer({ label: 'dashboard', authorization, env: { DATABASE_URL: db.url, WORKER_COUNT: '1', ADMIN_USER: USER, ADMIN_PASSWORD: PASSWORD } });
+  server = await spawnServer({ label: 'dashboard', authorization, env: { ...db.env, WORKER_COUNT: '1', ADMIN_USER: USER, ADMIN_PASSWORD: PASSWORD } });
 
   const submit = async (data: unknown) => {
     const response = await server.request('/api/v1/jobs', { method: 'POST', json: { type: 'echo', data, attempts: 1 } });

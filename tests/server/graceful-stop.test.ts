@@ -3,7 +3,9 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openAuditStore } from '@sluice/db';
 import { ensureRedis } from '../../scripts/infra/redis.ts';
+import { testConfig } from '../helpers/env.ts';
 import { freePort } from '../helpers/ports.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
 import { deletePrefix, REPO_ROOT, spawnServer, type ServerProcess } from './helpers/server-process.ts';
@@ -21,7 +23,7 @@ beforeAll(async () => {
   server = await spawnServer({
     label: 'graceful',
     authorization: `Bearer ${TOKEN}`,
-    env: { NODE_ENV: 'production', ADMIN_TOKEN: TOKEN, DATABASE_URL: db.url, WORKER_COUNT: '1', WORKER_SHUTDOWN_TIMEOUT: '20000' },
+    env: { NODE_ENV: 'production', ADMIN_TOKEN: TOKEN, ...db.env, WORKER_COUNT: '1', WORKER_SHUTDOWN_TIMEOUT: '20000' },
   });
 });
 
@@ -93,8 +95,14 @@ test('SIGTERM: stop accepting requests, drain the running job, flush its audit r
   expect(exited).toBe(false);
 
   expect(await stopped).toBe(0);
-  const [row] = await db.sql`select status, job_id from worker_jobs where job_id = ${id}`;
-  expect(row).toEqual({ status: 'completed', job_id: id });
+  // Read once the server has exited: an embedded store (PGlite, where no Postgres runs) has one owner at a time.
+  const store = await openAuditStore(testConfig(db.env));
+  try {
+    const [row] = (await store.getJobHistory({ jobId: id })).rows;
+    expect({ status: row?.status, jobId: row?.jobId }).toEqual({ status: 'completed', jobId: id });
+  } finally {
+    await store.close();
+  }
 
   const messages = server.logs().map((line) => line.msg);
   expect(messages).toContain('server stopping: no new requests, workers drain, audit flushes');
@@ -112,7 +120,7 @@ test('SIGTERM while Redis is down: nothing waits for Redis to come back, and the
     label: 'stop-redis-down',
     // A shutdown timeout longer than this test's own: a worker that waited it out (BullMQ's
     // close waits for Redis to answer its QUIT) would fail the test.
-    env: { REDIS_URL: redis.url, DATABASE_URL: db.url, WORKER_COUNT: '1', WORKER_SHUTDOWN_TIMEOUT: '120000' },
+    env: { REDIS_URL: redis.url, ...db.env, WORKER_COUNT: '1', WORKER_SHUTDOWN_TIMEOUT: '120000' },
   });
   try {
     await redis.stop();

@@ -30,7 +30,7 @@ beforeAll(async () => {
   server = await spawnServer({
     label: 'prometheus',
     authorization: `Bearer ${TOKEN}`,
-    env: { DATABASE_URL: db.url, WORKER_COUNT: '1', ADMIN_TOKEN: TOKEN, ADMIN_GUARD_READS: 'true' },
+    env: { ...db.env, WORKER_COUNT: '1', ADMIN_TOKEN: TOKEN, ADMIN_GUARD_READS: 'true' },
   });
 
   const target = new URL(server.url).host;

@@ -1,30 +1,33 @@
-/** A throwaway Postgres database per test file on the shared local server (trust auth). */
+/**
+ * A throwaway audit store per server test file, built on tests/helpers/db.ts: a database on
+ * the shared local Postgres, or an embedded PGlite directory where no Postgres answers.
+ */
 import { SQL } from 'bun';
-
-const ADMIN_URL = process.env.SLUICE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { postgresDatabase } from '../../helpers/db.ts';
 
 export interface TestDatabase {
-  url: string;
-  /** A client on the database, for asserting on audit rows. */
-  sql: SQL;
+  kind: 'postgres' | 'pglite';
+  /** DATABASE_URL and DATA_DIR for the server process ('' and a temporary directory on PGlite). */
+  env: { DATABASE_URL: string; DATA_DIR: string };
+  /**
+   * A client on the database, for asserting on audit rows: Postgres only. An embedded store
+   * has one owner process, the server, so PGlite-path tests read rows through its API.
+   */
+  sql: SQL | undefined;
   drop(): Promise<void>;
 }
 
 export async function createTestDatabase(label: string): Promise<TestDatabase> {
-  const name = `sluice_${label}_${crypto.randomUUID().slice(0, 8)}`.replace(/[^a-z0-9_]/g, '_');
-  const admin = new SQL(ADMIN_URL);
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const sql = new SQL(url.toString());
+  const store = await postgresDatabase(label);
+  const sql = store.kind === 'postgres' ? new SQL(store.env.DATABASE_URL) : undefined;
   return {
-    url: url.toString(),
+    kind: store.kind,
+    env: store.env,
     sql,
     async drop() {
-      await sql.close();
-      // Servers under test may still hold pooled connections for a moment.
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.close();
+      await sql?.close();
+      // postgresDatabase drops with (force): servers under test may still hold pooled connections.
+      await store.drop();
     },
   };
 }
