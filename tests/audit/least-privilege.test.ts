@@ -8,10 +8,13 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import postgres from 'postgres';
 import { jobRegistry } from '@sluice/jobs';
 import { QueueManager } from '@sluice/queue';
-import { postgresDatabase, TEST_POSTGRES_URL, type TestDatabase } from '../helpers/db.ts';
+import { postgresDatabase, postgresUnavailable, TEST_POSTGRES_URL, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, testEnv, uniquePrefix } from '../helpers/env.ts';
 import { killIfRunning, REPO_ROOT, spawnWorkerMain, type WorkerMainProcess } from '../helpers/processes.ts';
 import { waitFor } from './support.ts';
+
+// Postgres-only tests are skipped where no Postgres answers (the store is then PGlite).
+const noPostgres = (await postgresUnavailable()) !== undefined;
 
 const prefix = uniquePrefix('least-privilege');
 const role = `sluice_rw_${crypto.randomUUID().slice(0, 8)}`;
@@ -56,8 +59,8 @@ afterAll(async () => {
   }
 });
 
-test('the role cannot create anything, yet db:migrate succeeds and bun run worker records executions', async () => {
-  if (db.kind !== 'postgres') return; // roles need a real Postgres; PGlite has one user
+// Roles need a real Postgres; PGlite has one user.
+test.skipIf(noPostgres)('the role cannot create anything, yet db:migrate succeeds and bun run worker records executions', async () => {
   // The premise: this role is refused DDL, as drizzle's first statement would be.
   const probe = postgres(asRole.DATABASE_URL!, { max: 1, onnotice: () => {} });
   try {
@@ -81,8 +84,7 @@ test('the role cannot create anything, yet db:migrate succeeds and bun run worke
   expect(worker.stderr()).not.toContain('permission denied');
 }, 60_000);
 
-test('on a database the migrations never reached, db:migrate as that role exits 1 with the reason and what to do', async () => {
-  if (db.kind !== 'postgres') return;
+test.skipIf(noPostgres)('on a database the migrations never reached, db:migrate as that role exits 1 with the reason and what to do', async () => {
   const empty = await postgresDatabase('least-privilege-empty');
   try {
     const name = new URL(empty.env.DATABASE_URL).pathname.slice(1);

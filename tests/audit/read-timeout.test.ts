@@ -8,9 +8,12 @@ import postgres from 'postgres';
 import type { Redis } from 'ioredis';
 import { AuditQueryTimeoutError, createAuditAppender, openAuditStore, sql, type AuditStore } from '@sluice/db';
 import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
-import { lockWorkerJobs, type TestDatabase } from '../helpers/db.ts';
+import { lockWorkerJobs, postgresUnavailable, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { openMigratedStore, startWriter, waitFor, type TestWriter } from './support.ts';
+
+// Postgres-only tests are skipped where no Postgres answers (the store is then PGlite).
+const noPostgres = (await postgresUnavailable()) !== undefined;
 
 const prefix = uniquePrefix('read-timeout');
 const keys = sluiceKeys(prefix);
@@ -52,8 +55,8 @@ async function open(readTimeoutMs: number): Promise<AuditStore> {
 const activeReads = async () =>
   (await admin<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name = 'sluice-audit-read' and state = 'active'`)[0]!.n;
 
-test('a read past AUDIT_READ_TIMEOUT is cancelled by Postgres and named, with what to narrow', async () => {
-  if (db.kind !== 'postgres') return; // PGlite does not enforce statement_timeout (README: Where the table lives)
+// PGlite does not enforce statement_timeout (README: Where the table lives).
+test.skipIf(noPostgres)('a read past AUDIT_READ_TIMEOUT is cancelled by Postgres and named, with what to narrow', async () => {
   const store = await open(300);
   // A lock makes the reads wait past the timeout: deterministic, whatever the machine's speed.
   const lock = await lockWorkerJobs(db.env.DATABASE_URL);
@@ -78,8 +81,8 @@ test('a read past AUDIT_READ_TIMEOUT is cancelled by Postgres and named, with wh
   expect((await store.getJobHistory({ limit: 1 })).rows).toEqual([]);
 }, 30_000);
 
-test('reads stuck on every read connection hold up neither the writer nor the readiness ping', async () => {
-  if (db.kind !== 'postgres') return; // the embedded store has one connection for everything (README: Where the table lives)
+// The embedded store has one connection for everything (README: Where the table lives).
+test.skipIf(noPostgres)('reads stuck on every read connection hold up neither the writer nor the readiness ping', async () => {
   const store = await open(120_000);
   // Seven at once, as seven /health calls were when they starved the shared pool.
   const stuck = Array.from({ length: 7 }, () => store.readDb.execute(sql`select pg_sleep(600)`).then(() => 'finished', () => 'cancelled'));

@@ -8,9 +8,12 @@ import postgres from 'postgres';
 import type { Redis } from 'ioredis';
 import { AuditRetentionFailedError, AuditWriterSilentError, createAuditAppender, createAuditMaintenanceClient, openAuditStore, type AuditStore } from '@sluice/db';
 import { connectRedis, ioredisSend, sluiceKeys, type ExecutionRecord } from '@sluice/queue';
-import type { TestDatabase } from '../helpers/db.ts';
+import { postgresUnavailable, type TestDatabase } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { openMigratedStore, startWriter, waitFor, type TestWriter } from './support.ts';
+
+// Postgres-only tests are skipped where no Postgres answers (the store is then PGlite).
+const noPostgres = (await postgresUnavailable()) !== undefined;
 
 const prefix = uniquePrefix('retention-run');
 const keys = sluiceKeys(prefix);
@@ -25,7 +28,8 @@ beforeAll(async () => {
   ({ db, store } = await openMigratedStore('postgres', 'retention-run'));
   // Like a worker's connection: the maintenance client duplicates it for its blocking wait.
   redis = await connectRedis(testConfig().redis.url, { role: 'blocking' });
-  probe = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+  // A second session, for the Postgres-only tests (postgres('') would try localhost:5432).
+  if (db.kind === 'postgres') probe = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
 }, 30_000);
 
 afterAll(async () => {
@@ -37,8 +41,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-test('rows keep landing while a retention run deletes, and the run answers with every row it deleted', async () => {
-  if (db.kind !== 'postgres') return; // timing between two sessions needs a real Postgres
+// Timing between two sessions needs a real Postgres.
+test.skipIf(noPostgres)('rows keep landing while a retention run deletes, and the run answers with every row it deleted', async () => {
   await probe`insert into worker_jobs (execution_id, job_id, type, data, status, attempt, worker, queued_at, started_at, completed_at, duration_ms, created_at)
       select 'old:' || g, 'old-' || g, 'echo', '{}', 'completed', 1, 'h:1', now(), now(), now(), 1, now() - interval '40 days'
       from generate_series(1, ${EXPIRED}) g`;
@@ -71,8 +75,8 @@ test('rows keep landing while a retention run deletes, and the run answers with 
   expect((await store.getJobHistory({ jobId: 'fresh' })).rows).toHaveLength(1);
 }, 120_000);
 
-test('a retention run the database refuses is answered with the reason at once, and does not mark the store down', async () => {
-  if (db.kind !== 'postgres') return; // roles need a real Postgres
+// Roles need a real Postgres.
+test.skipIf(noPostgres)('a retention run the database refuses is answered with the reason at once, and does not mark the store down', async () => {
   const role = `sluice_nodelete_${crypto.randomUUID().slice(0, 8)}`;
   await probe.unsafe(`create role ${role} login`);
   await probe.unsafe(`grant usage on schema public to ${role}`);
@@ -136,8 +140,8 @@ test('a writer from before the repeats (a rolling upgrade) says started once and
   await redis.del(oldKeys.auditStream, replyTo!);
 });
 
-test('a live writer whose deletion waits on a lock keeps telling the job so; the job waits past its silence limit', async () => {
-  if (db.kind !== 'postgres') return; // a lock held by another session needs a real Postgres
+// A lock held by another session needs a real Postgres.
+test.skipIf(noPostgres)('a live writer whose deletion waits on a lock keeps telling the job so; the job waits past its silence limit', async () => {
   const livePrefix = uniquePrefix('retention-live');
   const liveKeys = sluiceKeys(livePrefix);
   await probe`insert into worker_jobs (execution_id, job_id, type, data, status, attempt, worker, queued_at, started_at, completed_at, duration_ms, created_at)
