@@ -7,13 +7,15 @@ import { testConfig, uniquePrefix } from '../helpers/env.ts';
 
 let db: TestDatabase;
 
+// Opening a fresh store takes seconds (PGlite, where no Postgres runs: 11-14 s on a loaded
+// two-core machine); bun's default 5 s is not a limit this hook can keep.
 beforeAll(async () => {
   db = await postgresDatabase('audit_trail_close');
-});
+}, 120_000);
 
 afterAll(async () => {
   await db?.drop();
-});
+}, 120_000);
 
 /** A logger whose lines the test can read. */
 function capturingLog() {

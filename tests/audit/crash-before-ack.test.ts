@@ -15,6 +15,8 @@ let db: TestDatabase;
 let store: AuditStore;
 let redis: Redis;
 
+// Opening a fresh store takes seconds (PGlite, where no Postgres runs: 11-14 s on a loaded
+// two-core machine); bun's default 5 s is not a limit this hook can keep.
 beforeAll(async () => {
   db = await postgresDatabase('audit_crash');
   store = await openAuditStore(testConfig({ QUEUE_PREFIX: prefix, ...db.env }));
@@ -22,14 +24,14 @@ beforeAll(async () => {
   // The writer subprocess must be able to open the store (PGlite allows one process at a time).
   await store.close();
   redis = await connectRedis(process.env.REDIS_URL!, { role: 'producer' });
-});
+}, 120_000);
 
 afterAll(async () => {
   await redis?.del(keys.auditStream, keys.auditParked);
   redis?.disconnect();
   await store?.close();
   await db?.drop();
-});
+}, 120_000);
 
 function record(i: number): ExecutionRecord {
   const now = Date.now();

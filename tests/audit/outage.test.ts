@@ -22,6 +22,8 @@ let writer: TestWriter;
 let workers: Supervisor;
 let insertedCallbacks = 0;
 
+// Opening a fresh store takes seconds (PGlite, where no Postgres runs: 11-14 s on a loaded
+// two-core machine); bun's default 5 s is not a limit this hook can keep.
 beforeAll(async () => {
   db = await postgresDatabase('audit_outage');
   const env = { QUEUE_PREFIX: prefix, ...db.env, WORKER_QUEUE_CONCURRENCY: '10' };
@@ -44,7 +46,7 @@ beforeAll(async () => {
     onInserted: (records) => (insertedCallbacks += records.length),
   });
   workers = await startWorkers(env, 2);
-});
+}, 120_000);
 
 afterAll(async () => {
   await workers?.stop();
@@ -55,7 +57,7 @@ afterAll(async () => {
   await proxy?.close();
   await direct?.close();
   await db?.drop();
-});
+}, 120_000);
 
 test(`${JOBS} jobs during a >= ${OUTAGE_MS / 1000} s Postgres outage: one row per execution, no gaps, no duplicates`, async () => {
   await proxy?.close();

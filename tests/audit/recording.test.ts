@@ -16,6 +16,8 @@ let writer: TestWriter;
 let workers: Supervisor;
 const prefix = uniquePrefix('audit-rec');
 
+// Opening a fresh store takes seconds (PGlite, where no Postgres runs: 11-14 s on a loaded
+// two-core machine); bun's default 5 s is not a limit this hook can keep.
 beforeAll(async () => {
   db = await postgresDatabase('audit_recording');
   const env = { QUEUE_PREFIX: prefix, ...db.env, WORKER_QUEUE_CONCURRENCY: '4' };
@@ -25,7 +27,7 @@ beforeAll(async () => {
   queue = await QueueManager.open({ config, registry: jobRegistry });
   writer = await startWriter(store, config);
   workers = await startWorkers(env);
-});
+}, 120_000);
 
 afterAll(async () => {
   await workers?.stop();
@@ -34,7 +36,7 @@ afterAll(async () => {
   await queue?.close();
   await store?.close();
   await db?.drop();
-});
+}, 120_000);
 
 const rowsOf = async (jobId: string): Promise<WorkerJob[]> =>
   (await store.getJobHistory({ jobId, limit: 100 })).rows.sort((a, b) => a.attempt - b.attempt || a.id - b.id);

@@ -7,6 +7,9 @@ import { deleteKeysUnder, runCli } from './cli.ts';
 const prefix = uniquePrefix('cli-scheduler');
 const env = testEnv({ QUEUE_PREFIX: prefix });
 const config = testConfig({ QUEUE_PREFIX: prefix });
+// Tests that start the CLI a dozen times: each run is a fresh bun process, seconds apiece on a
+// loaded two-core machine. A limit, not a speed claim.
+const MANY_RUNS_TIMEOUT_MS = 120_000;
 
 /** What `setup` should register for whatever the real registry holds today. */
 const builtins = Object.entries(jobRegistry)
@@ -109,7 +112,7 @@ describe('queue:scheduler', () => {
       expect(help.code).toBe(0);
       expect(help.stdout).toStartWith('Usage: bun run queue:scheduler <subcommand>');
     }
-  });
+  }, MANY_RUNS_TIMEOUT_MS);
 });
 
 describe('the CLI itself', () => {
@@ -128,5 +131,5 @@ describe('the CLI itself', () => {
     expect((await runCli(['queue:history', '--help'], env)).stdout).toStartWith('Usage: bun run queue:history');
     expect((await runCli(['help', 'queue:add'], env)).stdout).toStartWith('Usage: bun run queue:add');
     expect(await runCli(['queue:frobnicate'], env)).toEqual({ code: 2, stdout: '', stderr: 'error: unknown command "queue:frobnicate" (commands: add, monitor, scheduler, history)\n' });
-  });
+  }, MANY_RUNS_TIMEOUT_MS);
 });
