@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { Redis } from 'ioredis';
 import { sluiceKeys } from '@sluice/queue';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
-import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { deletePrefix, SERVER_HOOK_TIMEOUT_MS, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
 
 // Jobs, workers and the audit writer take seconds; bun's default per-test timeout is 5 s.
@@ -20,7 +20,7 @@ beforeAll(async () => {
     authorization: `Bearer ${TOKEN}`,
     env: { ...db.env, ADMIN_TOKEN: TOKEN, WORKER_COUNT: '1', WORKER_QUEUE_CONCURRENCY: '5' },
   });
-});
+}, SERVER_HOOK_TIMEOUT_MS);
 
 afterAll(async () => {
   if (server) expect(await server.stop()).toBe(0);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
-import { deletePrefix, REPO_ROOT, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { deletePrefix, REPO_ROOT, SERVER_HOOK_TIMEOUT_MS, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
 
 setDefaultTimeout(90_000);
@@ -47,7 +47,7 @@ beforeAll(async () => {
     httpCredentials: { username: USER, password: PASSWORD },
     viewport: { width: 1400, height: 900 },
   });
-});
+}, SERVER_HOOK_TIMEOUT_MS);
 
 afterAll(async () => {
   await context?.close();

@@ -8,7 +8,7 @@ import { ensureRedis } from '../../scripts/infra/redis.ts';
 import { testConfig } from '../helpers/env.ts';
 import { freePort } from '../helpers/ports.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
-import { deletePrefix, REPO_ROOT, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { deletePrefix, REPO_ROOT, SERVER_HOOK_TIMEOUT_MS, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
 
 setDefaultTimeout(60_000);
@@ -25,7 +25,7 @@ beforeAll(async () => {
     authorization: `Bearer ${TOKEN}`,
     env: { NODE_ENV: 'production', ADMIN_TOKEN: TOKEN, ...db.env, WORKER_COUNT: '1', WORKER_SHUTDOWN_TIMEOUT: '20000' },
   });
-});
+}, SERVER_HOOK_TIMEOUT_MS);
 
 afterAll(async () => {
   await server?.stop('SIGKILL');

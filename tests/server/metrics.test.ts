@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { sluiceKeys } from '@sluice/queue';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
 import { parseSamples, sumOf } from './helpers/prometheus-text.ts';
-import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { deletePrefix, SERVER_HOOK_TIMEOUT_MS, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
 
 setDefaultTimeout(60_000);
@@ -19,7 +19,7 @@ let server: ServerProcess;
 beforeAll(async () => {
   db = await createTestDatabase('metrics');
   server = await spawnServer({ label: 'metrics', env: { ...db.env, WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '4' } });
-});
+}, SERVER_HOOK_TIMEOUT_MS);
 
 afterAll(async () => {
   if (server) expect(await server.stop()).toBe(0);

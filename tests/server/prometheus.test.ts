@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { freePort } from '../helpers/ports.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
-import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { deletePrefix, SERVER_HOOK_TIMEOUT_MS, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
 
 setDefaultTimeout(90_000);
@@ -61,7 +61,7 @@ beforeAll(async () => {
     for await (const chunk of prometheus!.stderr) prometheusOutput += decoder.decode(chunk);
   })();
   await waitUntil('prometheus to be ready', async () => (await fetch(`${prometheusUrl}/-/ready`).catch(() => null))?.status === 200, 30_000);
-});
+}, SERVER_HOOK_TIMEOUT_MS);
 
 afterAll(async () => {
   if (prometheus) {

@@ -11,7 +11,7 @@ import { postgresUnavailable, TEST_POSTGRES_URL } from '../helpers/db.ts';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { freePort } from '../helpers/ports.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
-import { REPO_ROOT, spawnServer, type ServerProcess } from './helpers/server-process.ts';
+import { REPO_ROOT, SERVER_HOOK_TIMEOUT_MS, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
 
 setDefaultTimeout(60_000);
@@ -39,7 +39,7 @@ describe('a real server whose Redis goes away and comes back', () => {
     redis = await startRedis();
     db = await createTestDatabase('ready');
     server = await spawnServer({ label: 'ready', env: { REDIS_URL: redis.url, ...db.env, WORKER_COUNT: '1', ENABLE_SCHEDULED_JOBS: 'true' } });
-  });
+  }, SERVER_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await server?.stop();
@@ -179,7 +179,7 @@ describe.skipIf(noPostgres)('a real server whose database role may read worker_j
     const url = new URL(db.env.DATABASE_URL);
     url.username = role;
     server = await spawnServer({ label: 'ready-role', env: { DATABASE_URL: url.toString(), WORKER_COUNT: '1' } });
-  });
+  }, SERVER_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await server?.stop();

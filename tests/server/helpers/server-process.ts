@@ -8,6 +8,9 @@ import { waitUntil } from './wait.ts';
 
 export const REPO_ROOT = resolve(import.meta.dir, '../../..');
 export const SERVER_MAIN = resolve(REPO_ROOT, 'apps/server/src/main.ts');
+/** How long spawnServer waits for /ready; hooks that start a server allow SERVER_HOOK_TIMEOUT_MS. */
+export const SERVER_START_TIMEOUT_MS = 90_000;
+export const SERVER_HOOK_TIMEOUT_MS = 150_000;
 
 export interface SpawnServerOptions {
   label: string;
@@ -106,12 +109,14 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
   };
 
   const probe = options.waitFor === 'health' ? '/health' : '/ready';
+  // A limit, not a speed claim: on PGlite (where no Postgres runs) the server first opens a
+  // fresh embedded store, 11-14 s on a loaded two-core machine, then forks its workers.
   try {
     await waitUntil(`server ${probe} on ${url}`, async () => {
       if (exitCode !== null) throw new Error(`server exited with ${exitCode}`);
       const response = await fetch(`${url}${probe}`).catch(() => null);
       return response?.status === 200;
-    }, 30_000, 100);
+    }, SERVER_START_TIMEOUT_MS, 100);
   } catch (error) {
     await server.stop('SIGKILL');
     throw new Error(`${(error as Error).message}\n--- server output ---\n${out}`);
