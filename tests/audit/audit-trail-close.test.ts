@@ -1,5 +1,5 @@
 /** startAuditTrail's close: what it says about records left in Redis (a start that failed closes it without waiting). */
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import pino from 'pino';
 import { startAuditTrail } from '@sluice/db';
 import { postgresDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -7,8 +7,10 @@ import { testConfig, uniquePrefix } from '../helpers/env.ts';
 
 let db: TestDatabase;
 
-// Opening a fresh store takes seconds (PGlite, where no Postgres runs: 11-14 s on a loaded
-// two-core machine); bun's default 5 s is not a limit this hook can keep.
+// Each test starts a trail on a store: on PGlite (where no Postgres runs) opening it takes
+// 11-14 s on a loaded two-core machine. Limits, not speed claims.
+setDefaultTimeout(120_000);
+
 beforeAll(async () => {
   db = await postgresDatabase('audit_trail_close');
 }, 120_000);

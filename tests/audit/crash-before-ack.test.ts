@@ -87,4 +87,4 @@ test('killed between commit and ack: re-delivery inserts nothing twice and the s
   expect(await tableCounts()).toEqual({ rows: RECORDS, distinct: RECORDS });
   expect(((await redis.xpending(keys.auditStream, 'audit-writers')) as [number])[0]).toBe(0);
   expect(await recordsInStream()).toBe(0);
-});
+}, 120_000); // a writer process and this one each open the store: 11-14 s apiece on PGlite on a loaded machine

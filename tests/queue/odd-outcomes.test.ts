@@ -25,6 +25,7 @@ let queue: TestQueue<typeof oddRegistry>;
 let writer: TestWriter;
 let supervisor: Supervisor;
 
+// Generous: a fresh PGlite store (where no Postgres runs) alone takes 11-14 s to open on a loaded machine.
 beforeAll(async () => {
   db = await postgresDatabase('odd_outcomes');
   queue = await openTestQueue('odd-outcomes', { registry: oddRegistry, env: { ...db.env, WORKER_QUEUE_CONCURRENCY: '8' } });
@@ -34,7 +35,7 @@ beforeAll(async () => {
   // warn: the level at which the processor logs every failure, so its log lines can be checked.
   supervisor = startTestSupervisor({ env: { ...queue.env, LOG_LEVEL: 'warn', SLUICE_TEST_WORKER_LOG: workerLog }, entry: WORKER_ENTRY });
   await waitForChildrenReady(supervisor);
-}, 30_000);
+}, 120_000);
 
 afterAll(async () => {
   await stopSupervisor(supervisor);

@@ -28,7 +28,7 @@ beforeAll(async () => {
   await migrate(store);
   queue = await QueueManager.open<JobRegistry>({ config, registry: jobRegistry });
   app = await createServer({ config, queue, audit: store, metrics: createMetrics({ processMetrics: false }), log: pino({ level: 'silent' }) });
-});
+}, 120_000); // a fresh PGlite store (where no Postgres runs) takes 11-14 s to open on a loaded machine
 
 afterAll(async () => {
   await queue?.close();
