@@ -179,7 +179,7 @@ test('monitor shows per-type success rate and p95 duration from the audit table'
   const section = stdout.slice(stdout.indexOf('Executions in the last 1h (audit table)')).trim().split('\n');
   expect(section[1]).toMatch(/TYPE\s+RUNS\s+FAILED\s+SUCCESS\s+P95\s+HEALTH\s+LAST RUN/);
   // 4 runs, 2 failed; job-b's first failure was retried, so 2 of 3 finished jobs succeeded.
-  expect(section[2]).toMatch(/^\s+echo\s+4\s+2\s+66\.7%\s+385ms\s+warning\s+\d+s ago$/);
+  expect(section[2]).toMatch(/^\s+echo\s+4\s+2\s+66\.7%\s+385ms\s+warning\s+(\d+m )?\d+s ago$/);
   const json = JSON.parse((await cli('monitor', '--json')).stdout);
   expect(json.audit.types).toEqual([{ type: 'echo', runs: 4, failed: 2, successRate: 2 / 3, p95DurationMs: 385, health: 'warning', lastRunAt: expect.any(String) }]);
 }, CLI_TEST_TIMEOUT_MS);

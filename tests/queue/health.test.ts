@@ -1,6 +1,6 @@
 /** QueueManager health: counts, Redis status and latency, last processed time; a dead Redis fails fast. */
 import { expect, test } from 'bun:test';
-import { QueueManager, RedisUnavailableError } from '@sluice/queue';
+import { checkRedis, connectRedis, QueueManager, RedisUnavailableError } from '@sluice/queue';
 import { jobRegistry } from '@sluice/jobs';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
 import { closedPort } from '../helpers/ports.ts';
@@ -53,3 +53,17 @@ test('opening a producer against a closed port rejects quickly with RedisUnavail
   expect(error.message).toContain(`Redis at redis://127.0.0.1:${port}`);
   expect(error.message).toContain('not reachable');
 }, 30_000);
+
+test('a connection whose socket just closed, while ioredis still says ready, is reported as not connected, not in ioredis words', async () => {
+  const redis = await connectRedis(testConfig().redis.url, { role: 'producer' });
+  try {
+    // What a Redis going away looks like in the moment before ioredis notices the close.
+    (redis as unknown as { stream: { destroy(): void } }).stream.destroy();
+    expect(redis.status).toBe('ready');
+    const health = await checkRedis(redis);
+    expect(health).toEqual({ status: 'down', latencyMs: null, error: expect.stringMatching(/^not connected to Redis at 127\.0\.0\.1:\d+: /) });
+    expect(health.error).not.toContain('enableOfflineQueue');
+  } finally {
+    redis.disconnect();
+  }
+});

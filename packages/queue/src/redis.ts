@@ -116,9 +116,11 @@ export async function checkRedis(redis: Redis, timeoutMs = 1000): Promise<RedisH
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // ioredis refuses commands while disconnected with words about its own options; say where
-    // it is trying to connect, and why it cannot.
-    if (redis.status !== 'ready') {
-      const reason = lastErrors.get(redis) ?? `connection ${redis.status}`;
+    // it is trying to connect, and why it cannot. Just after the socket closed, the status can
+    // still say ready while the command is already refused as disconnected.
+    const refusedOffline = /Stream isn't writeable|Connection is closed/.test(message);
+    if (redis.status !== 'ready' || refusedOffline) {
+      const reason = lastErrors.get(redis) ?? (redis.status === 'ready' ? 'the connection closed' : `connection ${redis.status}`);
       return { status: 'down', latencyMs: null, error: `not connected to Redis at ${redis.options.host}:${redis.options.port}: ${reason}` };
     }
     return { status: 'down', latencyMs: null, error: message };
