@@ -88,9 +88,9 @@ export interface InProcessWorker<R extends JobRegistry> {
 export async function openInProcessWorker<R extends JobRegistry>(
   label: string,
   registry: R,
-  options: { onExecution?: (record: ExecutionRecord) => void } = {},
+  options: { onExecution?: (record: ExecutionRecord) => void; env?: Record<string, string> } = {},
 ): Promise<InProcessWorker<R>> {
-  const queue = await openTestQueue(label, { registry });
+  const queue = await openTestQueue(label, { registry, env: options.env });
   // BullMQ workers block on their connection.
   const connection = await connectRedis(queue.config.redis.url, { role: 'blocking' });
   const worker = createJobWorker({

@@ -46,6 +46,27 @@ const registry = {
       return { finished: true };
     },
   }),
+  patient: defineJob({
+    description: 'Waits 300 ms, well inside its timeout.',
+    schema: Type.Object({}, { additionalProperties: false }),
+    priority: 'normal',
+    timeoutMs: 1000,
+    run: async () => {
+      await Bun.sleep(300);
+      return { finished: true };
+    },
+  }),
+  hog: defineJob({
+    description: 'Holds the event loop for 1.5 s; has no timeout of its own.',
+    schema: Type.Object({}, { additionalProperties: false }),
+    priority: 'normal',
+    run: async () => {
+      await Bun.sleep(50);
+      const until = performance.now() + 1500;
+      while (performance.now() < until);
+      return { finished: true };
+    },
+  }),
 };
 
 let fixture: InProcessWorker<typeof registry>;
@@ -53,7 +74,7 @@ let queue: TestQueue<typeof registry>;
 const records: ExecutionRecord[] = [];
 
 beforeAll(async () => {
-  fixture = await openInProcessWorker('timeout', registry, { onExecution: (record) => void records.push(record) });
+  fixture = await openInProcessWorker('timeout', registry, { onExecution: (record) => void records.push(record), env: { WORKER_QUEUE_CONCURRENCY: '2' } });
   queue = fixture.queue;
 }, 30_000);
 afterAll(async () => {
@@ -91,4 +112,15 @@ test('a handler that blocks the event loop past timeoutMs fails with a timeout e
   expect(job.failedReason).toBe('job timed out after 100 ms');
   expect(job.returnvalue).toBeNull();
   expect(records.find((record) => record.jobId === id)).toMatchObject({ status: 'failed', willRetry: false, error: { name: 'JobTimeoutError' } });
+}, 30_000);
+
+test('a job that finished its work in time is not failed because another job held the event loop', async () => {
+  const patient = await queue.manager.submit('patient', {}, { attempts: 1 });
+  const hog = await queue.manager.submit('hog', {}, { attempts: 1 });
+  // The hog starts while the patient job sleeps, and blocks until well past its 1 s timeout.
+  const [waited, hogged] = await Promise.all([waitForSettled(queue.manager.queue, patient.id), waitForSettled(queue.manager.queue, hog.id)]);
+  expect(hogged.state).toBe('completed');
+  expect(waited.job.finishedOn! - waited.job.processedOn!).toBeGreaterThan(1000);
+  expect(waited.state).toBe('completed');
+  expect(waited.job.returnvalue).toEqual({ finished: true });
 }, 30_000);
