@@ -133,6 +133,8 @@ describe('setupSchedules', () => {
   test.each([
     ['a pattern no cron reads', job({ pattern: 'every day', data: {} }), 'invalid cron pattern "every day"'],
     ['data its own schema refuses', job({ everyMs: 60_000, data: { n: 'one' as never } }), 'invalid data for "bad": /n Expected integer'],
+    ['an interval of 0 ms', job({ everyMs: 0, data: {} }), 'every must be a whole number of milliseconds from 1'],
+    ['a zone with an interval', job({ everyMs: 60_000, tz: 'Europe/Paris', data: {} }), 'tz only applies to a cron pattern'],
   ])('a schedule with %s is rejected before anything is written, naming the definition', async (_case, bad, why) => {
     const broken = { ...registry, bad } satisfies JobRegistry;
     const brokenQueue = await QueueManager.open({ config, registry: broken, connection: queue.connection });

@@ -54,6 +54,18 @@ export interface QueueManagerOptions<R extends JobRegistry> {
   connection?: Redis;
 }
 
+/** Throws InvalidOptionError unless `spec` is one cron pattern (with an optional zone) or one interval BullMQ can keep. */
+export function checkCronSpec(spec: CronSpec): void {
+  if ((spec.pattern === undefined) === (spec.everyMs === undefined)) {
+    throw new InvalidOptionError('schedule', 'a schedule needs exactly one of a cron pattern or an interval (everyMs)');
+  }
+  if (spec.everyMs !== undefined && (!Number.isInteger(spec.everyMs) || spec.everyMs < 1 || spec.everyMs > MAX_DELAY_MS)) {
+    throw new InvalidOptionError('every', `every must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days), got "${spec.everyMs}"`);
+  }
+  if (spec.everyMs !== undefined && spec.tz !== undefined) throw new InvalidOptionError('tz', 'tz only applies to a cron pattern, not to everyMs');
+  if (spec.pattern !== undefined) checkCronPattern(spec.pattern, spec.tz);
+}
+
 /** Deletes a key only while it still holds the caller's token. */
 const RELEASE_CLAIM = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
@@ -149,16 +161,9 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
   /** Creates or replaces the Job Scheduler `key` (idempotent: one scheduler per key). */
   async scheduleCron(type: string, spec: CronSpec, data: unknown, key: string, options: SubmitOptions = {}): Promise<ScheduleInfo> {
     this.check(type, data);
-    if ((spec.pattern === undefined) === (spec.everyMs === undefined)) {
-      throw new InvalidOptionError('schedule', 'a schedule needs exactly one of a cron pattern or an interval (everyMs)');
-    }
-    if (spec.everyMs !== undefined && (!Number.isInteger(spec.everyMs) || spec.everyMs < 1 || spec.everyMs > MAX_DELAY_MS)) {
-      throw new InvalidOptionError('every', `every must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days), got "${spec.everyMs}"`);
-    }
-    if (spec.everyMs !== undefined && spec.tz !== undefined) throw new InvalidOptionError('tz', 'tz only applies to a cron pattern, not to everyMs');
+    checkCronSpec(spec);
     checkScheduleKey(key);
     const opts = this.scheduledJobOptions(type, options);
-    if (spec.pattern !== undefined) checkCronPattern(spec.pattern, spec.tz);
     const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.everyMs, tz: spec.tz };
     await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: checkUserId(options.userId) }, opts });
     const saved = (await this.listCrons()).find((s) => s.key === key);

@@ -7,7 +7,7 @@ import type { Config } from '@sluice/config';
 import type { JobDefinition, JobRegistry } from '@sluice/jobs';
 import { checkCronPattern } from './cron-pattern.ts';
 import { InvalidOptionError, InvalidScheduleDefinitionError } from './errors.ts';
-import type { CronSpec, QueueManager, ScheduleInfo } from './queue-manager.ts';
+import { checkCronSpec, type CronSpec, type QueueManager, type ScheduleInfo } from './queue-manager.ts';
 
 /** `production` uses each definition's pattern/everyMs; `test` repeats every `testEveryMs` instead. */
 export type ScheduleMode = 'test' | 'production';
@@ -103,7 +103,10 @@ export async function setupSchedules<R extends JobRegistry>(
 function checkedScheduleSpec<R extends JobRegistry>(queue: QueueManager<R>, type: string, definition: JobDefinition, mode: ScheduleMode): CronSpec | null {
   try {
     const spec = scheduleSpecFor(type, definition, mode);
-    if (spec) queue.check(type, definition.schedule!.data);
+    if (spec) {
+      checkCronSpec(spec);
+      queue.check(type, definition.schedule!.data);
+    }
     return spec;
   } catch (error) {
     throw new InvalidScheduleDefinitionError(type, error);
