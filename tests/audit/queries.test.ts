@@ -187,6 +187,16 @@ for (const path of ['postgres', 'pglite'] as const) {
       expect(await store.query(sql`select 1 as one from worker_jobs where type = 'no-such-type'`)).toEqual([]);
     });
 
+    test("query: a refused query says why in its message; a misspelt table is not called a missing audit table", async () => {
+      const typo = await store.query(sql`select * from worker_jobz`).catch((e) => e);
+      expect(typo.name).toBe('AuditQueryFailedError');
+      expect(typo.message).toBe('the audit store refused the query: relation "worker_jobz" does not exist');
+      const syntax = await store.query(sql`selec 1`).catch((e) => e);
+      expect(syntax.message).toBe('the audit store refused the query: syntax error at or near "selec"');
+      const column = await store.query(sql`select nosuch from worker_jobs`).catch((e) => e);
+      expect(column.message).toBe('the audit store refused the query: column "nosuch" does not exist');
+    });
+
     test('history: bad arguments name the field', async () => {
       const cursorOf = (text: string) => Buffer.from(text).toString('base64url');
       const cases = [

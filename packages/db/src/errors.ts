@@ -135,3 +135,12 @@ export class AuditQueryTimeoutError extends AuditError {
     );
   }
 }
+
+/** An ad-hoc `store.query` the database refused (a syntax error, a missing column): its reason, not drizzle's "Failed query". */
+export class AuditQueryFailedError extends AuditError {
+  override name = 'AuditQueryFailedError';
+  readonly code = 'AUDIT_QUERY_FAILED';
+  constructor(reason: string, cause: unknown) {
+    super(`the audit store refused the query: ${reason}`, undefined, { cause });
+  }
+}

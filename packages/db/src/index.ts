@@ -24,7 +24,7 @@ export { startAuditTrail, type AuditTrail, type StartAuditTrailOptions } from '.
 export { createAuditWriter, type AuditWriter, type AuditWriterOptions, type AuditWriterStats } from './audit-writer.ts';
 export { createAuditAppender, type AuditAppender } from './audit-appender.ts';
 export { createAuditMaintenanceClient, type AuditMaintenanceClient } from './audit-maintenance-client.ts';
-export { AuditError, AuditQueryTimeoutError, AuditRedisTooOldError, AuditRetentionFailedError, AuditStoreBusyError, AuditTableMissingError, AuditWriterSilentError, AuditWriterUnavailableError, InvalidAuditQueryError } from './errors.ts';
+export { AuditError, AuditQueryFailedError, AuditQueryTimeoutError, AuditRedisTooOldError, AuditRetentionFailedError, AuditStoreBusyError, AuditTableMissingError, AuditWriterSilentError, AuditWriterUnavailableError, InvalidAuditQueryError } from './errors.ts';
 export { redisVersionOf, supportsAuditCommands } from './redis-version.ts';
 export { checkHistoryQuery, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, type HistoryInstant, type HistoryPage, type HistoryQuery } from './history.ts';
 export { classifyHealth, DEFAULT_HEALTH_WINDOW_MS, type HealthQuery, type HealthStatus, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';

@@ -18,7 +18,8 @@ export async function reading<T>(location: string, query: () => Promise<T>, read
     return await query();
   } catch (error) {
     if (error instanceof AuditError) throw error;
-    if (sqlState(error) === UNDEFINED_TABLE) throw new AuditTableMissingError(location, error);
+    // Only the audit table's own absence means the migrations never ran (a caller's own query may name another).
+    if (sqlState(error) === UNDEFINED_TABLE && /\bworker_jobs\b/.test(errorMessage(error))) throw new AuditTableMissingError(location, error);
     if (read && isStatementTimeout(error)) throw new AuditQueryTimeoutError(read.query, read.timeoutMs, read.narrower, error);
     // drizzle wraps the driver's error as "Failed query: <the SQL>"; the cause says what happened.
     if (isUnreachable(error)) throw new AuditStoreUnavailableError(location, errorMessage(error), error);

@@ -10,7 +10,7 @@ import postgres from 'postgres';
 import type { Config } from '@sluice/config';
 import { errorMessage } from './classify-error.ts';
 import { takeEmbeddedLock, type EmbeddedLock } from './embedded-lock.ts';
-import { AuditStoreBusyError, AuditStoreGoneError, AuditStoreUnavailableError } from './errors.ts';
+import { AuditError, AuditQueryFailedError, AuditStoreBusyError, AuditStoreGoneError, AuditStoreUnavailableError } from './errors.ts';
 import { reading, type ReadDescription } from './reading.ts';
 import { getHealth, getJobMetrics, getJobMetricsByType, type HealthQuery, type JobMetrics, type MetricsQuery, type TypeHealth } from './metrics.ts';
 import { getJobHistory, type HistoryPage, type HistoryQuery } from './history.ts';
@@ -245,7 +245,12 @@ function buildStore(driver: StoreDriver, { db, readDb, readTimeoutMs }: Connecti
     db,
     readDb,
     query: <T extends Record<string, unknown>>(statement: SQL) =>
-      checked(async () => rowsOf<T>(await reading(location, () => readDb.execute(statement), read('query', 'narrow the query'))))(),
+      checked(async () => {
+        const result = await reading(location, () => readDb.execute(statement), read('ad-hoc', 'narrow the query')).catch((error: unknown) => {
+          throw error instanceof AuditError ? error : new AuditQueryFailedError(errorMessage(error), error);
+        });
+        return rowsOf<T>(result);
+      })(),
     driver,
     ping: (timeoutMs = 1000) => ping(db, location, timeoutMs, assertPresent),
     getJobHistory: (query = {}) =>
