@@ -131,6 +131,8 @@ const cleanUp = () => (cleanedUp ??= audit.close().finally(() => redis.stop()));
 // Ctrl+C skips the finally below; the app and workers get the same SIGINT from the terminal.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
+    // The terminal and `bun run` may both deliver one Ctrl+C.
+    if (cleanedUp) return;
     say(`${signal}: stopping; removing this run's audit store and Redis`);
     void cleanUp().finally(() => process.exit(130));
   });
