@@ -23,10 +23,14 @@ function shutdown(): void {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);
 // `bun run dev` killed hard (kill -9 of the package runner) leaves this script running under
 // init, and no signal says so: notice the new parent and stop as if the terminal had closed.
-const parentPid = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parentPid) shutdown();
-}, 1000).unref();
+// Only under `bun run dev` (which sets npm_lifecycle_event): `nohup bun scripts/dev.ts &` from a
+// script that then exits is re-parented too, and was asked to outlive it.
+if (process.env.npm_lifecycle_event === 'dev') {
+  const parentPid = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parentPid) shutdown();
+  }, 1000).unref();
+}
 
 const redisUrl = new URL(config.redis.url);
 const local = ['127.0.0.1', 'localhost', '[::1]'].includes(redisUrl.hostname);

@@ -53,14 +53,14 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
     const answers = mode === 'reuse' && (await redisAnswers(port, host));
     // A run killed without its cleanup (terminal closed, kill -9) left our redis-server behind:
     // adopt it, so this run stops it on the way out instead of leaving it forever.
-    const leftover = answers ? adoptOrphan(pidFile) : null;
+    const leftover = answers ? adoptOrphan(pidFile, port) : null;
     if (leftover !== null) {
       log(`using the redis-server (pid ${leftover}) an earlier run started and did not stop; it stops with this run`);
       return {
         url,
         via: 'binary',
         async stop() {
-          killOwnOrphan(pidFile);
+          killOwnOrphan(pidFile, port);
           await waitFor(async () => !(await portInUse(port, host)), 5000, `redis-server (pid ${leftover}) to exit`).catch(() => {});
         },
       };
@@ -70,7 +70,7 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
       log(`using the Redis already listening on ${port}`);
       return { url, via: 'existing', stop: async () => {} };
     }
-    if (mode === 'exclusive' && killOwnOrphan(pidFile)) {
+    if (mode === 'exclusive' && killOwnOrphan(pidFile, port)) {
       await waitFor(async () => !(await portInUse(port, host)), 5000, `old ${name} to exit`);
     } else {
       throw new Error(
@@ -100,6 +100,12 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
 
   const binary = Bun.which('redis-server');
   if (!binary) throw new Error(INSTALL_HINT);
+  // Of two runs that found the port free at the same moment, one starts Redis; the other uses it.
+  if (!claimPidFile(pidFile)) {
+    await waitFor(() => redisAnswers(port, host), 10_000, `the Redis another run is starting on ${port}`);
+    log(`using the Redis another run started on ${port} at the same moment`);
+    return { url, via: 'existing', stop: async () => {} };
+  }
   // A password goes in through stdin (`-` reads configuration from it), not on the command line `ps` shows.
   const secrets = [
     ...(options.password ? [`requirepass ${quoteConfig(options.password)}`] : []),
@@ -169,12 +175,14 @@ function prepareStateDir(dir: string): void {
  * The pid of a live redis-server our pid file names whose starter is gone (a run killed hard
  * left it behind), or null. One whose starter still runs belongs to that run, not to us.
  */
-function ownOrphanPid(pidFile: string): number | null {
+function ownOrphanPid(pidFile: string, port: number): number | null {
   try {
     const [pid, owner] = readFileSync(pidFile, 'utf8').trim().split(/\s+/).map(Number);
     // /proc, like the cmdline check below: the pid files are this machine's own.
     if (!pid || (owner && owner !== process.pid && existsSync(`/proc/${owner}`))) return null;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server') ? pid : null;
+    // A pid used again (after a reboot) may be another redis-server: ours shows our port in its title (`redis-server 127.0.0.1:6379`).
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('redis-server') && cmdline.includes(`:${port}`) ? pid : null;
   } catch {
     return null;
   }
@@ -184,7 +192,7 @@ function ownOrphanPid(pidFile: string): number | null {
  * Makes this process the owner of a leftover's pid file, so later runs see a live owner and leave
  * the redis-server to us. The rename is the claim: of two runs adopting at once, one finds no file.
  */
-function adoptOrphan(pidFile: string): number | null {
+function adoptOrphan(pidFile: string, port: number): number | null {
   const claim = `${pidFile}.${process.pid}`;
   try {
     renameSync(pidFile, claim);
@@ -192,15 +200,35 @@ function adoptOrphan(pidFile: string): number | null {
     return null;
   }
   // Read again after the claim: another run may have adopted it since we last looked.
-  const pid = ownOrphanPid(claim);
+  const pid = ownOrphanPid(claim, port);
   if (pid !== null) writeFileSync(claim, `${pid} ${process.pid}`);
   renameSync(claim, pidFile);
   return pid;
 }
 
+/**
+ * Takes the port's pid file for a redis-server this run is about to start (`0 <our pid>` until
+ * it has a pid). False when a live run holds it: that run is starting one right now.
+ */
+function claimPidFile(pidFile: string): boolean {
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      writeFileSync(pidFile, `0 ${process.pid}`, { flag: 'wx' });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(pidFile, 'utf8').trim().split(/\s+/)[1]);
+      if (owner && owner !== process.pid && existsSync(`/proc/${owner}`)) return false;
+      // Its run is gone, and the port was free: nothing of it is left to stop.
+      rmSync(pidFile, { force: true });
+    }
+  }
+  return false;
+}
+
 /** Stops a redis-server left behind by a run that was killed hard: ours if its pid file says so. */
-function killOwnOrphan(pidFile: string): boolean {
-  const pid = ownOrphanPid(pidFile);
+function killOwnOrphan(pidFile: string, port: number): boolean {
+  const pid = ownOrphanPid(pidFile, port);
   if (pid === null) return false;
   rmSync(pidFile, { force: true });
   try {

@@ -172,6 +172,50 @@ test('a second run beside one that adopted a leftover uses that Redis and leaves
   expect(await portInUse(port)).toBe(false);
 }, 150_000);
 
+test('two runs started at the same moment on one port: one starts Redis, the other uses it, and it stops with the first', async () => {
+  const dir = checkout();
+  const port = await redisPort();
+  const [first, second] = await Promise.all([
+    runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATA_DIR: join(dir, 'store-a') }),
+    runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATA_DIR: join(dir, 'store-b') }),
+  ]);
+  await Promise.all([first.ready(), second.ready()]);
+  const outputs = [first.output(), second.output()];
+  // Before: both said they started one; the second redis-server died on the taken port and its pid overwrote the live one's.
+  expect(outputs.filter((output) => /\[dev\] started redis-server \(pid \d+\)/.test(output))).toHaveLength(1);
+  expect(outputs.filter((output) => output.includes(`[dev] using the Redis another run started on ${port} at the same moment`) || output.includes(`[dev] using the Redis already listening on ${port}`))).toHaveLength(1);
+  expect(redisServersOn(port)).toHaveLength(1);
+  const [starter, user] = /started redis-server/.test(first.output()) ? [first, second] : [second, first];
+  expect(await stop(user)).toBe(0);
+  expect(await redisAnswers(port)).toBe(true);
+  expect(await stop(starter)).toBe(0);
+  expect(await portInUse(port)).toBe(false);
+}, 150_000);
+
+test('a pid file naming another port\'s redis-server (its pid used again) is not adopted, and that Redis is left alone', async () => {
+  const dir = checkout();
+  const [port, otherPort] = [await redisPort(), await redisPort()];
+  const other = Bun.spawn(['redis-server', '--port', String(otherPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'ignore' });
+  try {
+    await waitUntil('the other Redis', () => redisAnswers(otherPort), 10_000);
+    const target = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'ignore' });
+    await waitUntil('the Redis on the port', () => redisAnswers(port), 10_000);
+    // As a reboot would leave it: our port's pid file, a dead owner, and a pid now another port's redis-server's.
+    mkdirSync(join(dir, '.data'), { recursive: true });
+    writeFileSync(join(dir, '.data', `sluice-redis-dev-${port}.pid`), `${other.pid} 999999`);
+    const dev = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}` });
+    await dev.ready();
+    expect(dev.output()).toContain(`[dev] using the Redis already listening on ${port}`);
+    expect(await stop(dev)).toBe(0);
+    expect(await redisAnswers(otherPort)).toBe(true);
+    target.kill();
+    await target.exited;
+  } finally {
+    other.kill();
+    await other.exited;
+  }
+}, 120_000);
+
 test('.data that is a file or a dangling symlink: one line naming it, exit 1, and no redis-server left running', async () => {
   for (const block of ['file', 'dangling symlink'] as const) {
     const dir = checkout();
@@ -204,6 +248,26 @@ test('kill -9 of `bun run dev` (the package runner) stops the stack under it', a
     for (const pid of stack.filter(alive)) process.kill(pid, 'SIGKILL');
   }
 }, 90_000);
+
+test('scripts/dev.ts started in the background by a script that then exits keeps running (nohup-style)', async () => {
+  const dir = checkout();
+  const port = await redisPort();
+  // The script prints the background dev's pid, waits for it to be up, and exits: dev is re-parented.
+  const starter = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}` }, ['sh', '-c', `${process.execPath} scripts/dev.ts & echo "dev pid $!"; sleep 15`]);
+  await starter.ready();
+  const devPid = Number(/dev pid (\d+)/.exec(starter.output())![1]);
+  expect(await starter.proc.exited).toBe(0);
+  try {
+    // Before: the new parent read as "bun run dev was killed", and dev stopped within a second.
+    await Bun.sleep(3000);
+    expect(alive(devPid)).toBe(true);
+    expect((await fetch(`${starter.url}/ready`)).status).toBe(200);
+  } finally {
+    process.kill(devPid, 'SIGINT');
+    await waitUntil('the background dev to stop', () => !alive(devPid), 30_000);
+  }
+  expect(await portInUse(port)).toBe(false);
+}, 120_000);
 
 test('Ctrl+C while dev is still starting its redis-server stops that redis-server', async () => {
   const dir = checkout();
