@@ -4,6 +4,9 @@ import { ConfigError, loadConfig } from '@sluice/config';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+/** What a URL message adds when a password may need percent-encoding. */
+const hint = '(if the password holds # / ? @ or %, percent-encode them: %23 %2F %3F %40 %25)';
+
 /** The problems loadConfig reports for `env`; none when it loads. */
 function problems(env: Record<string, string>): readonly string[] {
   try {
@@ -54,7 +57,6 @@ describe('loadConfig', () => {
   });
 
   test('a URL that cannot be read is shown with its password masked, and a hint to percent-encode it', () => {
-    const hint = '(if the password holds # / ? @ or %, percent-encode them: %23 %2F %3F %40 %25)';
     expect(problems({ REDIS_URL: 'redis://:Xy7#kP2/q@127.0.0.1:6379', DATABASE_URL: 'postgres://app:Xy7#kP2q@db.internal:5432/app' })).toEqual([
       `REDIS_URL must be a URL like redis://host:port, got "redis://:***@127.0.0.1:6379" ${hint}`,
       `DATABASE_URL must be a URL like postgres://host:port, got "postgres://app:***@db.internal:5432/app" ${hint}`,
@@ -62,6 +64,22 @@ describe('loadConfig', () => {
     expect(problems({ REDIS_URL: 'redis://:TopSecret@127.0.0.1:99999' })).toEqual([`REDIS_URL must be a URL like redis://host:port, got "redis://:***@127.0.0.1:99999" ${hint}`]);
     expect(problems({ CHAIN_RPC_URL: 'http://u:TopSecret@' })).toEqual([`CHAIN_RPC_URL must be a URL like http://host:port, got "http://u:***@" ${hint}`]);
     expect(problems({ REDIS_URL: 'redis//127.0.0.1' })).toEqual(['REDIS_URL must be a URL like redis://host:port, got "redis//127.0.0.1"']);
+    // A user name with an @ (user@server, as some hosted Postgres wants), one slash, no scheme.
+    expect(problems({ DATABASE_URL: 'postgres://me@corp.com:pw#1x@127.0.0.1:5432/app' })).toEqual([`DATABASE_URL must be a URL like postgres://host:port, got "postgres://me@corp.com:***@127.0.0.1:5432/app" ${hint}`]);
+    expect(problems({ REDIS_URL: 'redis:/:secret1@127.0.0.1:6379' })).toEqual(['REDIS_URL must name a host, like redis://host:port, got "redis:/:***@127.0.0.1:6379"']);
+    expect(problems({ REDIS_URL: ':secret4@127.0.0.1' })).toEqual([`REDIS_URL must be a URL like redis://host:port, got ":***@127.0.0.1" ${hint}`]);
+  });
+
+  test('a URL whose password is not percent-encoded, though it parses, is refused without showing it', () => {
+    // A / in the password ends the host early: the rest of the password lands in the path.
+    expect(problems({ REDIS_URL: 'redis://default:8823/xYz+1Qk@127.0.0.1:6379' })).toEqual([
+      `REDIS_URL holds an "@" after its host, so its password is probably not percent-encoded: got "redis://default:***@127.0.0.1:6379" ${hint}`,
+    ]);
+    expect(problems({ DATABASE_URL: 'postgres://app:8823/xYz+1Qk@db:5432/app' })).toEqual([
+      `DATABASE_URL holds an "@" after its host, so its password is probably not percent-encoded: got "postgres://app:***@db:5432/app" ${hint}`,
+    ]);
+    expect(problems({ REDIS_URL: 'redis://:p%zz@127.0.0.1:6379' })).toEqual([`REDIS_URL has a "%" in its user or password that is not percent-encoding: got "redis://:***@127.0.0.1:6379" ${hint}`]);
+    expect(problems({ REDIS_URL: 'redis://:p%40ss@127.0.0.1:6379', DATABASE_URL: 'postgres://me%40corp:p%2Fw@db:5432/app' })).toEqual([]);
   });
 
   test('an ADMIN_USER with a colon, which HTTP Basic auth could never match, is refused', () => {

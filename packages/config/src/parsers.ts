@@ -47,12 +47,18 @@ export const oneOf =
   (raw) =>
     (choices as string[]).includes(raw) ? (raw as T) : fail(`must be one of ${choices.join(', ')}, got "${raw}"`);
 
+const ENCODE_HINT = ' (if the password holds # / ? @ or %, percent-encode them: %23 %2F %3F %40 %25)';
+
 /**
- * A URL as an error message may show it: the password in its user part is `***`. Works on
- * text no URL parser accepts, which is when it is shown (`redis://:pa#ss@host`).
+ * A URL as an error message may show it: what lies between the first `:` after the scheme and
+ * the last `@` (a password) is `***`. Works on text no URL parser accepts, which is when it is
+ * shown: `redis://:pa#ss@host`, a user with an `@` (`me@corp:pw@host`), no scheme at all.
  */
 export function maskUrlPassword(raw: string): string {
-  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)(.*)@/i, '$1***@');
+  const at = raw.lastIndexOf('@');
+  const afterScheme = /^[a-z][a-z0-9+.-]*:\/{0,2}/i.exec(raw)?.[0].length ?? 0;
+  const colon = raw.indexOf(':', afterScheme);
+  return at > 0 && colon >= 0 && colon < at ? `${raw.slice(0, colon + 1)}***${raw.slice(at)}` : raw;
 }
 
 export const url =
@@ -62,15 +68,25 @@ export const url =
     try {
       parsed = new URL(raw);
     } catch {
-      const hasPassword = maskUrlPassword(raw) !== raw;
-      const hint = hasPassword ? ' (if the password holds # / ? @ or %, percent-encode them: %23 %2F %3F %40 %25)' : '';
-      return fail(`must be a URL like ${protocols[0]}//host:port, got "${maskUrlPassword(raw)}"${hint}`);
+      const masked = maskUrlPassword(raw);
+      return fail(`must be a URL like ${protocols[0]}//host:port, got "${masked}"${masked !== raw ? ENCODE_HINT : ''}`);
     }
     if (!protocols.includes(parsed.protocol)) {
       fail(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
     }
     // `redis://` alone would quietly mean localhost, `postgres:foo` a role named after nobody.
     if (parsed.hostname === '') fail(`must name a host, like ${protocols[0]}//host:port, got "${maskUrlPassword(raw)}"`);
+    // An `@` after the host is a password's: one with a `/` ends the authority early (`redis://u:ab/cd@host`).
+    if (`${parsed.pathname}${parsed.search}${parsed.hash}`.includes('@')) {
+      fail(`holds an "@" after its host, so its password is probably not percent-encoded: got "${maskUrlPassword(raw)}"${ENCODE_HINT}`);
+    }
+    for (const part of [parsed.username, parsed.password]) {
+      try {
+        decodeURIComponent(part);
+      } catch {
+        fail(`has a "%" in its user or password that is not percent-encoding: got "${maskUrlPassword(raw)}"${ENCODE_HINT}`);
+      }
+    }
     return raw;
   };
 
