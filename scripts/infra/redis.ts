@@ -46,6 +46,7 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
   const url = `redis://${hostInUrl}:${port}`;
   const pidFile = join(options.stateDir, `${name}.pid`);
+  const logFile = join(options.stateDir, `${name}.log`);
   // Before anything starts: a redis-server whose pid file cannot be written would run on unrecorded.
   prepareStateDir(options.stateDir);
 
@@ -117,7 +118,8 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
     // drained its jobs and flushed its audit records; stop() ends it afterwards.
     {
       stdin: secrets.length > 0 ? new Blob([secrets.map((line) => `${line}\n`).join('')]) : 'ignore',
-      stdout: 'ignore',
+      // Its warnings, and why it refuses to start (`Spaces not allowed in ACL usernames`), go to a log beside the pid file.
+      stdout: Bun.file(logFile),
       stderr: 'inherit',
       detached: true,
     },
@@ -125,12 +127,18 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
   try {
     // The redis-server's pid, then ours: a later run may take it over only once we are gone.
     writeFileSync(pidFile, `${proc.pid} ${process.pid}`);
-    await waitFor(() => redisAnswers(port, host), 10_000, `redis-server on ${port}`);
+    // One that exits at once (a configuration it refuses) says why in its log.
+    await waitFor(async () => proc.exitCode !== null || (await redisAnswers(port, host)), 10_000, `redis-server on ${port}`);
+    if (proc.exitCode !== null) {
+      const said = readFileSync(logFile, 'utf8').trim().split('\n').slice(-2).map((line) => line.replace(/^\d+:\w \d+ \w+ \d+ [\d:.]+ [#*.-] /, ''));
+      throw new Error(`redis-server on ${port} exited at once (code ${proc.exitCode}): ${said.join('; ')}`);
+    }
   } catch (error) {
     // Nobody else would stop it: it runs in its own process group.
     proc.kill('SIGKILL');
     await proc.exited;
     rmSync(pidFile, { force: true });
+    rmSync(logFile, { force: true });
     throw error;
   }
   log(`started redis-server (pid ${proc.pid}) on ${port}`);
@@ -141,6 +149,7 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHan
       proc.kill('SIGTERM');
       await proc.exited;
       rmSync(pidFile, { force: true });
+      rmSync(logFile, { force: true });
     },
   };
 }
@@ -231,6 +240,7 @@ function killOwnOrphan(pidFile: string, port: number): boolean {
   const pid = ownOrphanPid(pidFile, port);
   if (pid === null) return false;
   rmSync(pidFile, { force: true });
+  rmSync(pidFile.replace(/\.pid$/, '.log'), { force: true });
   try {
     process.kill(pid, 'SIGTERM');
     return true;

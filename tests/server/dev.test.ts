@@ -9,6 +9,7 @@ import { testEnv, uniquePrefix } from '../helpers/env.ts';
 import { connectionRecorder, freePort } from '../helpers/ports.ts';
 import { REPO_ROOT } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
+import { within } from '../helpers/wait.ts';
 
 const DEV = resolve(REPO_ROOT, 'scripts/dev.ts');
 const PASSWORD = 'dev-test-secret';
@@ -184,6 +185,15 @@ test('nothing on the port, REDIS_URL with a user: the redis-server dev starts ha
     expect(await dev.proc.exited).toBe(0);
   }
 }, 90_000);
+
+test('a redis-server that refuses to start (a user name Redis does not allow) is named at once, with its reason', async () => {
+  const port = await freePort();
+  const dev = await runDev({ REDIS_URL: `redis://al%20ice:pw@127.0.0.1:${port}` });
+  // Before: 10 s of silence, then only "did not come up within 10000 ms".
+  expect(await within('dev to exit', dev.proc.exited, 8000)).toBe(1);
+  expect(dev.output()).toContain(`[dev] redis-server on ${port} exited at once (code 1): `);
+  expect(dev.output()).toContain('Spaces not allowed in ACL usernames');
+}, 30_000);
 
 test('REDIS_URL with rediss:// (TLS): dev neither probes nor starts a Redis, says so, and runs the app', async () => {
   const recorder = await connectionRecorder();
