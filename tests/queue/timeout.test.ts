@@ -11,61 +11,42 @@ const abortReasons: unknown[] = [];
 /** What `late` saw when it first looked at its signal, after its timeout had passed. */
 let lateSignal: { aborted: boolean; reason: string } | null = null;
 
+const NoData = Type.Object({}, { additionalProperties: false });
+type Run = Parameters<typeof defineJob<typeof NoData, unknown>>[0]['run'];
+/** A normal-priority job without data; `timeoutMs` undefined means none. */
+const job = (description: string, timeoutMs: number | undefined, run: Run) => defineJob({ description, schema: NoData, priority: 'normal', timeoutMs, run });
+
+/** Holds the event loop, as CPU-bound work does: no timer or other job runs meanwhile. */
+function holdLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
 const registry = {
-  hang: defineJob({
-    description: 'Waits until its signal aborts; never finishes on its own.',
-    schema: Type.Object({}, { additionalProperties: false }),
-    priority: 'normal',
-    timeoutMs: TIMEOUT_MS,
-    run: ({ ctx }) =>
-      new Promise<never>((_, reject) => {
-        ctx.signal.addEventListener('abort', () => {
-          abortReasons.push(ctx.signal.reason);
-          reject(ctx.signal.reason);
-        });
-      }),
+  hang: job('Waits until its signal aborts; never finishes on its own.', TIMEOUT_MS, ({ ctx }) =>
+    new Promise<never>((_, reject) => {
+      ctx.signal.addEventListener('abort', () => {
+        abortReasons.push(ctx.signal.reason);
+        reject(ctx.signal.reason);
+      });
+    }),
+  ),
+  late: job('Ignores its signal until well past its timeout, then looks.', 100, async ({ ctx }) => {
+    await Bun.sleep(250);
+    lateSignal = { aborted: ctx.signal.aborted, reason: (ctx.signal.reason as Error)?.name };
   }),
-  late: defineJob({
-    description: 'Ignores its signal until well past its timeout, then looks.',
-    schema: Type.Object({}, { additionalProperties: false }),
-    priority: 'normal',
-    timeoutMs: 100,
-    run: async ({ ctx }) => {
-      await Bun.sleep(250);
-      lateSignal = { aborted: ctx.signal.aborted, reason: (ctx.signal.reason as Error)?.name };
-    },
+  busy: job('Holds the event loop past its timeout, so no timer can fire, then returns.', 100, async () => {
+    holdLoop(300);
+    return { finished: true };
   }),
-  busy: defineJob({
-    description: 'Holds the event loop past its timeout, so no timer can fire, then returns.',
-    schema: Type.Object({}, { additionalProperties: false }),
-    priority: 'normal',
-    timeoutMs: 100,
-    run: async () => {
-      const until = performance.now() + 300;
-      while (performance.now() < until);
-      return { finished: true };
-    },
+  patient: job('Waits 300 ms, well inside its timeout.', 1000, async () => {
+    await Bun.sleep(300);
+    return { finished: true };
   }),
-  patient: defineJob({
-    description: 'Waits 300 ms, well inside its timeout.',
-    schema: Type.Object({}, { additionalProperties: false }),
-    priority: 'normal',
-    timeoutMs: 1000,
-    run: async () => {
-      await Bun.sleep(300);
-      return { finished: true };
-    },
-  }),
-  hog: defineJob({
-    description: 'Holds the event loop for 1.5 s; has no timeout of its own.',
-    schema: Type.Object({}, { additionalProperties: false }),
-    priority: 'normal',
-    run: async () => {
-      await Bun.sleep(50);
-      const until = performance.now() + 1500;
-      while (performance.now() < until);
-      return { finished: true };
-    },
+  hog: job('Holds the event loop for 1.5 s; has no timeout of its own.', undefined, async () => {
+    await Bun.sleep(50);
+    holdLoop(1500);
+    return { finished: true };
   }),
 };
 

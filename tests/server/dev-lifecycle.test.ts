@@ -125,26 +125,48 @@ async function killHard(dev: DevRun): Promise<void> {
   await waitUntil('the killed run\'s app to stop', () => !below.some(alive), 30_000);
 }
 
+/** A dev run on Redis `port` with its own store under `dir`, once it answers /ready. */
+async function readyDev(dir: string, port: number, store = 'store'): Promise<DevRun> {
+  const dev = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATA_DIR: join(dir, store) });
+  await dev.ready();
+  return dev;
+}
+
+/** What a run killed hard leaves: its redis-server on `port`, and its pid file naming a dead owner. */
+async function leaveLeftover(dir: string, port: number): Promise<void> {
+  await killHard(await readyDev(dir, port));
+  expect(await redisAnswers(port)).toBe(true);
+}
+
+/** A redis-server on `port` that no dev run started. */
+async function plainRedis(port: number): Promise<ReturnType<typeof Bun.spawn>> {
+  const proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'ignore' });
+  await waitUntil(`a Redis on ${port}`, () => redisAnswers(port), 10_000);
+  return proc;
+}
+
 async function stop(dev: DevRun): Promise<number> {
   dev.proc.kill('SIGINT');
   return dev.proc.exited;
 }
 
+/** Stops a run that only used the Redis on `port`, which must keep serving `owner`; then `owner`, which must stop it. */
+async function stopUserThenOwner(user: DevRun, owner: DevRun, port: number): Promise<void> {
+  expect(await stop(user)).toBe(0);
+  expect(await redisAnswers(port)).toBe(true);
+  expect((await fetch(`${owner.url}/ready`)).status).toBe(200);
+  expect(await stop(owner)).toBe(0);
+  expect(await portInUse(port)).toBe(false);
+}
+
 test('a leftover of a run killed on one port is still adopted after a run on another port', async () => {
   const dir = checkout();
   const [first, second] = [await redisPort(), await redisPort()];
-  const killed = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${first}` });
-  await killed.ready();
-  await killHard(killed);
-  expect(await redisAnswers(first)).toBe(true);
-
-  const other = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${second}`, DATA_DIR: join(dir, 'store-2') });
-  await other.ready();
-  expect(await stop(other)).toBe(0);
+  await leaveLeftover(dir, first);
+  expect(await stop(await readyDev(dir, second, 'store-2'))).toBe(0);
 
   // Before: one pid file per checkout, which the run on the other port overwrote and removed.
-  const next = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${first}` });
-  await next.ready();
+  const next = await readyDev(dir, first);
   expect(next.output()).toMatch(/\[dev\] using the redis-server \(pid \d+\) an earlier run started and did not stop; it stops with this run/);
   expect(await stop(next)).toBe(0);
   expect(await portInUse(first)).toBe(false);
@@ -153,58 +175,39 @@ test('a leftover of a run killed on one port is still adopted after a run on ano
 test('a second run beside one that adopted a leftover uses that Redis and leaves it to the adopter', async () => {
   const dir = checkout();
   const port = await redisPort();
-  const killed = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}` });
-  await killed.ready();
-  await killHard(killed);
+  await leaveLeftover(dir, port);
 
-  const adopter = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATA_DIR: join(dir, 'store-adopter') });
-  await adopter.ready();
+  const adopter = await readyDev(dir, port, 'store-adopter');
   expect(adopter.output()).toContain('an earlier run started and did not stop; it stops with this run');
-  const beside = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATA_DIR: join(dir, 'store-beside') });
-  await beside.ready();
+  const beside = await readyDev(dir, port, 'store-beside');
   // Before: the pid file still named the killed run as owner, so this run adopted it too and stopped it on exit.
   expect(beside.output()).toContain(`[dev] using the Redis already listening on ${port}`);
-  expect(await stop(beside)).toBe(0);
-  expect(await redisAnswers(port)).toBe(true);
-  expect((await fetch(`${adopter.url}/ready`)).status).toBe(200);
-
-  expect(await stop(adopter)).toBe(0);
-  expect(await portInUse(port)).toBe(false);
+  await stopUserThenOwner(beside, adopter, port);
 }, 150_000);
 
 test('two runs started at the same moment on one port: one starts Redis, the other uses it, and it stops with the first', async () => {
   const dir = checkout();
   const port = await redisPort();
-  const [first, second] = await Promise.all([
-    runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATA_DIR: join(dir, 'store-a') }),
-    runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATA_DIR: join(dir, 'store-b') }),
-  ]);
-  await Promise.all([first.ready(), second.ready()]);
+  const [first, second] = await Promise.all([readyDev(dir, port, 'store-a'), readyDev(dir, port, 'store-b')]);
   const outputs = [first.output(), second.output()];
   // Before: both said they started one; the second redis-server died on the taken port and its pid overwrote the live one's.
   expect(outputs.filter((output) => /\[dev\] started redis-server \(pid \d+\)/.test(output))).toHaveLength(1);
   expect(outputs.filter((output) => output.includes(`[dev] using the Redis another run started on ${port} at the same moment`) || output.includes(`[dev] using the Redis already listening on ${port}`))).toHaveLength(1);
   expect(redisServersOn(port)).toHaveLength(1);
   const [starter, user] = /started redis-server/.test(first.output()) ? [first, second] : [second, first];
-  expect(await stop(user)).toBe(0);
-  expect(await redisAnswers(port)).toBe(true);
-  expect(await stop(starter)).toBe(0);
-  expect(await portInUse(port)).toBe(false);
+  await stopUserThenOwner(user, starter, port);
 }, 150_000);
 
 test('a pid file naming another port\'s redis-server (its pid used again) is not adopted, and that Redis is left alone', async () => {
   const dir = checkout();
   const [port, otherPort] = [await redisPort(), await redisPort()];
-  const other = Bun.spawn(['redis-server', '--port', String(otherPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'ignore' });
+  const other = await plainRedis(otherPort);
   try {
-    await waitUntil('the other Redis', () => redisAnswers(otherPort), 10_000);
-    const target = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'ignore' });
-    await waitUntil('the Redis on the port', () => redisAnswers(port), 10_000);
+    const target = await plainRedis(port);
     // As a reboot would leave it: our port's pid file, a dead owner, and a pid now another port's redis-server's.
     mkdirSync(join(dir, '.data'), { recursive: true });
     writeFileSync(join(dir, '.data', `sluice-redis-dev-${port}.pid`), `${other.pid} 999999`);
-    const dev = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}` });
-    await dev.ready();
+    const dev = await readyDev(dir, port);
     expect(dev.output()).toContain(`[dev] using the Redis already listening on ${port}`);
     expect(await stop(dev)).toBe(0);
     expect(await redisAnswers(otherPort)).toBe(true);
