@@ -151,15 +151,16 @@ test.skipIf(noPostgres)('a live writer whose deletion waits on a lock keeps tell
   try {
     let locked!: () => void;
     const lockHeld = new Promise<void>((resolve) => (locked = resolve));
-    // The DELETE waits for this lock for 2 s, four times the job's silence limit.
+    // The DELETE waits for this lock for 5 s, more than three times the job's silence limit,
+    // which is still fifteen heartbeats: a loaded machine may hold one heartbeat up for a while.
     const holder = probe.begin(async (sql) => {
       await sql`lock table worker_jobs in share row exclusive mode`;
       locked();
-      await Bun.sleep(2000);
+      await Bun.sleep(5000);
     });
     await lockHeld;
     const maintenance = createAuditMaintenanceClient({ redis, keys: liveKeys });
-    const deleted = await maintenance.deleteExecutionsBefore(new Date(Date.now() - 30 * 86_400_000), { batchSize: 100, timeoutMs: 10_000, silenceMs: 500 });
+    const deleted = await maintenance.deleteExecutionsBefore(new Date(Date.now() - 30 * 86_400_000), { batchSize: 100, timeoutMs: 20_000, silenceMs: 1500 });
     await holder;
     expect(deleted).toBe(10);
   } finally {

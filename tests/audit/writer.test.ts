@@ -40,7 +40,14 @@ for (const path of ['postgres', 'pglite'] as const) {
       await migrate(store);
       await migrate(store); // idempotent: a second start applies nothing
       redis = await connectRedis(config.redis.url, { role: 'producer' });
-      append = createAuditAppender({ send: ioredisSend(redis), streamKey: keys.auditStream }).append;
+      const appender = createAuditAppender({ send: ioredisSend(redis), streamKey: keys.auditStream });
+      // Waits for Redis's reply, so a record is in the stream before the test reads the stream
+      // on another connection (the writer's backlog()): an XADD only written could land after
+      // a drained() check and be left for the next test. Appends made in one turn still share an entry.
+      append = async (r) => {
+        await appender.append(r);
+        if (!(await appender.drain(10_000))) throw new Error('the test appender got no reply from Redis in 10 s');
+      };
       writer = await startWriter(store, config, { onInserted: (records) => inserted.push(...records.map((r) => r.executionId)) });
     }, 30_000);
 
