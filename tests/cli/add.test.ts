@@ -303,6 +303,19 @@ describe('queue:add with Redis down', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(`error: Redis at redis://127.0.0.1:${port} is not reachable (connect ECONNREFUSED 127.0.0.1:${port}). Is it running? \`bun run dev\` starts one.\n`);
   }, 10_000);
+
+  test('a TLS or remote Redis that does not answer is not sent to `bun run dev`, which starts only a plain local one', async () => {
+    const port = closedPort();
+    const tls = await runCli(['add', 'echo', '--data', '{"message":"x"}'], testEnv({ REDIS_URL: `rediss://127.0.0.1:${port}`, QUEUE_PREFIX: 'unused' }));
+    expect(tls.code).toBe(1);
+    expect(tls.stderr).toStartWith(`error: Redis at rediss://127.0.0.1:${port} is not reachable (`);
+    expect(tls.stderr).toEndWith('Is it running, and does it speak TLS on that port (rediss://)?\n');
+    // 127.0.0.2 is another host as far as REDIS_URL goes (Linux answers it on loopback: refused at once).
+    const remote = await runCli(['add', 'echo', '--data', '{"message":"x"}'], testEnv({ REDIS_URL: `redis://127.0.0.2:${port}`, QUEUE_PREFIX: 'unused' }));
+    expect(remote.code).toBe(1);
+    expect(remote.stderr).toStartWith(`error: Redis at redis://127.0.0.2:${port} is not reachable (`);
+    expect(remote.stderr).toEndWith('Is it running, and can this machine reach it?\n');
+  }, 20_000);
 });
 
 /** The default key of a cron schedule as Sluice derived it before keys were held to 256 characters. */

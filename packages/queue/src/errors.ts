@@ -74,11 +74,27 @@ export class RedisUnavailableError extends QueueError {
           ? `Redis at ${redactUrl(url)} refused the login (${reason}): put its password in REDIS_URL (redis://:PASSWORD@host:port, or redis://USER:PASSWORD@host:port).`
           : isRedisCommandTimeout(cause)
             ? `Redis at ${redactUrl(url)} took the connection but did not answer within REDIS_COMMAND_TIMEOUT: is it paused, or overloaded?`
-            : (describeRedisRefusal(cause, url) ?? `Redis at ${redactUrl(url)} is not reachable (${reason}). Is it running? \`bun run dev\` starts one.`),
+            : (describeRedisRefusal(cause, url) ?? `Redis at ${redactUrl(url)} is not reachable (${reason}). ${unreachableHint(url)}`),
       undefined,
       { cause },
     );
   }
+}
+
+/**
+ * What to check when Redis does not answer. `bun run dev` starts a Redis only for a plain
+ * `redis://` URL on this machine, so only there is it the remedy.
+ */
+function unreachableHint(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'Is it running?';
+  }
+  if (parsed.protocol === 'rediss:') return 'Is it running, and does it speak TLS on that port (rediss://)?';
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname)) return 'Is it running, and can this machine reach it?';
+  return 'Is it running? `bun run dev` starts one.';
 }
 
 /**
