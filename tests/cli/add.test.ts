@@ -151,6 +151,19 @@ describe('queue:add --every / --cron', () => {
     }
   });
 
+  test('a TZ this machine does not know is refused for a cron schedule without --tz, not saved as UTC', async () => {
+    const { env, prefix } = fresh();
+    // Before: saved as `(UTC)` without a word, so the schedule ran on another clock than the user's.
+    const added = await runCli(['add', 'echo', '--data', '{"message":"tz"}', '--cron', '0 20 * * *'], { ...env, TZ: 'Mars/Olympus' });
+    expect(added.code).toBe(2);
+    expect(added.stderr).toStartWith('error: TZ="Mars/Olympus" is not a time zone this machine knows');
+    expect(await keysUnder(redis, prefix)).toEqual([]);
+    // With --tz the pattern's zone is given, and TZ does not matter.
+    const zoned = await runCli(['add', 'echo', '--data', '{"message":"tz"}', '--cron', '0 20 * * *', '--tz', 'Asia/Tokyo', '--key', 'tokyo'], { ...env, TZ: 'Mars/Olympus' });
+    expect(zoned.stderr).toBe('');
+    expect(zoned.stdout).toStartWith('created schedule "tokyo": echo cron 0 20 * * * (Asia/Tokyo), next run ');
+  });
+
   // An earlier Sluice saved a cron schedule under a key without a hash: the same command updates
   // it in place rather than adding a twin that runs the job twice, however the pattern is spaced.
   test.each([

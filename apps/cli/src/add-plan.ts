@@ -94,6 +94,23 @@ export function planAdd(args: readonly string[], registry: JobRegistry, config: 
   return { type, data, options, schedule };
 }
 
+/**
+ * This machine's zone, as a cron schedule saves it. A `TZ` the runtime does not know is read as
+ * UTC without a word, which would save a schedule to the wrong clock: refused instead.
+ */
+function localZone(): string {
+  const tz = process.env.TZ;
+  // `:/etc/localtime` and the like name a file, not a zone: the runtime reads it.
+  if (tz && !tz.startsWith(':')) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    } catch {
+      throw new UsageError(`TZ="${tz}" is not a time zone this machine knows, so the --cron pattern has no local clock: give --tz (e.g. --tz Europe/Berlin), or set TZ to an IANA zone`, '--tz');
+    }
+  }
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
 function planSchedule(type: string, flags: { every?: string; cron?: string; tz?: string; key?: string }): AddPlan['schedule'] {
   if (flags.every !== undefined && flags.cron !== undefined) throw new UsageError('--every and --cron cannot be combined; pick one', '--cron');
   if (flags.every === undefined && flags.cron === undefined) {
@@ -110,7 +127,7 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
   // each later run in the zone of the worker that ran the last one (often UTC), and a schedule
   // without a zone would move to that clock after its first run.
   const zoneFromLocal = typed.pattern !== undefined && flags.tz === undefined;
-  const spec: CronSpec = zoneFromLocal ? { ...typed, tz: Intl.DateTimeFormat().resolvedOptions().timeZone } : typed;
+  const spec: CronSpec = zoneFromLocal ? { ...typed, tz: localZone() } : typed;
   if (spec.pattern !== undefined) {
     try {
       checkCronPattern(spec.pattern, spec.tz);
