@@ -6,6 +6,7 @@ import {
   createPayloadValidator,
   payloadDepthProblem,
   type JobData,
+  type JobDataForEach,
   type JobRegistry,
   type JobSubmitter,
   type JobType,
@@ -102,7 +103,7 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
   }
 
   /** Queues a job of a type the code names: the compiler checks `type` and `data` against the registry. */
-  submit<T extends JobType<R>>(type: T, data: JobData<T, R>, options: SubmitOptions = {}): Promise<{ id: string }> {
+  submit<T extends JobType<R>>(type: T, data: JobDataForEach<T, R>, options: SubmitOptions = {}): Promise<{ id: string }> {
     return this.submitByName(type, data, options);
   }
 
