@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import type { Subprocess } from 'bun';
 import { loadConfigOrExit } from '@sluice/config';
+import { onStopSignals } from '@sluice/supervisor';
 import { ensureRedis, type RedisHandle } from './infra/redis.ts';
 
 const say = (line: string) => process.stderr.write(`[dev] ${line}\n`);
@@ -19,8 +20,9 @@ function shutdown(): void {
   say('stopping');
   app?.kill('SIGTERM');
 }
-// SIGHUP: the terminal was closed. Stop the same way, so Redis is not left behind.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);
+// SIGHUP: the terminal was closed. Stop the same way, so Redis is not left behind; unless
+// `nohup bun run dev &` asked everything to outlive the terminal.
+onStopSignals(shutdown, () => say('SIGHUP ignored: started with nohup, so dev outlives the terminal'));
 // `bun run dev` killed hard (kill -9 of the package runner) leaves this script running under
 // init, and no signal says so: notice the new parent and stop as if the terminal had closed.
 // Only under `bun run dev` (which sets npm_lifecycle_event): `nohup bun scripts/dev.ts &` from a

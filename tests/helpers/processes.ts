@@ -67,10 +67,15 @@ export interface WorkerMainProcess {
  * `overrides`. Unless told otherwise it gets a DATA_DIR of its own (removed after exit),
  * so its embedded audit store never meets another run's.
  */
-export function spawnWorkerMain(overrides: Record<string, string>): WorkerMainProcess {
+export function spawnWorkerMain(
+  overrides: Record<string, string>,
+  /** `wrapper` runs before bun (`['nohup']`); `ownGroup` gives the process a process group of its own, as a shell's job has. */
+  launch: { wrapper?: string[]; ownGroup?: boolean } = {},
+): WorkerMainProcess {
   const dataDir = overrides.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'sluice-worker-data-'));
-  const proc = Bun.spawn([process.execPath, WORKER_MAIN], {
+  const proc = Bun.spawn([...(launch.wrapper ?? []), process.execPath, WORKER_MAIN], {
     cwd: REPO_ROOT,
+    detached: launch.ownGroup ?? false,
     env: testEnv({ ...(dataDir ? { DATA_DIR: dataDir } : {}), ...overrides }),
     stdin: 'ignore',
     stdout: 'pipe',

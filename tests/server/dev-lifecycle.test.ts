@@ -284,3 +284,34 @@ test('Ctrl+C while dev is still starting its redis-server stops that redis-serve
   expect(redisServersOn(port)).toEqual([]);
   expect(dev.output()).not.toContain('server listening');
 }, 60_000);
+
+test('closing the terminal (SIGHUP to the whole process group) stops everything dev started', async () => {
+  const dir = checkout();
+  const port = await redisPort();
+  // setsid: a process group of its own, like a job in an interactive shell.
+  const dev = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: 'info' }, ['setsid', process.execPath, 'scripts/dev.ts']);
+  await dev.ready();
+  const stack = descendants(dev.proc.pid);
+  process.kill(-dev.proc.pid, 'SIGHUP');
+  expect(await dev.proc.exited).toBe(0);
+  await waitUntil('everything dev started to stop', () => !stack.some(alive), 30_000);
+  expect(redisServersOn(port)).toEqual([]);
+  expect(dev.output()).toContain('server stopped');
+}, 90_000);
+
+test('dev started with nohup outlives the hangup, and Ctrl+C still stops it', async () => {
+  const dir = checkout();
+  const port = await redisPort();
+  const dev = await runDev(dir, { REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: 'info' }, ['setsid', 'nohup', process.execPath, 'scripts/dev.ts']);
+  await dev.ready();
+  process.kill(-dev.proc.pid, 'SIGHUP');
+  await waitUntil('the hangup to be logged, or dev to exit', () => dev.output().includes('SIGHUP ignored') || dev.proc.exitCode !== null, 10_000);
+  // Before: dev stopped everything, and the app, which got the hangup too, stopped on its own.
+  expect(dev.proc.exitCode).toBeNull();
+  expect((await fetch(`${dev.url}/ready`)).status).toBe(200);
+  expect(dev.output()).not.toContain('server stopping');
+
+  process.kill(dev.proc.pid, 'SIGINT');
+  expect(await dev.proc.exited).toBe(0);
+  expect(redisServersOn(port)).toEqual([]);
+}, 90_000);

@@ -3,6 +3,7 @@ import { loadConfigOrExit } from '@sluice/config';
 import { AuditError } from '@sluice/db';
 import { createLogger } from '@sluice/observability';
 import { describeRedisRefusal, InvalidScheduleDefinitionError, RedisUnavailableError } from '@sluice/queue';
+import { onStopSignals } from '@sluice/supervisor';
 import { MissingAdminCredentialsError } from './auth.ts';
 import { ServerListenError, startServerProcess } from './start.ts';
 
@@ -25,12 +26,13 @@ try {
   process.exit(1);
 }
 
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-  process.on(signal, () => {
+onStopSignals(
+  (signal) => {
     log.info({ signal }, 'signal received');
     void server.stop();
-  });
-}
+  },
+  (why) => why === 'nohup' && log.info('SIGHUP ignored: started with nohup, so the server outlives the terminal'),
+);
 // Started by `bun run dev` (with an IPC channel): when dev dies without stopping us, stop too.
 if (process.send) {
   process.on('disconnect', () => {

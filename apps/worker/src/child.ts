@@ -6,7 +6,7 @@ import { jobRegistry } from '@sluice/jobs';
 import { createLogger } from '@sluice/observability';
 import { createAuditAppender, createAuditMaintenanceClient } from '@sluice/db/worker';
 import { createJobWorker, describeRedisRefusal, ERROR_STORM, logStrayRejections, openWorkerConnection, QueueManager, redactUrl, selectUrlDatabase, sluiceKeys } from '@sluice/queue';
-import { WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
+import { onStopSignals, WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
 import { watchFetching } from './fetch-watchdog.ts';
 
 const HEARTBEAT_MS = 1000;
@@ -25,7 +25,8 @@ const exitBeforeStart = () => {
   if (!workerCreated) process.exit(0);
 };
 process.on('message', (message: ParentMessage) => message?.type === 'shutdown' && exitBeforeStart());
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, exitBeforeStart);
+// SIGHUP is the supervisor's to act on: it reaches the supervisor too, which stops us if it stops.
+onStopSignals(exitBeforeStart);
 process.on('disconnect', exitBeforeStart);
 
 // Producer commands (ctx.queue) and audit housekeeping. Workers wait out Redis outages
@@ -118,9 +119,7 @@ async function shutdown(timeoutMs: number): Promise<void> {
 process.on('message', (message: ParentMessage) => {
   if (message?.type === 'shutdown') void shutdown(message.timeoutMs);
 });
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-  process.on(signal, () => void shutdown(config.worker.shutdownTimeoutMs));
-}
+onStopSignals(() => void shutdown(config.worker.shutdownTimeoutMs));
 // The supervisor is gone (killed hard): stop rather than run unsupervised.
 process.on('disconnect', () => void shutdown(config.worker.shutdownTimeoutMs));
 

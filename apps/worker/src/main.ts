@@ -3,7 +3,7 @@ import { loadConfigOrExit } from '@sluice/config';
 import { startAuditTrail, type AuditTrail } from '@sluice/db';
 import { createLogger, createMetrics } from '@sluice/observability';
 import { connectRedis, isRedisRefusal } from '@sluice/queue';
-import type { Supervisor } from '@sluice/supervisor';
+import { onStopSignals, type Supervisor } from '@sluice/supervisor';
 import { serveMetrics } from './metrics-endpoint.ts';
 import { startSupervisor } from './start-supervisor.ts';
 
@@ -45,9 +45,13 @@ const endpoint = config.server.metricsPort === undefined ? null : await listenFo
 if (endpoint) log.info({ url: `http://${endpoint.hostname}:${endpoint.port}/metrics` }, 'metrics endpoint listening');
 supervisor = startSupervisor(config, log);
 
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-  process.on(signal, () => void supervisor!.stop());
-}
+onStopSignals(
+  (signal) => {
+    log.info({ signal }, 'signal received');
+    void supervisor!.stop();
+  },
+  (why) => why === 'nohup' && log.info('SIGHUP ignored: started with nohup, so the workers outlive the terminal'),
+);
 // Started by `bun run dev` (with an IPC channel): when dev dies without stopping us, stop too.
 if (process.send) process.on('disconnect', () => void supervisor!.stop());
 

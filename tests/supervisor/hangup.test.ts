@@ -1,0 +1,56 @@
+/**
+ * SIGHUP (the terminal closed) sent to `bun run worker`'s whole process group, as a shell sends
+ * it to its jobs: a graceful stop, unless the process was started under nohup.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { killIfRunning, spawnWorkerMain, type WorkerMainProcess } from '../helpers/processes.ts';
+import { openTestQueue, waitForSettled, type TestQueue } from '../helpers/queue.ts';
+import { waitFor, within } from '../helpers/wait.ts';
+
+let queue: TestQueue;
+let worker: WorkerMainProcess | undefined;
+
+beforeAll(async () => {
+  queue = await openTestQueue('hangup');
+}, 30_000);
+afterAll(async () => {
+  await killIfRunning(worker?.proc);
+  await queue?.close();
+}, 30_000);
+
+const hangUp = (proc: WorkerMainProcess['proc']) => process.kill(-proc.pid, 'SIGHUP');
+const readyWorkers = (output: string) => output.split('\n').filter((line) => line.includes('"worker ready"')).length;
+
+test('a hangup stops `bun run worker` gracefully: the running job finishes and it exits 0', async () => {
+  worker = spawnWorkerMain({ ...queue.env, WORKER_COUNT: '2', WORKER_SHUTDOWN_TIMEOUT: '20000', LOG_LEVEL: 'info' }, { ownGroup: true });
+  const { id } = await queue.manager.submit('echo', { message: 'finish me', sleepMs: 2000 });
+  await waitFor('the job to be active', async () => (await queue.manager.queue.getJob(id))?.processedOn !== undefined);
+
+  hangUp(worker.proc);
+  const code = await within('the worker to exit', worker.exited, 30_000);
+
+  expect(code).toBe(0);
+  expect(worker.stdout()).toContain('"signal":"SIGHUP"');
+  const job = (await queue.manager.queue.getJob(id))!;
+  expect({ state: await job.getState(), attemptsMade: job.attemptsMade, stalledCounter: job.stalledCounter }).toEqual({ state: 'completed', attemptsMade: 1, stalledCounter: 0 });
+}, 60_000);
+
+test('started with nohup, `bun run worker` and its worker processes outlive the hangup', async () => {
+  worker = spawnWorkerMain({ ...queue.env, WORKER_COUNT: '2', LOG_LEVEL: 'info' }, { wrapper: ['nohup'], ownGroup: true });
+  const running = worker;
+  await waitFor('both worker processes to be ready', () => readyWorkers(running.stdout()) === 2, { timeoutMs: 30_000 });
+
+  hangUp(running.proc);
+  await waitFor('the hangup to be logged, or the process to exit', () => running.stdout().includes('SIGHUP ignored') || running.proc.exitCode !== null, { timeoutMs: 10_000 });
+  // Before: the supervisor stopped, and each worker process drained on the hangup it got itself.
+  expect(running.proc.exitCode).toBeNull();
+  const { id } = await queue.manager.submit('echo', { message: 'after the hangup' });
+  const { state } = await waitForSettled(queue.manager.queue, id);
+  expect(state).toBe('completed');
+  expect(running.proc.exitCode).toBeNull();
+  expect(running.stdout()).not.toContain('worker draining');
+  expect(readyWorkers(running.stdout())).toBe(2); // none was restarted
+
+  running.proc.kill('SIGTERM');
+  expect(await within('the worker to exit', running.exited, 30_000)).toBe(0);
+}, 60_000);
