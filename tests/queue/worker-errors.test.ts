@@ -42,3 +42,13 @@ test('many kinds at once are capped at 20 lines per window, the rest counted on 
   for (let i = 0; i < 100; i++) handle(new Error(`kind ${String.fromCharCode(65 + (i % 26))}${String.fromCharCode(65 + Math.floor(i / 26))}`));
   expect(lines).toHaveLength(20);
 });
+
+test("a full Redis's refusal (OOM) is logged saying so, once per window", () => {
+  const { lines, storms, handle } = capture();
+  const oom = "OOM command not allowed when used memory > 'maxmemory'. script: d96ca626f1ea141b44a856b312fc636d99aa9ea9, on @user_script:217.";
+  for (let i = 0; i < 5; i++) handle(new Error(oom));
+  expect(storms).toEqual([]);
+  // Before: `worker error`, with Redis's reply as the only clue.
+  expect(lines.map((line) => line.msg)).toEqual(['redis is out of memory (maxmemory reached; its policy refuses writes): jobs cannot start or finish until memory is freed or maxmemory raised']);
+  expect(lines[0]!.err.message).toBe(oom);
+});

@@ -6,7 +6,7 @@
  */
 import { loadConfigOrExit } from '@sluice/config';
 import { jobRegistry, type JobRegistry } from '@sluice/jobs';
-import { describeRedisRefusal, isRedisCommandTimeout, QueueManager, redactUrl } from '@sluice/queue';
+import { describeRedisOutOfMemory, describeRedisRefusal, isRedisCommandTimeout, QueueManager, redactUrl } from '@sluice/queue';
 import type { CliContext, Command } from './command.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { write } from './output.ts';
@@ -77,7 +77,7 @@ async function main(name: string | undefined, args: string[]): Promise<number> {
     if (isClosedPipe(error)) return EXIT.ok;
     const message = isRedisCommandTimeout(error)
       ? `Redis at ${redactUrl(config.redis.url)} did not answer within REDIS_COMMAND_TIMEOUT (${config.redis.commandTimeoutMs} ms); a write may still take effect once it does`
-      : (describeRedisRefusal(error, config.redis.url) ?? (error instanceof Error ? error.message : String(error)));
+      : (describeRedisRefusal(error, config.redis.url) ?? describeRedisOutOfMemory(error, config.redis.url) ?? (error instanceof Error ? error.message : String(error)));
     const debug = config.log.level === 'debug' || config.log.level === 'trace';
     await write(process.stderr, `error: ${message}\n${debug && error instanceof Error && error.stack ? `${error.stack}\n` : ''}`);
     return exitCodeFor(error);

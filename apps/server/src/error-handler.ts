@@ -2,7 +2,7 @@
 import { Elysia, NotFoundError, ParseError, ValidationError } from 'elysia';
 import type { Logger } from '@sluice/observability';
 import { AuditQueryTimeoutError, InvalidAuditQueryError } from '@sluice/db';
-import { isRedisCommandTimeout, JobExistsError, QueueError, RedisUnavailableError } from '@sluice/queue';
+import { describeRedisOutOfMemory, isRedisCommandTimeout, JobExistsError, QueueError, RedisUnavailableError } from '@sluice/queue';
 import { DASHBOARD_PATH } from './dashboard.ts';
 import { HttpError } from './http-errors.ts';
 import type { FieldProblem } from './routes/schemas.ts';
@@ -26,10 +26,8 @@ function boardReadable(body: ErrorBody): ErrorBody {
   return { error: { ...body.error, key: body.error.code }, message: body.error.message };
 }
 
-export interface ErrorHandlerOptions {
+export interface ErrorHandlerOptions extends DescribeOptions {
   log: Logger;
-  /** Whether the producer's Redis connection is usable: an unclassified error while it is not is a 503. */
-  redisReady: () => boolean;
 }
 
 type Issue = { path?: string; summary?: string; message?: string };
@@ -47,7 +45,14 @@ function firstIssue(error: ValidationError): Issue | undefined {
   }
 }
 
-export function describeHttpError(error: unknown, redisReady: () => boolean, url?: URL): { status: number; body: ErrorBody } {
+export interface DescribeOptions {
+  /** Whether the producer's Redis connection is usable: an unclassified error while it is not is a 503. */
+  redisReady: () => boolean;
+  /** REDIS_URL, to name the Redis that refused (its password masked). */
+  redisUrl: string;
+}
+
+export function describeHttpError(error: unknown, { redisReady, redisUrl }: DescribeOptions, url?: URL): { status: number; body: ErrorBody } {
   const body = (code: string, message: string, field?: string): ErrorBody => ({ error: { code, message, ...(field ? { field } : {}) } });
 
   if (error instanceof ValidationError && error.type !== 'response') {
@@ -61,7 +66,7 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
     return { status: 400, body: body(`INVALID_${where.toUpperCase()}`, `invalid ${where}: ${detail}`, field) };
   }
   // Elysia wraps whatever a parse hook throws in a ParseError; the request guard's own refusal (a body nested too deep) is inside.
-  if (error instanceof ParseError && error.cause instanceof HttpError) return describeHttpError(error.cause, redisReady, url);
+  if (error instanceof ParseError && error.cause instanceof HttpError) return describeHttpError(error.cause, { redisReady, redisUrl }, url);
   if (error instanceof ParseError) return { status: 400, body: body('INVALID_JSON', 'request body is not valid JSON') };
   if (error instanceof NotFoundError) return { status: 404, body: body('NOT_FOUND', 'no such route') };
   if (error instanceof HttpError) return { status: error.status, body: body(error.code, error.message, error.field) };
@@ -71,6 +76,9 @@ export function describeHttpError(error: unknown, redisReady: () => boolean, url
   if (error instanceof AuditQueryTimeoutError) return { status: 504, body: body(error.code, error.message) };
   if (error instanceof JobExistsError) return { status: 409, body: body(error.code, error.message, error.field) };
   if (error instanceof QueueError) return { status: 400, body: body(error.code, error.message, error.field) };
+  // Redis answers and refuses the write: no outage to wait out, and no fault of ours either.
+  const full = describeRedisOutOfMemory(error, redisUrl);
+  if (full) return { status: 503, body: body('REDIS_OUT_OF_MEMORY', full) };
   if (isRedisCommandTimeout(error)) {
     const message =
       'Redis did not answer within REDIS_COMMAND_TIMEOUT; what was asked may still take effect once it does (a submit: read the job back before submitting it again; with a jobId a second submit is a 409, never a second job)';
@@ -96,9 +104,9 @@ function withCauses(error: unknown): string {
  * describeHttpError, or a plain answer when describing the error throws itself: this handler
  * is the last stop, and an exception here would reach the client as Elysia's text/plain 500.
  */
-function describeSafely(error: unknown, redisReady: () => boolean, url: URL): { status: number; body: ErrorBody } {
+function describeSafely(error: unknown, options: DescribeOptions, url: URL): { status: number; body: ErrorBody } {
   try {
-    return describeHttpError(error, redisReady, url);
+    return describeHttpError(error, options, url);
   } catch {
     if (error instanceof ValidationError) {
       const where = error.type === 'property' ? 'request' : error.type;
@@ -111,7 +119,7 @@ function describeSafely(error: unknown, redisReady: () => boolean, url: URL): { 
 /** During an outage every request fails alike: one line per code this often, saying how many were left out. */
 const UNAVAILABLE_LOG_EVERY_MS = 10_000;
 
-export function createErrorHandler({ log, redisReady }: ErrorHandlerOptions) {
+export function createErrorHandler({ log, ...describe }: ErrorHandlerOptions) {
   const unavailableLogged = new Map<string, { at: number; since: number }>();
   const logUnavailable = (code: string, fields: Record<string, unknown>) => {
     const last = unavailableLogged.get(code);
@@ -124,7 +132,7 @@ export function createErrorHandler({ log, redisReady }: ErrorHandlerOptions) {
   };
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ error, request, set }) => {
     const url = URL.parse(request.url) ?? new URL('http://invalid/');
-    const described = describeSafely(error, redisReady, url);
+    const described = describeSafely(error, describe, url);
     const { status } = described;
     const body = url.pathname.startsWith(`${DASHBOARD_PATH}/api/`) ? boardReadable(described.body) : described.body;
     // A 503 is an outage the health checks report already, and a 504 a read Postgres cancelled:

@@ -26,7 +26,7 @@ export async function createServer(deps: ServerDeps) {
     new Elysia({ name: 'sluice-server', normalize: false })
       // Order matters: errors and auth hooks must be in place before the routes they cover.
       .use(createFrameGuard())
-      .use(createErrorHandler({ log, redisReady: () => queue.connection.status === 'ready' }))
+      .use(createErrorHandler({ log, redisReady: () => queue.connection.status === 'ready', redisUrl: config.redis.url }))
       // The request guard first: it turns away malformed and foreign Host headers before anything parses them.
       .use(createRequestGuard({ log, boundHost: config.server.host, allowedHosts: config.server.allowedHosts }))
       .use(createAdminAuth({ config, log }))

@@ -110,6 +110,24 @@ export function describeRedisRefusal(error: unknown, url: string): string | null
   );
 }
 
+/**
+ * Redis refused a write because it is full: its used memory is over `maxmemory`, and the
+ * `noeviction` policy production needs (any other loses jobs) refuses writes instead of
+ * dropping keys. Reads and deletions still work.
+ */
+export function isRedisOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && /^OOM\b/.test(error.message);
+}
+
+/** The refusal `isRedisOutOfMemory` recognises, said with what to do; null for any other error. */
+export function describeRedisOutOfMemory(error: unknown, url: string): string | null {
+  if (!isRedisOutOfMemory(error)) return null;
+  return (
+    `Redis at ${redactUrl(url)} is out of memory (used memory over its maxmemory, and its policy refuses writes), so nothing was written: ` +
+    'raise its maxmemory, or free memory by removing finished jobs (the dashboard\'s Clean, or POST /api/v1/jobs/queue/clean)'
+  );
+}
+
 /** An attempt ran past its definition's timeoutMs. Retryable like any other failure. */
 export class JobTimeoutError extends Error {
   override name = 'JobTimeoutError';

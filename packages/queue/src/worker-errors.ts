@@ -9,6 +9,7 @@
  * process to exit and its supervisor to restart it with backoff (or give up, saying why).
  */
 import type { Logger } from '@sluice/observability';
+import { isRedisOutOfMemory } from './errors.ts';
 
 /** How long one kind of message stays quiet after it was logged. */
 export const REPEATED_ERROR_WINDOW_MS = 10_000;
@@ -94,7 +95,12 @@ export function workerErrorHandler(log: Logger, onStorm?: (error: Error, events:
       onStorm(error, same);
     }
     const held = limiter(kindOf(message), now);
-    if (held.due) log.error({ err: error, ...heldBack(held) }, 'worker error');
+    if (!held.due) return;
+    if (isRedisOutOfMemory(error)) {
+      log.error({ err: error, ...heldBack(held) }, 'redis is out of memory (maxmemory reached; its policy refuses writes): jobs cannot start or finish until memory is freed or maxmemory raised');
+    } else {
+      log.error({ err: error, ...heldBack(held) }, 'worker error');
+    }
   };
 }
 
