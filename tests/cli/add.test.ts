@@ -220,6 +220,30 @@ describe('queue:add --every / --cron', () => {
     expect(before).toEqual([expect.objectContaining({ key: 'upd', pattern: '0 3 * * *' })]);
   });
 
+  test('one pattern and zone written another way updates the schedule: no twin that runs the job again', async () => {
+    const { env } = fresh();
+    const utcHere = { ...env, TZ: 'UTC' };
+    const add = (message: string, ...extra: string[]) => runCli(['add', 'echo', '--data', JSON.stringify({ message }), '--cron', '0 3 * * *', ...extra], utcHere);
+    expect((await add('no zone')).stdout).toStartWith('created schedule "echo-cron-0-3-x-x-x": echo cron 0 3 * * * (UTC)');
+    // Before: each of these created a schedule of its own, all due at 03:00 UTC.
+    for (const tz of ['UTC', 'utc', 'Etc/UTC', 'Zulu']) {
+      expect((await add(`--tz ${tz}`, '--tz', tz)).stdout).toStartWith('updated schedule "echo-cron-0-3-x-x-x": echo cron 0 3 * * * (UTC)');
+    }
+    const berlin = await add('berlin', '--tz', 'europe/berlin');
+    expect(berlin.stdout).toMatch(/^created schedule "echo-cron-0-3-x-x-x-Europe-Berlin-[0-9a-f]{8}": echo cron 0 3 \* \* \* \(Europe\/Berlin\)/);
+    expect((await add('Berlin', '--tz', 'Europe/Berlin')).stdout).toStartWith('updated schedule "echo-cron-0-3-x-x-x-Europe-Berlin-');
+    // Schedules named with --key are not merged: two may run one pattern with different data on purpose.
+    expect((await add('keyed', '--key', 'nightly-b')).stdout).toStartWith('created schedule "nightly-b"');
+    expect((await add('no zone again')).stdout).toStartWith('updated schedule "echo-cron-0-3-x-x-x"');
+    const manager = await QueueManager.open({ config: loadConfig(env), registry: jobRegistry });
+    const schedules = await manager.listCrons().finally(() => manager.close());
+    expect(schedules.map((s) => [s.key.replace(/-[0-9a-f]{8}$/, ''), s.tz, (s.data as { message: string }).message]).sort()).toEqual([
+      ['echo-cron-0-3-x-x-x', 'UTC', 'no zone again'],
+      ['echo-cron-0-3-x-x-x-Europe-Berlin', 'Europe/Berlin', 'Berlin'],
+      ['nightly-b', 'UTC', 'keyed'],
+    ]);
+  });
+
   test('patterns that read alike (1-5, 1,5) get different default keys; the same one again updates it', async () => {
     const { env } = fresh();
     const add = (pattern: string, message: string) => runCli(['add', 'echo', '--data', JSON.stringify({ message }), '--cron', pattern], env);

@@ -5,6 +5,7 @@ import { createPayloadValidator, type JobRegistry, type SubmitOptions } from '@s
 import {
   BUILTIN_SCHEDULE_PREFIX,
   buildJobOptions,
+  canonicalZone,
   checkCronPattern,
   checkScheduleKey,
   InvalidJobDataError,
@@ -52,8 +53,9 @@ export interface AddPlan {
   /**
    * `legacyKeys`: the keys earlier Sluice versions derived for the same cron schedule, where they differ from `key`.
    * `zoneFromLocal`: no --tz was given, so `spec.tz` is this machine's zone (schedules saved before it was pinned have none).
+   * `keyGiven`: --key named the schedule; otherwise `key` was derived from the schedule itself.
    */
-  schedule?: { spec: CronSpec; key: string; legacyKeys?: string[]; zoneFromLocal?: boolean };
+  schedule?: { spec: CronSpec; key: string; legacyKeys?: string[]; zoneFromLocal?: boolean; keyGiven?: boolean };
 }
 
 /** Turns arguments into a checked plan, or throws a usage/validation error. Never touches Redis. */
@@ -108,7 +110,7 @@ function localZone(): string {
       throw new UsageError(`TZ="${tz}" is not a time zone this machine knows, so the --cron pattern has no local clock: give --tz (e.g. --tz Europe/Berlin), or set TZ to an IANA zone`, '--tz');
     }
   }
-  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return canonicalZone(Intl.DateTimeFormat().resolvedOptions().timeZone);
 }
 
 function planSchedule(type: string, flags: { every?: string; cron?: string; tz?: string; key?: string }): AddPlan['schedule'] {
@@ -121,7 +123,9 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
   if (flags.tz !== undefined && flags.every !== undefined) throw new UsageError('--tz only applies with --cron', '--tz');
   // The schedule as typed: default keys come from it, so the same command keeps its key.
   const typed: CronSpec =
-    flags.every !== undefined ? { everyMs: wholeNumber('every', flags.every, { min: 1, max: MAX_DELAY_MS, unit: 'milliseconds' }) } : { pattern: flags.cron!.trim(), tz: flags.tz };
+    flags.every !== undefined
+      ? { everyMs: wholeNumber('every', flags.every, { min: 1, max: MAX_DELAY_MS, unit: 'milliseconds' }) }
+      : { pattern: flags.cron!.trim(), tz: flags.tz === undefined ? undefined : canonicalZone(flags.tz) };
   if (typed.pattern === '') throw new UsageError('--cron needs a pattern, e.g. "0 3 * * *"', '--cron');
   // Without --tz a pattern means local time here, so that zone is saved with it: BullMQ computes
   // each later run in the zone of the worker that ran the last one (often UTC), and a schedule
@@ -145,7 +149,7 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
   if (key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
     throw new UsageError(`--key must not start with "${BUILTIN_SCHEDULE_PREFIX}" (reserved for queue:scheduler setup)`, '--key');
   }
-  return { spec, key, ...(legacy.length > 0 ? { legacyKeys: [...new Set(legacy)] } : {}), ...(zoneFromLocal ? { zoneFromLocal } : {}) };
+  return { spec, key, ...(legacy.length > 0 ? { legacyKeys: [...new Set(legacy)] } : {}), ...(zoneFromLocal ? { zoneFromLocal } : {}), ...(flags.key !== undefined ? { keyGiven: true } : {}) };
 }
 
 /** The key Sluice derived for a cron schedule before the hash was added; `queue:add` still updates a schedule saved under it. */

@@ -2,6 +2,23 @@
 import { defaultRepeatStrategy } from 'bullmq';
 import { InvalidOptionError } from './errors.ts';
 
+/** UTC's other names in the IANA database; the runtime keeps each as typed. */
+const UTC_ALIASES = new Set(['utc', 'etc/utc', 'uct', 'etc/uct', 'universal', 'etc/universal', 'zulu', 'etc/zulu']);
+
+/**
+ * A time zone as one spelling: the runtime's (`europe/berlin` is `Europe/Berlin`), with UTC's
+ * aliases (`Etc/UTC`, `utc`, `Zulu`) read as `UTC`. So one schedule is not saved twice because
+ * its zone was typed two ways. A zone the runtime does not know is returned as given.
+ */
+export function canonicalZone(tz: string): string {
+  if (UTC_ALIASES.has(tz.toLowerCase())) return 'UTC';
+  try {
+    return new Intl.DateTimeFormat('en', { timeZone: tz }).resolvedOptions().timeZone;
+  } catch {
+    return tz;
+  }
+}
+
 /**
  * Checks a cron pattern and time zone with BullMQ's own parser, without touching Redis
  * (BullMQ only rejects a bad pattern after it has written the queue's meta key).

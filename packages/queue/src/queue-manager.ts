@@ -12,7 +12,7 @@ import {
   type JobType,
   type SubmitOptions,
 } from '@sluice/jobs';
-import { checkCronPattern } from './cron-pattern.ts';
+import { canonicalZone, checkCronPattern } from './cron-pattern.ts';
 import { BEING_ADDED, InvalidJobDataError, InvalidOptionError, JobExistsError, UnknownJobTypeError } from './errors.ts';
 import { buildJobOptions, checkScheduleKey, checkUserId, MAX_DELAY_MS, type JobEnvelope } from './job-options.ts';
 import { QUEUE_NAME, sluiceKeys } from './queue-keys.ts';
@@ -165,7 +165,8 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     checkCronSpec(spec);
     checkScheduleKey(key);
     const opts = this.scheduledJobOptions(type, options);
-    const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz: spec.tz } : { every: spec.everyMs, tz: spec.tz };
+    const tz = spec.tz === undefined ? undefined : canonicalZone(spec.tz);
+    const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz } : { every: spec.everyMs, tz };
     await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: checkUserId(options.userId) }, opts });
     const saved = (await this.listCrons()).find((s) => s.key === key);
     // BullMQ saves nothing, without an error, when it finds no next run; checkCronPattern

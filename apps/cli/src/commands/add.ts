@@ -1,5 +1,5 @@
 /** `queue:add`: one job, or a repeating Job Scheduler, from flags. Nothing reaches Redis until planAdd passed. */
-import { JobExistsError, MAX_SCHEDULE_KEY_CHARS, priorityName, resolvePriority } from '@sluice/queue';
+import { canonicalZone, JobExistsError, MAX_SCHEDULE_KEY_CHARS, priorityName, resolvePriority } from '@sluice/queue';
 import type { Command } from '../command.ts';
 import { describeRepeat, printable, when } from '../format.ts';
 import { normalPattern, planAdd, underFlag } from '../add-plan.ts';
@@ -44,14 +44,30 @@ payload (nothing queued).`,
     const queue = await ctx.queue();
 
     if (plan.schedule) {
-      const { spec, legacyKeys = [], zoneFromLocal = false } = plan.schedule;
+      const { spec, legacyKeys = [], zoneFromLocal = false, keyGiven = false } = plan.schedule;
       const schedules = await queue.listCrons();
       // Saved by an earlier Sluice under an older derived key, with this very pattern (spaced
       // alike or not, as the key itself ignores spacing): update that one, not add a twin.
       const samePattern = (pattern: string | null) => pattern !== null && normalPattern(pattern) === normalPattern(spec.pattern ?? '');
       // One saved without a zone, before the local zone was pinned, is the same schedule too.
       const sameZone = (tz: string | null) => tz === (spec.tz ?? null) || (zoneFromLocal && tz === null);
-      const legacy = schedules.find((s) => legacyKeys.includes(s.key) && s.type === plan.type && samePattern(s.pattern) && sameZone(s.tz));
+      const legacy =
+        schedules.find((s) => legacyKeys.includes(s.key) && s.type === plan.type && samePattern(s.pattern) && sameZone(s.tz)) ??
+        // The same schedule saved under another derived key, its zone spelled another way (`utc`
+        // for `UTC`), or named by --tz here and taken from the machine there: update it, not add
+        // a twin that queues the job a second time at the same moment. Schedules named with
+        // --key are left alone: two of them may run one pattern with different data on purpose.
+        (keyGiven || schedules.some((s) => s.key === plan.schedule!.key)
+          ? undefined
+          : schedules.find(
+              (s) =>
+                s.key.startsWith(`${plan.type}-cron-`) &&
+                s.type === plan.type &&
+                samePattern(s.pattern) &&
+                s.tz !== null &&
+                spec.tz !== undefined &&
+                canonicalZone(s.tz) === canonicalZone(spec.tz),
+            ));
       // One too long for its runs' audit rows is moved to the new key instead.
       const moved = legacy && legacy.key.length > MAX_SCHEDULE_KEY_CHARS ? legacy : undefined;
       const key = moved ? plan.schedule.key : (legacy?.key ?? plan.schedule.key);
