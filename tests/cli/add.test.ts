@@ -278,7 +278,8 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     // BullMQ's largest is 2^21 - 1; 2^21 was once documented as the maximum and failed with BullMQ's own error.
     ['--priority 2097152', ['add', 'echo', '--data', '{"message":"x"}', '--priority', '2097152'], 'error: --priority must be critical, high, normal, low or a whole number from 1 to 2097151, got "2097152"'],
     ['--priority 2097152 with --every', ['add', 'echo', '--data', '{"message":"x"}', '--priority', '2097152', '--every', '60000'], 'error: --priority must be critical, high, normal, low or a whole number from 1 to 2097151, got "2097152"'],
-    ['--attempts 0', ['add', 'echo', '--data', '{"message":"x"}', '--attempts', '0'], 'error: --attempts must be a whole number >= 1, got "0"'],
+    ['--attempts 0', ['add', 'echo', '--data', '{"message":"x"}', '--attempts', '0'], 'error: --attempts must be a whole number from 1 to 1000, got "0"'],
+    ['--attempts over 1000', ['add', 'echo', '--data', '{"message":"x"}', '--attempts', '1000000'], 'error: --attempts must be a whole number from 1 to 1000, got "1000000"'],
     ['numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '123'], 'error: --job-id: jobId must not be a number (BullMQ numbers its own jobs), got "123"'],
     ['negative numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '-1'], 'error: --job-id: jobId must not be a number (BullMQ numbers its own jobs), got "-1"'],
     ['blank --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '  '], 'error: --job-id: jobId must not be empty or blank, got "  "'],
@@ -292,6 +293,8 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['--tz without --cron', ['add', 'echo', '--data', '{"message":"x"}', '--tz', 'UTC'], 'error: --tz only applies with --cron'],
     ['unknown --tz', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * * *', '--tz', 'Mars/Base'], 'error: --tz: unknown time zone "Mars/Base"'],
     ['--cron that never matches a date', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 0 31 2,4 *', '--tz', 'UTC', '--key', 'never'], 'error: --cron: invalid cron pattern "0 0 31 2,4 *": it never matches a date (in UTC), so it would never run'],
+    ['--cron with a day its only month never has', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 0 30 2 *', '--tz', 'UTC'], 'error: --cron: invalid cron pattern "0 0 30 2 *": it never matches a date (in UTC), so it would never run'],
+    ['--cron with an unknown macro', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '@dialy'], 'error: --cron: invalid cron pattern "@dialy": no such macro; use one of @yearly, @annually, @monthly, @weekly, @daily, @hourly, @minutely, @secondly, @weekdays, @weekends, or fields such as "0 3 * * *"'],
     ['--cron with H, which BullMQ gives no seed', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'H * * * *'], 'error: --cron: invalid cron pattern "H * * * *": H (a hashed value) is not supported: BullMQ gives it no seed, so each run would pick a new random time; write the value itself, e.g. 17 instead of H'],
     ['invalid cron pattern', ['add', 'echo', '--data', '{"message":"x"}', '--cron', 'every day'], /^error: --cron: invalid cron pattern "every day": .+$/],
     ['--key with a colon', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'a:b'], `error: --key: schedule key must be non-empty and without ':', got "a:b"`],

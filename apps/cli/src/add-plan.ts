@@ -9,6 +9,7 @@ import {
   checkCronPattern,
   checkScheduleKey,
   InvalidJobDataError,
+  MAX_ATTEMPTS,
   MAX_DELAY_MS,
   MAX_PRIORITY,
   MAX_SCHEDULE_KEY_CHARS,
@@ -77,7 +78,7 @@ export function planAdd(args: readonly string[], registry: JobRegistry, config: 
   const options: SubmitOptions = {};
   if (flags.priority !== undefined) options.priority = parsePriority(flags.priority);
   if (flags.delay !== undefined) options.delayMs = wholeNumber('delay', flags.delay, { max: MAX_DELAY_MS, unit: 'milliseconds' });
-  if (flags.attempts !== undefined) options.attempts = wholeNumber('attempts', flags.attempts, { min: 1 });
+  if (flags.attempts !== undefined) options.attempts = wholeNumber('attempts', flags.attempts, { min: 1, max: MAX_ATTEMPTS });
   if (flags['remove-on-complete']) options.removeOnComplete = true;
   if (flags['job-id'] !== undefined) options.jobId = flags['job-id'];
 

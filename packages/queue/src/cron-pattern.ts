@@ -31,8 +31,13 @@ export function checkCronPattern(pattern: string, tz?: string): void {
       throw new InvalidOptionError('tz', `unknown time zone "${tz}"`);
     }
   }
+  // cron-parser's own word for an unknown macro is `cannot resolve alias "dia"`.
+  const macro = pattern.trim();
+  if (macro.startsWith('@') && !CRON_MACROS.includes(macro)) {
+    throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": no such macro; use one of ${CRON_MACROS.join(', ')}, or fields such as "0 3 * * *"`);
+  }
   // BullMQ's parser fills in missing fields, so `0 3 * *` (one forgotten) would run at midnight
-  // every few days instead of being refused. Macros such as @daily are left to the parser.
+  // every few days instead of being refused.
   const fields = pattern.trim().split(/\s+/).length;
   if (!pattern.trim().startsWith('@') && fields !== 5 && fields !== 6) {
     throw new InvalidOptionError(
@@ -53,13 +58,20 @@ export function checkCronPattern(pattern: string, tz?: string): void {
   try {
     next = defaultRepeatStrategy(Date.now(), { pattern, tz });
   } catch (error) {
-    throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": ${error instanceof Error ? error.message : String(error)}`);
+    const why = error instanceof Error ? error.message : String(error);
+    // The parser refuses a day that a single month never has (`0 0 30 2 *`) rather than parse it.
+    if (why === 'Invalid explicit day of month definition') throw neverMatches(pattern, tz);
+    throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": ${why}`);
   }
   // A pattern no date satisfies (`0 0 31 2,4 *`: the 31st of February or April) parses, but has
   // no next time; BullMQ's upsertJobScheduler then writes nothing and says nothing, so a new
   // schedule would not exist and an updated one would silently keep its old pattern. Rare dates
   // (29 February, up to eight years away) do have a next time and stay accepted.
-  if (next === undefined || !Number.isFinite(next)) {
-    throw new InvalidOptionError('cron', `invalid cron pattern "${pattern}": it never matches a date (in ${tz ?? 'local time'}), so it would never run`);
-  }
+  if (next === undefined || !Number.isFinite(next)) throw neverMatches(pattern, tz);
 }
+
+const neverMatches = (pattern: string, tz: string | undefined) =>
+  new InvalidOptionError('cron', `invalid cron pattern "${pattern}": it never matches a date (in ${tz ?? 'local time'}), so it would never run`);
+
+/** The macros BullMQ's parser (cron-parser 5) knows. */
+export const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly', '@minutely', '@secondly', '@weekdays', '@weekends'];
