@@ -21,7 +21,7 @@ import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { noMorePositionals, parseFlags, wholeNumber } from '../flags.ts';
 import { instant, writtenAt } from '../time-flag.ts';
-import { formatDuration, formatTime, table } from '../format.ts';
+import { formatDuration, formatTime, printable, table } from '../format.ts';
 import { historyFromServer } from '../ask-server.ts';
 
 const FLAGS = {
@@ -132,7 +132,14 @@ server that does not answer either) or the read ran past AUDIT_READ_TIMEOUT
       return 0;
     }
     if (page.rows.length === 0) {
-      await ctx.print('no executions recorded that match');
+      // A retired type's rows are still found, so a name the registry lacks is no error; with
+      // nothing found, though, it is most likely a typo, and "nothing matched" alone would hide it.
+      const unknown = flags.type !== undefined && !Object.hasOwn(ctx.registry, flags.type);
+      await ctx.print(
+        unknown
+          ? `no executions recorded that match; "${printable(flags.type!)}" is not a job type here (known types: ${Object.keys(ctx.registry).join(', ')})`
+          : 'no executions recorded that match',
+      );
       return 0;
     }
     await ctx.print(...table(['FINISHED', 'JOB', 'TYPE', 'TRY', 'STATUS', 'TOOK', 'WORKER', 'ERROR'], page.rows.map(cells)));
