@@ -81,6 +81,7 @@ const fetching = watchFetching({
   queue: queue.queue,
   concurrency: config.worker.concurrency,
   activeCount: () => jobWorker.activeCount(),
+  heldBack: () => jobWorker.heldBack(),
   onStuck: (waiting, idleMs) => {
     log.error({ waiting, idleMs }, 'worker stopped fetching jobs: jobs wait while it has free slots and starts none; stopping this process for the supervisor to replace');
     void shutdown(config.worker.shutdownTimeoutMs);

@@ -14,19 +14,21 @@ export interface FetchWatchdogOptions {
   queue: Queue;
   concurrency: number;
   activeCount: () => number;
+  /** True while the worker holds back on purpose (Redis is full): not stuck. */
+  heldBack?: () => boolean;
   /** Called once, with the jobs waiting and how long since this worker last started one. */
   onStuck: (waiting: number, idleMs: number) => void;
   checkEveryMs?: number;
 }
 
-export function watchFetching({ queue, concurrency, activeCount, onStuck, checkEveryMs = FETCH_CHECK_EVERY_MS }: FetchWatchdogOptions) {
+export function watchFetching({ queue, concurrency, activeCount, heldBack = () => false, onStuck, checkEveryMs = FETCH_CHECK_EVERY_MS }: FetchWatchdogOptions) {
   let lastStartedAt = Date.now();
   let suspectSince: number | null = null;
   let reported = false;
   const clear = () => (suspectSince = null);
 
   const check = async () => {
-    if (reported || activeCount() >= concurrency) return clear();
+    if (reported || activeCount() >= concurrency || heldBack()) return clear();
     // Waiting on purpose: a paused queue, or a global concurrency or rate limit set on it (the dashboard can).
     const [counts, paused, globalConcurrency, rateLimitTtl] = await Promise.all([
       queue.getJobCounts('wait', 'prioritized'),

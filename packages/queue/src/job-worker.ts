@@ -32,6 +32,9 @@ export interface JobWorkerOptions {
   onErrorStorm?: (error: Error, events: number) => void;
 }
 
+/** How long a worker first takes no jobs when Redis is full, doubling while it stays full, up to the most. */
+export const REDIS_FULL_PAUSE_MS = { first: 1000, most: 30_000 } as const;
+
 /**
  * How a stop ended: every job finished and BullMQ closed (`drained`); the timeout passed
  * first (`timed-out`); or Redis had closed the connection and nothing was left for it to
@@ -43,6 +46,8 @@ export interface JobWorker {
   readonly worker: Worker<JobEnvelope>;
   /** Number of jobs this worker is running now. */
   activeCount(): number;
+  /** True while the worker takes no new jobs, or only just takes them again, because Redis is full (see `REDIS_FULL_PAUSE_MS`). */
+  heldBack(): boolean;
   /**
    * Stops taking jobs and waits for active ones up to `timeoutMs`. Short of `drained`, the
    * caller should exit the process, abandoning the jobs still running with their locks, so
@@ -113,7 +118,8 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       options.log.warn({ jobId: job.id, type: job.name }, 'job outcome not recorded (lock lost or job gone); not waiting for it');
     },
   );
-  worker.on('error', workerErrorHandler(options.log, options.onErrorStorm));
+  const full = holdBackWhileRedisFull(worker, options.log);
+  worker.on('error', workerErrorHandler(options.log, options.onErrorStorm, full.onStorm));
   // Emitted once Redis accepted the outcome; a completion it never answers keeps its job here.
   worker.on('completed', (job) => unsettled.delete(job));
   worker.on('failed', (job) => void (job && unsettled.delete(job)));
@@ -140,7 +146,9 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
   return {
     worker,
     activeCount: () => active,
+    heldBack: full.heldBack,
     async stop(timeoutMs) {
+      full.stop();
       let timer: ReturnType<typeof setTimeout> | undefined;
       let watch: ReturnType<typeof setInterval> | undefined;
       const timedOut = new Promise<StopOutcome>((resolve) => (timer = setTimeout(() => resolve('timed-out'), timeoutMs)));
@@ -165,6 +173,44 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       // No close(true) here: BullMQ returns the close already in progress, which would
       // wait for the very jobs the timeout gave up on.
       return outcome;
+    },
+  };
+}
+
+/**
+ * Redis is full (used memory over maxmemory under noeviction): BullMQ's fetch then fails, and
+ * tries again at once, thousands of times a second. As a storm that would stop the process:
+ * the supervisor restarts it into the same storm until it gives up and the server stops, and
+ * the audit records the process keeps while Redis refuses them are lost. Instead the worker
+ * takes no new jobs for a while (those running go on, and their outcomes are retried), then
+ * tries again, waiting twice as long each time Redis is still full.
+ */
+function holdBackWhileRedisFull(worker: Worker<JobEnvelope>, log: JobWorkerOptions['log']) {
+  let pauseMs = 0;
+  let until = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  return {
+    /** From the first pause until Redis has not been full for as long as the last pause. */
+    heldBack: () => pauseMs > 0,
+    onStorm() {
+      if (stopped || until > 0) return;
+      clearTimeout(timer);
+      pauseMs = Math.min(REDIS_FULL_PAUSE_MS.most, pauseMs === 0 ? REDIS_FULL_PAUSE_MS.first : pauseMs * 2);
+      until = Date.now() + pauseMs;
+      log.warn({ pauseMs }, 'redis is out of memory: taking no new jobs for a while (jobs running go on); free memory or raise maxmemory');
+      void worker.pause(true).then(() => {
+        timer = setTimeout(() => {
+          until = 0;
+          if (!stopped) void worker.resume();
+          // Full again at once: the next storm doubles the pause. Not full for as long again: it starts over.
+          timer = setTimeout(() => (pauseMs = 0), pauseMs);
+        }, pauseMs);
+      });
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
   };
 }

@@ -76,7 +76,12 @@ const messageOf = (value: unknown): string => {
   }
 };
 
-export function workerErrorHandler(log: Logger, onStorm?: (error: Error, events: number) => void): (error: Error) => void {
+/**
+ * `onRedisFull`: a storm of a full Redis's refusals (`isRedisOutOfMemory`) goes here instead of
+ * to `onStorm`, every time one comes: the worker waits for memory to be freed, rather than stop
+ * and lose the audit records it keeps while Redis refuses them.
+ */
+export function workerErrorHandler(log: Logger, onStorm?: (error: Error, events: number) => void, onRedisFull?: () => void): (error: Error) => void {
   const limiter = repeatLimiter(REPEATED_ERROR_WINDOW_MS);
   let windowStart = 0;
   let counts = new Map<string, number>();
@@ -90,7 +95,10 @@ export function workerErrorHandler(log: Logger, onStorm?: (error: Error, events:
     }
     const same = (counts.get(message) ?? 0) + 1;
     counts.set(message, same);
-    if (same >= ERROR_STORM.events && onStorm && !stormed) {
+    if (same >= ERROR_STORM.events && onRedisFull && isRedisOutOfMemory(error)) {
+      counts.set(message, 0);
+      onRedisFull();
+    } else if (same >= ERROR_STORM.events && onStorm && !stormed) {
       stormed = true;
       onStorm(error, same);
     }
