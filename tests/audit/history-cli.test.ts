@@ -222,6 +222,29 @@ test('a Postgres that is not there: history exits 1 naming the database and the 
   }
 }, CLI_TEST_TIMEOUT_MS);
 
+test.skipIf(noPostgres)('a database that takes no connections: history exits 1 saying so, not the SQL', async () => {
+  const closed = await postgresDatabase('audit_cli_closed');
+  const name = new URL(closed.env.DATABASE_URL).pathname.slice(1);
+  const admin = new URL(closed.env.DATABASE_URL);
+  admin.pathname = '/postgres';
+  const psql = (sql: string) => Bun.spawnSync(['psql', admin.toString(), '-qc', sql]);
+  const saved = env;
+  env = { ...saved, ...closed.env };
+  try {
+    psql(`alter database "${name}" allow_connections false`);
+    const history = await cli('history');
+    // Before: `error: Failed query: select "id", "execution_id", … params: 21`.
+    expect(history.code).toBe(1);
+    expect(history.stderr).toBe(`error: the audit database ${closed.env.DATABASE_URL} is not reachable: database "${name}" is not currently accepting connections\n`);
+    const monitor = JSON.parse((await cli('monitor', '--json')).stdout);
+    expect(monitor.audit.error).toContain('is not currently accepting connections');
+  } finally {
+    env = saved;
+    psql(`alter database "${name}" allow_connections true`);
+    await closed.drop();
+  }
+}, CLI_TEST_TIMEOUT_MS);
+
 // PGlite does not enforce statement_timeout (README: Where the table lives).
 test.skipIf(noPostgres)('a read Postgres cancels for running too long: history exits 1 saying what to narrow, monitor reports it', async () => {
   // A table lock holds the reads past their timeout, whatever the machine's speed.

@@ -32,6 +32,9 @@ export function isRecordError(error: unknown): boolean {
   return state !== undefined && RECORD_CLASSES.has(state.slice(0, 2));
 }
 
+/** object_not_in_prerequisite_state: among others, a database that takes no connections. */
+const NOT_IN_PREREQUISITE_STATE = '55000';
+
 /** The server is at max_connections: it answers, but cannot take this client. */
 const TOO_MANY_CONNECTIONS = '53300';
 
@@ -39,10 +42,13 @@ const TOO_MANY_CONNECTIONS = '53300';
  * True when the database could not be reached at all: a socket error (`ECONNREFUSED`...), one of
  * postgres.js's connection errors (`CONNECT_TIMEOUT`, `CONNECTION_CLOSED`...), or a connection
  * (08), authorization (28), missing-database (3D000), too-many-connections (53300) or shutdown
- * (57P) SQLSTATE. A query's own mistakes carry other codes and are not outages.
+ * (57P) SQLSTATE, or a database that takes no connections (55000 with that message: `ALTER
+ * DATABASE … ALLOW_CONNECTIONS false`, or one being dropped). A query's own mistakes carry
+ * other codes and are not outages.
  */
 export function isUnreachable(error: unknown): boolean {
   const state = sqlState(error);
+  if (state === NOT_IN_PREREQUISITE_STATE) return /not currently accepting connections/.test(errorMessage(error));
   if (state !== undefined) return state.startsWith('08') || state.startsWith('28') || state === '3D000' || state === TOO_MANY_CONNECTIONS || state.startsWith('57P');
   for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
