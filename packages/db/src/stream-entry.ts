@@ -147,6 +147,9 @@ function decodeControl(flat: string[]): DecodedEntry {
   return { kind: 'invalid', reason: `unknown operation "${fields.get('op')}"` };
 }
 
+/** 9999-12-31T23:59:59.999Z: the latest time a record may carry. */
+const LATEST_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function checkRecord(record: unknown): string | null {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) return 'record is not an object';
   const m = record as Record<string, unknown>;
@@ -156,6 +159,11 @@ function checkRecord(record: unknown): string | null {
   if (m.status !== 'completed' && m.status !== 'failed') return `record field "status" must be completed or failed, got ${JSON.stringify(m.status)}`;
   for (const key of ['attempt', 'queuedAt', 'startedAt', 'completedAt', 'durationMs'] as const) {
     if (typeof m[key] !== 'number' || !Number.isFinite(m[key])) return `record field "${key}" must be a number`;
+  }
+  // Stored as given, a time past year 9999 printed as NaN and broke history's cursor.
+  for (const key of ['queuedAt', 'startedAt', 'completedAt'] as const) {
+    const at = m[key] as number;
+    if (at < 0 || at > LATEST_TIME_MS) return `record field "${key}" must be a time in ms since 1970 up to the year 9999, got ${at}`;
   }
   if (m.userId !== null && m.userId !== undefined && typeof m.userId !== 'string') return 'record field "userId" must be a string or null';
   if (m.error !== undefined && m.error !== null && (typeof m.error !== 'object' || Array.isArray(m.error))) return 'record field "error" must be an object';
