@@ -104,6 +104,8 @@ describe('queue:scheduler', () => {
       [['scheduler', 'setup'], 'error: setup needs a mode: test or production\n'],
       [['scheduler', 'setup', 'staging'], 'error: unknown mode "staging" (use test or production)\n'],
       [['scheduler', 'remove', 'a', '--all'], 'error: give a KEY or --all, not both\n'],
+      // Before: exit 1, `no schedule with key ""`, as if it were a key to look for.
+      [['scheduler', 'remove', ''], 'error: remove KEY needs a key (queue:scheduler list shows them)\n'],
       [['scheduler', 'list', '--verbose'], 'error: unknown flag --verbose\n'],
     ];
     for (const [args, stderr] of cases) expect(await runCli(args, env)).toEqual({ code: 2, stdout: '', stderr });

@@ -72,6 +72,8 @@ const SUBCOMMANDS: Record<string, Sub> = {
     noMorePositionals(positionals, 1);
     const key = positionals[0];
     if (key !== undefined && flags.all) throw new UsageError('give a KEY or --all, not both', '--all');
+    // An empty KEY (an unset shell variable) is a mistake in the command, not a schedule to look for.
+    if (key !== undefined && key.trim() === '') throw new UsageError('remove KEY needs a key (queue:scheduler list shows them)', 'KEY');
     const queue = await ctx.queue();
     let removed: string[];
     if (key === undefined) {
