@@ -5,25 +5,22 @@
  * redis-server (its maxmemory lowered below what it uses), server process and CLI.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
-import type { Subprocess } from 'bun';
 import { Redis } from 'ioredis';
 import { runCli } from '../cli/cli.ts';
 import { testEnv } from '../helpers/env.ts';
-import { freePort } from '../helpers/ports.ts';
+import { startRedisServer, type OwnRedisServer } from '../helpers/redis-server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
 
 setDefaultTimeout(60_000);
-let redisServer: Subprocess;
+let redisServer: OwnRedisServer;
 let redis: Redis;
 let redisUrl: string;
 let server: ServerProcess;
 
 beforeAll(async () => {
-  const port = await freePort();
-  redisUrl = `redis://127.0.0.1:${port}`;
-  redisServer = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdout: 'ignore', stderr: 'inherit' });
-  await waitFor('redis-server to answer', () => Bun.spawnSync(['redis-cli', '-p', String(port), 'ping']).stdout.toString().trim() === 'PONG');
+  redisServer = await startRedisServer(['--maxmemory-policy', 'noeviction']);
+  redisUrl = redisServer.url;
   redis = new Redis(redisUrl);
   server = await spawnServer({ label: 'redis-full', env: { REDIS_URL: redisUrl, AUDIT_ENABLED: 'false', WORKER_COUNT: '1' } });
 });
@@ -32,8 +29,7 @@ afterAll(async () => {
   await redis?.config('SET', 'maxmemory', '0').catch(() => {});
   await server?.stop();
   redis?.disconnect();
-  redisServer?.kill('SIGKILL');
-  await redisServer?.exited;
+  await redisServer?.stop();
 });
 
 const fill = () => redis.config('SET', 'maxmemory', '1');

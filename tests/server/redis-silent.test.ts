@@ -8,29 +8,27 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import type { Subprocess } from 'bun';
 import { resolve } from 'node:path';
 import { testEnv } from '../helpers/env.ts';
-import { freePort } from '../helpers/ports.ts';
+import { startRedisServer, type OwnRedisServer } from '../helpers/redis-server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { REPO_ROOT, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 
 setDefaultTimeout(60_000);
 const TIMEOUT_MS = 1000;
+let ownRedis: OwnRedisServer;
 let redis: Subprocess;
 let redisUrl: string;
 let server: ServerProcess;
 
 beforeAll(async () => {
-  const port = await freePort();
-  redisUrl = `redis://127.0.0.1:${port}`;
-  redis = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'inherit' });
-  await waitFor('redis-server to answer', () => Bun.spawnSync(['redis-cli', '-p', String(port), 'ping']).stdout.toString().trim() === 'PONG');
+  ownRedis = await startRedisServer();
+  ({ proc: redis, url: redisUrl } = ownRedis);
   server = await spawnServer({ label: 'redis-silent', env: { REDIS_URL: redisUrl, REDIS_COMMAND_TIMEOUT: String(TIMEOUT_MS), AUDIT_ENABLED: 'false', WORKER_COUNT: '1' } });
 });
 
 afterAll(async () => {
   redis?.kill('SIGCONT');
   await server?.stop();
-  redis?.kill('SIGKILL');
-  await redis?.exited;
+  await ownRedis?.stop();
 });
 
 /** The answer, or null when none came within `ms` (the test's own limit, well past the server's). */

@@ -7,24 +7,21 @@
  * time, and runs jobs again once memory is freed. Real redis-server, `bun apps/worker/src/main.ts`.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Subprocess } from 'bun';
 import { Redis } from 'ioredis';
 import { killIfRunning, spawnWorkerMain, type WorkerMainProcess } from '../helpers/processes.ts';
-import { freePort } from '../helpers/ports.ts';
+import { startRedisServer, type OwnRedisServer } from '../helpers/redis-server.ts';
 import { openTestQueue, waitForSettled, type TestQueue } from '../helpers/queue.ts';
 import { waitFor, within } from '../helpers/wait.ts';
 
-let redisServer: Subprocess;
+let redisServer: OwnRedisServer;
 let redis: Redis;
 let redisUrl: string;
 let queue: TestQueue;
 let worker: WorkerMainProcess | undefined;
 
 beforeAll(async () => {
-  const port = await freePort();
-  redisUrl = `redis://127.0.0.1:${port}`;
-  redisServer = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdout: 'ignore', stderr: 'inherit' });
-  await waitFor('redis-server to answer', () => Bun.spawnSync(['redis-cli', '-p', String(port), 'ping']).stdout.toString().trim() === 'PONG');
+  redisServer = await startRedisServer(['--maxmemory-policy', 'noeviction']);
+  redisUrl = redisServer.url;
   redis = new Redis(redisUrl);
   queue = await openTestQueue('redis-full', { env: { REDIS_URL: redisUrl } });
 }, 30_000);
@@ -34,8 +31,7 @@ afterAll(async () => {
   await killIfRunning(worker?.proc);
   await queue?.close();
   redis?.disconnect();
-  redisServer?.kill('SIGKILL');
-  await redisServer?.exited;
+  await redisServer?.stop();
 }, 30_000);
 
 const holdBacks = (output: string) => [...output.matchAll(/"pauseMs":(\d+),"msg":"redis is out of memory: taking no new jobs/g)].map((match) => Number(match[1]));
