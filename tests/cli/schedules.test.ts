@@ -54,6 +54,23 @@ describe('setupSchedules', () => {
     expect(after).toEqual(before);
   });
 
+  test('a definition that writes its zone another way (Etc/UTC, europe/berlin) is saved in one spelling and stays unchanged', async () => {
+    const spelled = {
+      daily: job({ pattern: '0 3 * * *', tz: 'Etc/UTC', data: { n: 1 } }),
+      berlin: job({ pattern: '0 4 * * *', tz: 'europe/berlin', data: {} }),
+    } satisfies JobRegistry;
+    const spelledQueue = await QueueManager.open({ config, registry: spelled, connection: queue.connection });
+    try {
+      expect(summary((await setupSchedules(spelledQueue, spelled, config, 'production')).actions)).toEqual({ 'builtin-daily': 'created', 'builtin-berlin': 'created' });
+      const saved = await crons();
+      expect([saved['builtin-daily']?.tz, saved['builtin-berlin']?.tz]).toEqual(['UTC', 'Europe/Berlin']);
+      // Compared as saved: every start would otherwise have updated them again.
+      expect(summary((await setupSchedules(spelledQueue, spelled, config, 'production')).actions)).toEqual({ 'builtin-daily': 'unchanged', 'builtin-berlin': 'unchanged' });
+    } finally {
+      await spelledQueue.close();
+    }
+  });
+
   test('a changed job option (attempts from config, a definition\'s priority) updates the schedule; then it is unchanged again', async () => {
     await setupSchedules(queue, registry, config, 'production');
     const savedOpts = async (key: string) => (await queue.queue.getJobSchedulers(0, -1, true)).find((s) => s.key === key)?.template?.opts;

@@ -5,7 +5,7 @@
  */
 import type { Config } from '@sluice/config';
 import type { JobDefinition, JobRegistry } from '@sluice/jobs';
-import { checkCronPattern } from './cron-pattern.ts';
+import { canonicalZone, checkCronPattern } from './cron-pattern.ts';
 import { InvalidOptionError, InvalidScheduleDefinitionError } from './errors.ts';
 import { checkCronSpec, type CronSpec, type QueueManager, type ScheduleInfo } from './queue-manager.ts';
 
@@ -128,7 +128,8 @@ function sameSchedule(current: ScheduleInfo, type: string, spec: CronSpec, data:
     current.type === type &&
     current.pattern === (spec.pattern ?? null) &&
     current.everyMs === (spec.everyMs ?? null) &&
-    current.tz === (spec.tz ?? null) &&
+    // Saved in one spelling (`Etc/UTC` as `UTC`): a definition that writes its zone another way is not a change.
+    (current.tz === null ? null : canonicalZone(current.tz)) === (spec.tz === undefined ? null : canonicalZone(spec.tz)) &&
     JSON.stringify(current.data) === JSON.stringify(data)
   );
 }
