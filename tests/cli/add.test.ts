@@ -270,7 +270,9 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['flag missing its value before another flag', ['add', 'echo', '--delay', '--data', '{"message":"x"}'], 'error: --delay needs a value'],
     ['non-numeric --delay', ['add', 'echo', '--data', '{"message":"x"}', '--delay', 'soon'], 'error: --delay must be a whole number of milliseconds from 0 to 31536000000, got "soon"'],
     ['--delay over 365 days', ['add', 'echo', '--data', '{"message":"x"}', '--delay', '9007199254740991'], 'error: --delay must be a whole number of milliseconds from 0 to 31536000000, got "9007199254740991"'],
-    ['--every over 365 days', ['add', 'echo', '--data', '{"message":"x"}', '--every', '31536000001'], 'error: --every must be a whole number of milliseconds from 1 to 31536000000, got "31536000001"'],
+    ['--every over 365 days', ['add', 'echo', '--data', '{"message":"x"}', '--every', '31536000001'], 'error: --every must be a whole number of milliseconds from 1000 to 31536000000, got "31536000001"'],
+    // Seconds typed as milliseconds would queue a job 16 times a second.
+    ['--every under a second', ['add', 'echo', '--data', '{"message":"x"}', '--every', '60'], 'error: --every must be a whole number of milliseconds from 1000 to 31536000000, got "60"'],
     ['--cron with a field missing', ['add', 'echo', '--data', '{"message":"x"}', '--cron', '0 3 * *'], 'error: --cron: invalid cron pattern "0 3 * *": expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, got 4'],
     ['both --every and --cron', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--cron', '* * * * *'], 'error: --every and --cron cannot be combined; pick one'],
     ['--every and its alias --repeat', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--repeat', '1000'], 'error: --every and --repeat are the same flag; give it once'],
@@ -283,6 +285,9 @@ describe('queue:add errors: exit 2, one line naming the problem, nothing enqueue
     ['numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '123'], 'error: --job-id: jobId must not be a number (BullMQ numbers its own jobs), got "123"'],
     ['negative numeric --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '-1'], 'error: --job-id: jobId must not be a number (BullMQ numbers its own jobs), got "-1"'],
     ['blank --job-id', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '  '], 'error: --job-id: jobId must not be empty or blank, got "  "'],
+    // `queue:history --job-id 7a` would never find it.
+    ['--job-id with spaces around it', ['add', 'echo', '--data', '{"message":"x"}', '--job-id', '  7a'], 'error: --job-id: jobId must not start or end with white space (it would not match "7a"), got "  7a"'],
+    ['--key ending in a space', ['add', 'echo', '--data', '{"message":"x"}', '--every', '1000', '--key', 'nightly '], 'error: --key: schedule key must not start or end with white space (it would not match "nightly"), got "nightly "'],
     // A job stored at <prefix>:jobs:repeat would overwrite the queue's schedule index.
     ...['repeat', 'wait', 'failed', 'meta', 'id', 'prioritized'].map((id): [string, string[], RegExp] => [
       `--job-id ${id}, one of the queue's own key names`,

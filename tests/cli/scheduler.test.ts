@@ -134,4 +134,18 @@ describe('the CLI itself', () => {
     expect((await runCli(['help', 'queue:add'], env)).stdout).toStartWith('Usage: bun run queue:add');
     expect(await runCli(['queue:frobnicate'], env)).toEqual({ code: 2, stdout: '', stderr: 'error: unknown command "queue:frobnicate" (commands: add, monitor, scheduler, history)\n' });
   }, MANY_RUNS_TIMEOUT_MS);
+
+  test('`<command> help` is its --help, and --version prints the version', async () => {
+    for (const name of ['add', 'history', 'monitor']) {
+      const help = await runCli([name, 'help'], env);
+      expect(help).toMatchObject({ code: 0, stderr: '' });
+      expect(help.stdout).toStartWith(`Usage: bun run queue:${name}`);
+    }
+    // Anywhere else `help` is still an argument: a job type here, and not one.
+    expect(await runCli(['add', 'help', '--data', '{}'], env)).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: unknown job type "help"/) });
+    const { version } = (await Bun.file(new URL('../../apps/cli/package.json', import.meta.url)).json()) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      expect(await runCli([flag], env)).toEqual({ code: 0, stdout: `sluice ${version} (bun ${Bun.version})\n`, stderr: '' });
+    }
+  }, MANY_RUNS_TIMEOUT_MS);
 });

@@ -58,10 +58,12 @@ test('a pattern with a field missing or one too many is refused, not silently co
   for (const key of ['ok-9', 'ok-12', 'ok-6']) expect(await queue.manager.removeCron(key)).toBe(true);
 });
 
-test('an interval over 365 days, or a time zone with an interval, is refused and nothing is scheduled', async () => {
+test('an interval under a second or over 365 days, or a time zone with an interval, is refused and nothing is scheduled', async () => {
   const tooLong = await queue.manager.scheduleCron('echo', { everyMs: MAX_DELAY_MS + 1 }, { message: 'x' }, 'long').catch((e) => e);
   expect(tooLong).toBeInstanceOf(InvalidOptionError);
-  expect(tooLong.message).toBe(`every must be a whole number of milliseconds from 1 to 31536000000 (365 days), got "${MAX_DELAY_MS + 1}"`);
+  expect(tooLong.message).toBe(`every must be a whole number of milliseconds from 1000 (1 s) to 31536000000 (365 days), got "${MAX_DELAY_MS + 1}"`);
+  const tooShort = await queue.manager.scheduleCron('echo', { everyMs: 999 }, { message: 'x' }, 'short').catch((e) => e);
+  expect(tooShort.message).toBe('every must be a whole number of milliseconds from 1000 (1 s) to 31536000000 (365 days), got "999"');
   const zoned = await queue.manager.scheduleCron('echo', { everyMs: 60_000, tz: 'UTC' }, { message: 'x' }, 'zoned').catch((e) => e);
   expect(zoned).toBeInstanceOf(InvalidOptionError);
   expect(zoned.field).toBe('tz');

@@ -124,6 +124,13 @@ describe('POST /api/v1/jobs', () => {
     }
   });
 
+  test('a jobId with white space at its start or end is a 400 naming jobId, and nothing is queued', async () => {
+    const jobId = ` padded-${crypto.randomUUID()} `;
+    const error = await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId } }), 400, 'INVALID_OPTION', 'jobId');
+    expect(error.message).toStartWith('jobId must not start or end with white space');
+    expect((await api(`/${encodeURIComponent(jobId.trim())}`)).status).toBe(404);
+  });
+
   test('a jobId reserved by BullMQ (numeric, or NaN, which it reads as one) is a 400 naming jobId', async () => {
     for (const jobId of ['424242', 'NaN']) {
       await expectError(await api('', { method: 'POST', json: { type: 'echo', data: { message: 'x' }, jobId } }), 400, 'INVALID_OPTION', 'jobId');
@@ -467,6 +474,8 @@ describe('schedules', () => {
     await expectError(await put({ type: 'nope', everyMs: 1000 }), 400, 'UNKNOWN_JOB_TYPE', 'type');
     await expectError(await put({ type: 'echo', data: { nope: 1 }, everyMs: 1000 }), 400, 'INVALID_JOB_DATA');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 0 }), 400, 'INVALID_BODY', 'everyMs');
+    // Seconds typed as milliseconds: refused, not a job queued every 60 ms.
+    await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 60 }), 400, 'INVALID_BODY', 'everyMs');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 1e300 }), 400, 'INVALID_BODY', 'everyMs');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, everyMs: 60_000, tz: 'UTC' }), 400, 'INVALID_OPTION', 'tz');
     await expectError(await put({ type: 'echo', data: { message: 'x' }, pattern: '0 3 * *' }), 400, 'INVALID_OPTION', 'cron');

@@ -144,6 +144,7 @@ describe('the board on schedules, and its limits', () => {
       expect(await editSchedule(key, { pattern: 'H * * * *' })).toBe(400);
       expect(await editSchedule(key, { pattern: '0 0 31 2 *' })).toBe(400);
       expect(await editSchedule(key, { every: 0 })).toBe(400);
+      expect(await editSchedule(key, { every: 999 })).toBe(400);
       expect(await editSchedule('builtin-cleanupAuditLog', { pattern: '* * * * * *' })).toBe(400);
       expect(((await (await server.request(`/api/v1/jobs/schedules/${key}`)).json()) as any)).toMatchObject({ pattern: '0 6 * * *', tz: 'Asia/Tokyo' });
       // A valid edit without a zone keeps the schedule's own.

@@ -13,6 +13,7 @@ import {
   MAX_DELAY_MS,
   MAX_PRIORITY,
   MAX_SCHEDULE_KEY_CHARS,
+  MIN_EVERY_MS,
   resolvePriority,
   UnknownJobTypeError,
   type CronSpec,
@@ -125,7 +126,7 @@ function planSchedule(type: string, flags: { every?: string; cron?: string; tz?:
   // The schedule as typed: default keys come from it, so the same command keeps its key.
   const typed: CronSpec =
     flags.every !== undefined
-      ? { everyMs: wholeNumber('every', flags.every, { min: 1, max: MAX_DELAY_MS, unit: 'milliseconds' }) }
+      ? { everyMs: wholeNumber('every', flags.every, { min: MIN_EVERY_MS, max: MAX_DELAY_MS, unit: 'milliseconds' }) }
       : { pattern: flags.cron!.trim(), tz: flags.tz === undefined ? undefined : canonicalZone(flags.tz) };
   if (typed.pattern === '') throw new UsageError('--cron needs a pattern, e.g. "0 3 * * *"', '--cron');
   // Without --tz a pattern means local time here, so that zone is saved with it: BullMQ computes

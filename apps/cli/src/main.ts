@@ -7,6 +7,7 @@
 import { loadConfigOrExit } from '@sluice/config';
 import { jobRegistry, type JobRegistry } from '@sluice/jobs';
 import { describeRedisOutOfMemory, describeRedisRefusal, isRedisCommandTimeout, QueueManager, redactUrl } from '@sluice/queue';
+import cliPackage from '../package.json' with { type: 'json' };
 import type { CliContext, Command } from './command.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { write } from './output.ts';
@@ -35,6 +36,10 @@ function commandOf(given: string): string {
 
 async function main(name: string | undefined, args: string[]): Promise<number> {
   const registry: JobRegistry = jobRegistry;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    await write(process.stdout, `sluice ${cliPackage.version} (bun ${Bun.version})\n`);
+    return EXIT.ok;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const helpFor = name === 'help' ? args[0] : undefined;
     if (helpFor !== undefined) {
@@ -52,7 +57,9 @@ async function main(name: string | undefined, args: string[]): Promise<number> {
     return EXIT.usage;
   }
   const { command } = await COMMANDS[commandOf(name)]!();
-  if (args.includes('--help') || args.includes('-h')) return printHelp(command.help(registry));
+  // `queue:add help` as well as `queue:add --help`, unless `help` is a job type here.
+  const askedHelp = args.length === 1 && args[0] === 'help' && !Object.hasOwn(registry, 'help');
+  if (args.includes('--help') || args.includes('-h') || askedHelp) return printHelp(command.help(registry));
 
   const config = loadConfigOrExit(process.env);
   let queue: Promise<QueueManager<JobRegistry>> | undefined;
@@ -101,6 +108,6 @@ async function overview(): Promise<string> {
 Commands:
 ${lines.join('\n')}
 
-Every command takes --help. Exit codes: 0 ok, 1 runtime failure (e.g. Redis
+Every command takes --help; --version prints the version. Exit codes: 0 ok, 1 runtime failure (e.g. Redis
 unreachable), 2 bad arguments or an invalid job (nothing changed).`;
 }

@@ -9,7 +9,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { Job, type JobsOptions } from 'bullmq';
 import type { JobRegistry } from '@sluice/jobs';
 import type { Logger } from '@sluice/observability';
-import { BUILTIN_SCHEDULE_PREFIX, canNameJob, checkCronPattern, MAX_DELAY_MS, type JobEnvelope, type QueueManager } from '@sluice/queue';
+import { BUILTIN_SCHEDULE_PREFIX, canNameJob, checkCronPattern, MAX_DELAY_MS, MIN_EVERY_MS, type JobEnvelope, type QueueManager } from '@sluice/queue';
 import { InvalidInputError } from './http-errors.ts';
 
 /** Job options the board may set; the rest come from the job type, as for any submit. */
@@ -101,8 +101,8 @@ export class BoardQueueAdapter extends BullMQAdapter {
       const tz = repeat.tz ?? current.tz ?? 'UTC';
       checkCronPattern(repeat.pattern, tz);
       repeat = { ...repeat, tz };
-    } else if (repeat.every !== undefined && (!Number.isInteger(repeat.every) || repeat.every < 1 || repeat.every > MAX_DELAY_MS)) {
-      throw new InvalidInputError('body', `every must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days)`, 'every');
+    } else if (repeat.every !== undefined && (!Number.isInteger(repeat.every) || repeat.every < MIN_EVERY_MS || repeat.every > MAX_DELAY_MS)) {
+      throw new InvalidInputError('body', `every must be a whole number of milliseconds from ${MIN_EVERY_MS} (1 s) to ${MAX_DELAY_MS} (365 days)`, 'every');
     }
     return super.updateJobScheduler(id, repeat);
   }

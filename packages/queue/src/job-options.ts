@@ -22,6 +22,11 @@ export const DEFAULT_BACKOFF = { type: 'exponential', delayMs: 2000 } as const;
  * never be shown) or of the delayed set's exact scores.
  */
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
+/**
+ * The shortest interval a schedule may repeat at. Cron's finest step is a second too; a shorter
+ * `every` is most often seconds typed as milliseconds (`--every 60`), which queues a job per tick.
+ */
+export const MIN_EVERY_MS = 1000;
 
 /**
  * The longest custom job id and schedule key. Each execution's audit row indexes its job id
@@ -114,7 +119,10 @@ export function buildJobOptions(definition: JobDefinition, options: SubmitOption
   if (options.delayMs !== undefined && (!Number.isInteger(options.delayMs) || options.delayMs < 0 || options.delayMs > MAX_DELAY_MS)) {
     throw new InvalidOptionError('delay', `delay must be a whole number of milliseconds from 0 to ${MAX_DELAY_MS} (365 days), got "${options.delayMs}"`);
   }
-  if (options.jobId !== undefined) checkJobId(options.jobId);
+  if (options.jobId !== undefined) {
+    checkJobId(options.jobId);
+    checkNoEdgeSpace('jobId', 'jobId', options.jobId);
+  }
   const backoff = definition.backoff ?? DEFAULT_BACKOFF;
   return {
     priority: resolvePriority(options.priority ?? definition.priority),
@@ -141,4 +149,16 @@ export function checkScheduleKey(key: string): void {
     : CONTROL_CHARACTER.test(key) ? 'must not contain control characters (U+0000-U+001F, U+007F-U+009F: NUL, newlines, tabs, terminal escapes)'
     : null;
   if (problem) throw new InvalidOptionError('key', `schedule key ${problem}, got ${JSON.stringify(key.length > 80 ? `${key.slice(0, 60)}…` : key)}`);
+  checkNoEdgeSpace('key', 'schedule key', key);
+}
+
+/**
+ * A new job id or schedule key that starts or ends with white space (`--job-id "  7"`, pasted
+ * with a tab) would not match the name typed without it, in every lookup after. Refused when
+ * the name is given, not when one already stored is looked up.
+ */
+function checkNoEdgeSpace(field: string, label: string, name: string): void {
+  if (name.trim() !== name) {
+    throw new InvalidOptionError(field, `${label} must not start or end with white space (it would not match ${JSON.stringify(name.trim())}), got ${JSON.stringify(name.length > 80 ? `${name.slice(0, 60)}…` : name)}`);
+  }
 }

@@ -14,7 +14,7 @@ import {
 } from '@sluice/jobs';
 import { canonicalZone, checkCronPattern } from './cron-pattern.ts';
 import { BEING_ADDED, InvalidJobDataError, InvalidOptionError, JobExistsError, UnknownJobTypeError } from './errors.ts';
-import { buildJobOptions, checkScheduleKey, checkUserId, MAX_DELAY_MS, type JobEnvelope } from './job-options.ts';
+import { buildJobOptions, checkScheduleKey, checkUserId, MAX_DELAY_MS, MIN_EVERY_MS, type JobEnvelope } from './job-options.ts';
 import { QUEUE_NAME, sluiceKeys } from './queue-keys.ts';
 import { checkRedis, connectRedis, type RedisHealth } from './redis.ts';
 
@@ -60,8 +60,8 @@ export function checkCronSpec(spec: CronSpec): void {
   if ((spec.pattern === undefined) === (spec.everyMs === undefined)) {
     throw new InvalidOptionError('schedule', 'a schedule needs exactly one of a cron pattern or an interval (everyMs)');
   }
-  if (spec.everyMs !== undefined && (!Number.isInteger(spec.everyMs) || spec.everyMs < 1 || spec.everyMs > MAX_DELAY_MS)) {
-    throw new InvalidOptionError('every', `every must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days), got "${spec.everyMs}"`);
+  if (spec.everyMs !== undefined && (!Number.isInteger(spec.everyMs) || spec.everyMs < MIN_EVERY_MS || spec.everyMs > MAX_DELAY_MS)) {
+    throw new InvalidOptionError('every', `every must be a whole number of milliseconds from ${MIN_EVERY_MS} (1 s) to ${MAX_DELAY_MS} (365 days), got "${spec.everyMs}"`);
   }
   if (spec.everyMs !== undefined && spec.tz !== undefined) throw new InvalidOptionError('tz', 'tz only applies to a cron pattern, not to everyMs');
   if (spec.pattern !== undefined) checkCronPattern(spec.pattern, spec.tz);

@@ -21,7 +21,7 @@ Flags:
   --remove-on-complete   delete the job from Redis when it completes (alias --removeOnComplete;
                          default: kept 1 hour, at most 1000)
   --job-id ID            your own id; adding an id that still exists queues nothing
-  --every MS             repeat every MS milliseconds (alias --repeat)
+  --every MS             repeat every MS milliseconds, at least 1000 (alias --repeat)
   --cron PATTERN         repeat on a cron pattern: 5 fields, or 6 with seconds first
   --tz TZ                time zone for --cron, e.g. Europe/Berlin (default: this machine's
                          zone, saved with the schedule so workers elsewhere keep it)

@@ -2,7 +2,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { mapValueError, t, type TSchema } from 'elysia';
 import { InvalidInputError } from '../http-errors.ts';
-import { MAX_ATTEMPTS, MAX_DELAY_MS, MAX_JOB_ID_CHARS, MAX_PRIORITY, MAX_SCHEDULE_KEY_CHARS } from '@sluice/queue';
+import { MAX_ATTEMPTS, MAX_DELAY_MS, MAX_JOB_ID_CHARS, MAX_PRIORITY, MAX_SCHEDULE_KEY_CHARS, MIN_EVERY_MS } from '@sluice/queue';
 
 /**
  * The custom error each field carries. Elysia reports some coercion failures (a query
@@ -48,7 +48,7 @@ export const ScheduleBody = t.Object(
     type: t.String({ minLength: 1, error: problem('type', 'type must be a job type name') }),
     data: t.Optional(t.Unknown({ description: 'Payload for every run. Default {}' })),
     pattern: t.Optional(t.String({ minLength: 1, error: problem('pattern', 'pattern must be a cron pattern'), description: 'Cron pattern; 6 fields means seconds first' })),
-    everyMs: t.Optional(t.Integer({ minimum: 1, maximum: MAX_DELAY_MS, error: problem('everyMs', `everyMs must be a whole number of milliseconds from 1 to ${MAX_DELAY_MS} (365 days)`) })),
+    everyMs: t.Optional(t.Integer({ minimum: MIN_EVERY_MS, maximum: MAX_DELAY_MS, error: problem('everyMs', `everyMs must be a whole number of milliseconds from ${MIN_EVERY_MS} (1 s) to ${MAX_DELAY_MS} (365 days)`) })),
     tz: t.Optional(t.String({ minLength: 1, description: 'IANA time zone for the pattern, e.g. Europe/Berlin. Default UTC' })),
     priority: t.Optional(Priority),
     attempts: t.Optional(Attempts),
