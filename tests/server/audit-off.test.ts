@@ -53,6 +53,9 @@ test('ready without a database, jobs complete, nothing is appended, and /history
 
   const health = (await (await server.request('/api/v1/jobs/health')).json()) as any;
   expect(health.database.status).toBe('disabled');
+  // No table to read: no verdict per type, rather than `ok` with no runs while jobs complete.
+  expect(health.types.find((t: any) => t.type === 'echo')).toMatchObject({ status: 'unknown', count: null, successRate: null });
+  expect(health.types.every((t: any) => t.status === 'unknown')).toBe(true);
 
   const redis = new Redis(server.env.REDIS_URL!);
   try {

@@ -65,6 +65,8 @@ test.skipIf(noPostgres)('reads held past the timeout answer 504 AUDIT_QUERY_TIME
     expect(health.body.status).toBe('warning');
     expect(health.body.database.status).toBe('down');
     expect(health.body.database.error).toContain('the audit health query ran longer than 300 ms');
+    expect(health.body.types.map((t: any) => t.status)).toEqual(health.body.types.map(() => 'unknown'));
+    expect(health.body.types.map((t: any) => t.type)).toContain('echo');
   } finally {
     await lock.release();
   }

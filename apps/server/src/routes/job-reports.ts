@@ -66,16 +66,17 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
         const processes = supervisor?.snapshot() ?? [];
         const workersUp = processes.filter((p) => p.state === 'ready').length;
         // Every registered type (idle ones as ok), then types only the audit table knows (retired,
-        // renamed, or run by workers with another registry): they count too.
-        const types = [
-          ...queue.types.map((type) => byType.rows.find((row) => row.type === type) ?? idleType(type)),
-          ...byType.rows.filter((row) => !queue.types.includes(row.type)),
-        ];
+        // renamed, or run by workers with another registry): they count too. With no audit table
+        // to read, no type has a verdict: `unknown`, not an `ok` with no runs.
+        const types: TypeReport[] =
+          byType.status === 'up'
+            ? [...queue.types.map((type) => byType.rows.find((row) => row.type === type) ?? idleType(type)), ...byType.rows.filter((row) => !queue.types.includes(row.type))]
+            : queue.types.map(unknownType);
         const status = worst([
           queueHealth.redis.status === 'down' ? 'critical' : 'ok',
           supervisor && workersUp === 0 ? 'critical' : 'ok',
           byType.status === 'down' ? 'warning' : 'ok',
-          ...types.map((t) => t.status),
+          ...types.map((t) => (t.status === 'unknown' ? 'ok' : t.status)),
         ]);
         return {
           status,
@@ -127,6 +128,16 @@ export function createJobReportRoutes({ queue, audit, supervisor }: Pick<ServerD
       },
       { query: HistoryQuery, transform: strictQuery(HistoryQuery), detail: { summary: 'Executions from the audit table, newest first; pass nextCursor back as cursor', tags: ['reports'] } },
     );
+}
+
+/** A type's line in /health: its figures, or none at all while the audit table cannot be read. */
+type TypeReport = TypeHealth | (Record<Exclude<keyof TypeHealth, 'type' | 'status'>, null> & { type: string; status: 'unknown' });
+
+function unknownType(type: string): TypeReport {
+  return {
+    type, status: 'unknown', count: null, completed: null, failed: null, retried: null, successRate: null,
+    p50DurationMs: null, p95DurationMs: null, maxDurationMs: null, lastRunAt: null,
+  };
 }
 
 function idleType(type: string): TypeHealth {
