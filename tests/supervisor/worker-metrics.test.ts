@@ -1,5 +1,6 @@
 /** `bun run worker` with METRICS_PORT serves /metrics counting the executions its own audit writer wrote. */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import net from 'node:net';
 import { freePort } from '../helpers/ports.ts';
 import { killIfRunning, spawnWorkerMain, type WorkerMainProcess } from '../helpers/processes.ts';
 import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
@@ -49,6 +50,13 @@ test('two worker processes, 12 jobs: the host endpoint counts each execution onc
   expect(text).toMatch(/^sluice_worker_processes\{state="starting"\} 0$/m);
   expect(text).not.toContain('sluice_queue_jobs{');
   expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+  // Bound to loopback, it answers to loopback names only (DNS rebinding), as the server does.
+  const rebound = await fetch(url, { headers: { host: `attacker.example:${port}` } });
+  expect(rebound.status).toBe(403);
+  expect(((await rebound.json()) as any).error.code).toBe('HOST_NOT_ALLOWED');
+  expect((await fetch(url, { headers: { host: `localhost:${port}` } })).status).toBe(200);
+  // An HTTP/1.0 probe sends no Host header.
+  expect(await rawRequest(port, 'GET /health HTTP/1.0\r\n\r\n')).toStartWith('HTTP/1.1 200');
 
   worker.proc.kill('SIGTERM');
   expect(await within('the worker to exit', worker.exited, 30_000)).toBe(0);
@@ -68,3 +76,14 @@ test('a METRICS_PORT already taken stops the start with exit 1 and one line, bef
     taken.stop(true);
   }
 }, 45_000);
+
+/** The response to a request written byte for byte, as a probe without a Host header sends it. */
+function rawRequest(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+    let response = '';
+    socket.on('data', (chunk) => (response += chunk));
+    socket.on('end', () => resolve(response));
+    socket.on('error', reject);
+  });
+}

@@ -65,7 +65,7 @@ process.exit(exit.code);
 
 async function listenForMetrics(port: number) {
   try {
-    return serveMetrics(metrics, config.server.host, port);
+    return serveMetrics(metrics, config.server.host, port, config.server.allowedHosts);
   } catch (error) {
     const reason = (error as { code?: string })?.code === 'EADDRINUSE' ? 'the port is in use' : ((error as Error)?.message ?? String(error));
     process.stderr.write(`sluice worker: cannot serve metrics on ${config.server.host}:${port} (${reason}): set METRICS_PORT to a free port, or HOST to an address of this machine\n`);
