@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { ensureRedis } from '../../scripts/infra/redis.ts';
 import { freePort } from '../helpers/ports.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
 import { countRecords, createAuditAppender } from '@sluice/db';
 import { connectRedis, openWorkerConnection, sluiceKeys, WORKER_REDIS_CLIENTS, type ExecutionRecord, type WorkerConnection } from '@sluice/queue';
 import { testConfig, uniquePrefix } from '../helpers/env.ts';
@@ -140,6 +141,31 @@ for (const kind of WORKER_REDIS_CLIENTS) {
       expect(await appender.drain(5000)).toBe(true);
       expect(countIn((await probe.xrange(auditStream, '-', '+')) as [string, string[]][])).toBe(2);
     });
+
+    test('drain() stops at its deadline when Redis takes a retry and never answers (paused), and keeps the record', async () => {
+      const paused = await startRedisServer();
+      const own = openWorkerConnection(paused.url, { kind, connectionName: `appender-paused-${kind}`, onError: () => {} });
+      try {
+        await own.send('SET', [auditStream, 'not a stream']);
+        const appender = createAuditAppender({ send: own.send, streamKey: auditStream, log: quietLog, retry: { initialMs: 50, maxMs: 100 } });
+        await appender.append(record());
+        await waitFor('the refused record to be kept for a retry', () => appender.pending() === 1);
+        paused.proc.kill('SIGSTOP');
+        // Before, drain() awaited the retry pass itself: with Redis silent, until it answered.
+        // A worker stopping with no supervisor left to kill it never exited.
+        expect(await appender.drain(300)).toBe(false);
+        expect(appender.pending()).toBe(1);
+
+        paused.proc.kill('SIGCONT');
+        await own.send('DEL', [auditStream]);
+        expect(await appender.drain(10_000)).toBe(true);
+        expect(countIn((await own.send('XRANGE', [auditStream, '-', '+'])) as [string, string[]][])).toBe(1);
+      } finally {
+        paused.proc.kill('SIGCONT');
+        own.close();
+        await paused.stop();
+      }
+    }, 20_000);
 
     test('while Redis is unreachable, records the client holds unsent are pending, and drain() waits until they land', async () => {
       // Its own redis-server, stopped and started again on the same port.

@@ -86,3 +86,46 @@ test('after two stalls in a row, every job submitted afterwards runs', async () 
     await twice.close();
   }
 }, 150_000);
+
+/**
+ * The supervisor killed hard, then Redis paused while the worker process holds an audit record
+ * Redis had refused (it was full): the worker process stops on its own (the IPC channel closed),
+ * and its last try at that record must not wait for Redis to answer. Before, it waited until
+ * Redis came back: with no supervisor left to kill it, forever.
+ */
+test('with Redis paused, a worker process whose supervisor was killed still exits, naming the records it could not append', async () => {
+  await killIfRunning(worker?.proc);
+  const env = { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: uniquePrefix('stall-orphan'), DATA_DIR: join(dir, 'data-orphan'), WORKER_COUNT: '1', WORKER_SHUTDOWN_TIMEOUT: '2000', LOG_LEVEL: 'info', LOG_PRETTY: 'false' };
+  const running = (worker = spawnWorkerMain(env));
+  await waitFor('the worker process to be ready', () => running.stdout().includes('worker process ready'), { timeoutMs: 20_000 });
+  const orphanQueue = await QueueManager.open({ config: testConfig(env), registry: jobRegistry });
+  const roomAgain = () => Bun.spawnSync(['redis-cli', '-p', String(port), 'config', 'set', 'maxmemory', '0']);
+  let child: number | undefined;
+  try {
+    const { id } = await orphanQueue.submit('echo', { message: 'finishes while Redis is full', sleepMs: 1500 });
+    await waitFor('the job to be active', async () => (await orphanQueue.queue.getJob(id))?.processedOn !== undefined);
+    child = Number(Bun.spawnSync(['pgrep', '-P', String(running.proc.pid)]).stdout.toString().trim().split('\n')[0]);
+    expect(child).toBeGreaterThan(0);
+    // Full: the job's record is refused, and kept for a retry.
+    Bun.spawnSync(['redis-cli', '-p', String(port), 'config', 'set', 'maxmemory', '1']);
+    await waitFor('the refused append to be logged', () => running.stdout().includes('audit append refused'), { timeoutMs: 10_000 });
+    running.proc.kill('SIGKILL');
+    redis!.kill('SIGSTOP');
+
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor('the orphaned worker process to exit', () => !alive(child!), { timeoutMs: 20_000 });
+    expect(running.stdout()).toMatch(/"records":1,"msg":"audit records could not be appended before exit"/);
+  } finally {
+    redis!.kill('SIGCONT');
+    roomAgain();
+    if (child) Bun.spawnSync(['kill', '-9', String(child)]);
+    await orphanQueue.close();
+  }
+}, 60_000);

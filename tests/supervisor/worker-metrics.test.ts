@@ -7,13 +7,19 @@ import { openTestQueue, type TestQueue } from '../helpers/queue.ts';
 import { waitFor, within } from '../helpers/wait.ts';
 
 let queue: TestQueue;
-let worker: WorkerMainProcess | undefined;
+/** Every `bun run worker` a test started: a test that fails midway leaves its own running. */
+const started: WorkerMainProcess[] = [];
+const spawnWorker = (env: Record<string, string>) => {
+  const worker = spawnWorkerMain(env);
+  started.push(worker);
+  return worker;
+};
 
 beforeAll(async () => {
   queue = await openTestQueue('worker-metrics');
 }, 30_000);
 afterAll(async () => {
-  await killIfRunning(worker?.proc);
+  for (const worker of started) await killIfRunning(worker.proc);
   await queue?.close();
 }, 30_000);
 
@@ -28,7 +34,7 @@ function jobsTotal(text: string): Record<string, number> {
 
 test('two worker processes, 12 jobs: the host endpoint counts each execution once', async () => {
   const port = await freePort();
-  worker = spawnWorkerMain({ ...queue.env, WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '3', METRICS_PORT: String(port) });
+  const worker = spawnWorker({ ...queue.env, WORKER_COUNT: '2', WORKER_QUEUE_CONCURRENCY: '3', METRICS_PORT: String(port) });
   const url = `http://127.0.0.1:${port}/metrics`;
   await waitFor('the metrics endpoint', async () => (await fetch(url).catch(() => null))?.ok === true, { timeoutMs: 30_000 });
   // The endpoint answers before both processes are up; under load the second can take seconds.
@@ -65,8 +71,7 @@ test('two worker processes, 12 jobs: the host endpoint counts each execution onc
 test('a METRICS_PORT already taken stops the start with exit 1 and one line, before any worker is forked', async () => {
   const taken = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('someone else') });
   try {
-    const refused = spawnWorkerMain({ ...queue.env, WORKER_COUNT: '1', METRICS_PORT: String(taken.port), LOG_LEVEL: 'info', LOG_PRETTY: 'false' });
-    worker = refused;
+    const refused = spawnWorker({ ...queue.env, WORKER_COUNT: '1', METRICS_PORT: String(taken.port), LOG_LEVEL: 'info', LOG_PRETTY: 'false' });
     expect(await within('bun run worker to exit', refused.exited, 30_000)).toBe(1);
     expect(refused.stderr()).toContain(`sluice worker: cannot serve metrics on 127.0.0.1:${taken.port} (the port is in use): set METRICS_PORT to a free port`);
     // Before: a stack trace, after two worker processes had been forked (and went on alone).

@@ -10,6 +10,8 @@ import { onStopSignals, WORKER_SLOT_ENV, type ChildMessage, type ParentMessage }
 import { watchFetching } from './fetch-watchdog.ts';
 
 const HEARTBEAT_MS = 1000;
+/** The longest a stopping worker waits for its queue connection to close. */
+const QUEUE_CLOSE_MS = 1000;
 
 const config = loadConfigOrExit(process.env);
 const slot = process.env[WORKER_SLOT_ENV] ?? '0';
@@ -111,7 +113,9 @@ async function shutdown(timeoutMs: number): Promise<void> {
   }
   // Every job finished unless the timeout cut the drain short.
   send({ type: 'stopped', drained: outcome !== 'timed-out' });
-  await queue.close().catch(() => {});
+  // BullMQ's close waits for Redis to answer: bounded, so a worker with no supervisor left to
+  // kill it still exits while Redis is down or paused.
+  await Promise.race([queue.close().catch(() => {}), Bun.sleep(QUEUE_CLOSE_MS)]);
   jobs.close();
   connection.disconnect();
   process.exit(0);

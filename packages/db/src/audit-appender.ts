@@ -168,7 +168,9 @@ export function createAuditAppender({ send, streamKey, log, maxBatch = MAX_RECOR
             clearTimeout(retryTimer);
             retryTimer = null;
           }
-          await retryRefused();
+          // A Redis that takes the command and never answers (paused, or a client that has
+          // stopped reconnecting) would hold this pass past the deadline: race it.
+          await Promise.race([retryRefused(), Bun.sleep(Math.max(0, deadline - Date.now()))]);
         }
         if (pending() > 0) await Bun.sleep(Math.min(refused.length > 0 ? 200 : 10, Math.max(0, deadline - Date.now())));
       }
