@@ -39,6 +39,11 @@ const registry = {
     holdLoop(300);
     return { finished: true };
   }),
+  slowStart: job('Works 250 ms before its first await, then waits 250 ms more: 500 ms in all, against a 400 ms timeout.', 400, async () => {
+    holdLoop(250);
+    await Bun.sleep(250);
+    return { finished: true };
+  }),
   patient: job('Waits 300 ms, well inside its timeout.', 1000, async () => {
     await Bun.sleep(300);
     return { finished: true };
@@ -93,6 +98,14 @@ test('a handler that blocks the event loop past timeoutMs fails with a timeout e
   expect(job.failedReason).toBe('job timed out after 100 ms');
   expect(job.returnvalue).toBeNull();
   expect(records.find((record) => record.jobId === id)).toMatchObject({ status: 'failed', willRetry: false, error: { name: 'JobTimeoutError' } });
+}, 30_000);
+
+test("the timeout counts from the handler's call, its own synchronous start included", async () => {
+  const { id } = await queue.manager.submit('slowStart', {}, { attempts: 1 });
+  const { job, state } = await waitForSettled(queue.manager.queue, id);
+  // Before, the timer was set once the synchronous start had returned: it ran 650 ms and completed.
+  expect(state).toBe('failed');
+  expect(job.failedReason).toBe('job timed out after 400 ms');
 }, 30_000);
 
 test('a job that finished its work in time is not failed because another job held the event loop', async () => {
