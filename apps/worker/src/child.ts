@@ -59,7 +59,7 @@ const jobWorker = createJobWorker({ config, registry: jobRegistry, connection: j
 
 /**
  * Redis refuses this worker on every try, and the loop starves the process: exit now (jobs
- * still running are re-run by stalled-job recovery), so the supervisor restarts it after a
+ * still running are re-run by stalled-job recovery, as Redis would not take them back either), so the supervisor restarts it after a
  * backoff and, if the refusal lasts, gives up with this line as the reason.
  */
 function onErrorStorm(error: Error, events: number): never {
@@ -101,11 +101,9 @@ async function shutdown(timeoutMs: number): Promise<void> {
   const outcome = await jobWorker.stop(timeoutMs);
   if (outcome === 'redis-gone') {
     log.warn('redis closed the connection and no job is running or finishing: stopping without waiting for it');
-  } else if (outcome === 'timed-out') {
-    const active = jobWorker.activeCount();
+  } else if (outcome === 'timed-out' && jobWorker.activeCount() === 0) {
     // With nothing running, what did not finish is BullMQ's close itself (Redis not answering).
-    if (active > 0) log.warn({ active }, 'shutdown timeout reached; unfinished jobs are left for stalled-job recovery');
-    else log.warn('shutdown timeout reached while closing the Redis connection (is Redis down?); no job was running');
+    log.warn('shutdown timeout reached while closing the Redis connection (is Redis down?); no job was running');
   }
   // Records Redis refused during an outage get one more chance before the process goes.
   if (appender && !(await appender.drain(Math.max(1000, timeoutMs / 10)))) {
@@ -116,9 +114,23 @@ async function shutdown(timeoutMs: number): Promise<void> {
   // BullMQ's close waits for Redis to answer: bounded, so a worker with no supervisor left to
   // kill it still exits while Redis is down or paused.
   await Promise.race([queue.close().catch(() => {}), Bun.sleep(QUEUE_CLOSE_MS)]);
+  // Last, so that no handler of this process still runs when another worker starts the job again.
+  if (outcome === 'timed-out' && jobWorker.activeCount() > 0) await returnUnfinished();
   jobs.close();
   connection.disconnect();
   process.exit(0);
+}
+
+/** Jobs still running past the shutdown timeout go back to the queue, or failing that stay for stalled-job recovery. */
+async function returnUnfinished(): Promise<void> {
+  const active = jobWorker.activeCount();
+  const back = await Promise.race([jobWorker.returnUnfinished(), Bun.sleep(QUEUE_CLOSE_MS).then(() => null)]);
+  if (back && back.returned.length > 0) {
+    log.warn({ jobs: back.returned }, 'shutdown timeout reached; unfinished jobs returned to the queue, to run again from the start (no attempt or stall counted)');
+  }
+  if (!back || back.left.length > 0) {
+    log.warn({ active, jobs: back?.left }, 'shutdown timeout reached; unfinished jobs are left for stalled-job recovery (Redis did not take them back)');
+  }
 }
 
 process.on('message', (message: ParentMessage) => {

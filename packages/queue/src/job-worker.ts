@@ -50,10 +50,17 @@ export interface JobWorker {
   heldBack(): boolean;
   /**
    * Stops taking jobs and waits for active ones up to `timeoutMs`. Short of `drained`, the
-   * caller should exit the process, abandoning the jobs still running with their locks, so
-   * that stalled-job recovery re-runs them elsewhere once the locks expire.
+   * caller should return the jobs still running (`returnUnfinished`) and exit the process.
    */
   stop(timeoutMs: number): Promise<StopOutcome>;
+  /**
+   * Puts the jobs still running back in the queue, releasing their locks, so another worker
+   * runs them again from the start now, without counting a stall or an attempt (BullMQ allows
+   * one stall: two deploys during one long job would otherwise fail it for good). For a
+   * stopping process, right before it exits: a handler still running here would otherwise
+   * overlap the new run. A job Redis does not take back is left for stalled-job recovery.
+   */
+  returnUnfinished(): Promise<{ returned: string[]; left: string[] }>;
 }
 
 /** How long the job connection must stay closed, with nothing unsettled, before a stop stops waiting for Redis. */
@@ -93,15 +100,19 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
    * answered. A job leaves when Redis records its outcome or BullMQ gives up recording it.
    */
   const unsettled = new Set<Job>();
+  /** Jobs whose handler is running, with the lock token each was taken under. */
+  const running = new Map<Job<JobEnvelope>, string>();
   const run = createProcessor(options);
   const worker = new SettlingWorker(
-    async (job) => {
+    async (job, token) => {
       active++;
       unsettled.add(job);
+      if (token) running.set(job, token);
       try {
         return await run(job);
       } finally {
         active--;
+        running.delete(job);
       }
     },
     {
@@ -147,6 +158,12 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     worker,
     activeCount: () => active,
     heldBack: full.heldBack,
+    async returnUnfinished() {
+      const jobs = [...running];
+      const moved = await Promise.all(jobs.map(([job, token]) => job.moveToWait(token).then(() => true, () => false)));
+      const ids = (want: boolean) => jobs.filter((_, i) => moved[i] === want).map(([job]) => job.id!);
+      return { returned: ids(true), left: ids(false) };
+    },
     async stop(timeoutMs) {
       full.stop();
       let timer: ReturnType<typeof setTimeout> | undefined;
