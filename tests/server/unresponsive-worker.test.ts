@@ -79,7 +79,13 @@ test('both workers stopped: /ready 503 and the gauge says unresponsive, logged o
   });
   // Still silent a check later: the warning is not repeated.
   await waitUntil('a later liveness check', async () => (await processes()).every((p) => p.state === 'unresponsive'));
-  for (const pid of pids) expect(logged('worker process unresponsive: no heartbeat; not counted as ready', pid)).toHaveLength(1);
+  for (const pid of pids) {
+    const lines = logged('worker process unresponsive: no heartbeat; not counted as ready', pid);
+    expect(lines).toHaveLength(1);
+    // What the last heartbeat said, named so: a job that started since (and blocks the loop) is not in it.
+    expect(lines[0]).toMatchObject({ activeJobsAtLastHeartbeat: 0 });
+    expect(lines[0]).not.toHaveProperty('activeJobs');
+  }
 
   for (const pid of pids) {
     signal(pid, 'SIGCONT');

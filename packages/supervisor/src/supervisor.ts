@@ -166,7 +166,9 @@ export class Supervisor extends EventEmitter<Events> {
     const silentForMs = now - slot.lastHeardAt;
     const verdict = livenessVerdict(silentForMs, this.liveness);
     if (verdict === 'answering') return;
-    const context = { slot: slot.slot, workerPid: slot.pid, silentForMs, activeJobs: slot.activeJobs };
+    // What the last heartbeat said: a job that started after it, and has held the loop since,
+    // is not in it. Named so, not `activeJobs`, which read as "hung while idle".
+    const context = { slot: slot.slot, workerPid: slot.pid, silentForMs, activeJobsAtLastHeartbeat: slot.activeJobs };
     if (slot.state === 'ready') {
       slot.state = 'unresponsive';
       this.options.log.warn(
