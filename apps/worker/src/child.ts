@@ -8,6 +8,7 @@ import { createAuditAppender, createAuditMaintenanceClient } from '@sluice/db/wo
 import { createJobWorker, describeRedisRefusal, ERROR_STORM, logStrayRejections, openWorkerConnection, QueueManager, redactUrl, selectUrlDatabase, sluiceKeys } from '@sluice/queue';
 import { onStopSignals, WORKER_SLOT_ENV, type ChildMessage, type ParentMessage } from '@sluice/supervisor';
 import { watchFetching } from './fetch-watchdog.ts';
+import { watchForFreeze } from './freeze-watch.ts';
 
 const HEARTBEAT_MS = 1000;
 /** The longest a stopping worker waits for its queue connection to close. */
@@ -91,16 +92,28 @@ const fetching = watchFetching({
 });
 jobWorker.worker.on('active', () => fetching.started());
 
+// Back from a freeze on Bun's client, whose blocking connection may not recover: replaced at
+// once, rather than when the fetch watchdog notices (half a minute, or never while a sibling
+// process takes the jobs). ioredis comes back by itself.
+const freezes = watchForFreeze((frozenMs) => {
+  if (config.worker.redisClient !== 'bun') return log.warn({ frozenMs }, 'worker process was frozen (stopped, or its VM paused); carrying on');
+  log.warn({ frozenMs }, 'worker process was frozen (stopped, or its VM paused); replacing it, as its blocking Redis connection may not come back');
+  void shutdown(config.worker.shutdownTimeoutMs);
+});
+
 let stopping = false;
 async function shutdown(timeoutMs: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   clearInterval(heartbeat);
   fetching.stop();
+  freezes.stop();
   log.info({ active: jobWorker.activeCount(), timeoutMs }, 'worker draining');
   const outcome = await jobWorker.stop(timeoutMs);
   if (outcome === 'redis-gone') {
     log.warn('redis closed the connection and no job is running or finishing: stopping without waiting for it');
+  } else if (outcome === 'close-stuck') {
+    log.warn("every job's outcome is in redis, and BullMQ's close has not returned: stopping without waiting for it");
   } else if (outcome === 'timed-out' && jobWorker.activeCount() === 0) {
     // With nothing running, what did not finish is BullMQ's close itself (Redis not answering).
     log.warn('shutdown timeout reached while closing the Redis connection (is Redis down?); no job was running');

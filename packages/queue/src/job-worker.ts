@@ -37,10 +37,12 @@ export const REDIS_FULL_PAUSE_MS = { first: 1000, most: 30_000 } as const;
 
 /**
  * How a stop ended: every job finished and BullMQ closed (`drained`); the timeout passed
- * first (`timed-out`); or Redis had closed the connection and nothing was left for it to
- * take (`redis-gone`), so BullMQ's close, which waits for Redis to answer, was not awaited.
+ * first (`timed-out`); Redis had closed the connection and nothing was left for it to take
+ * (`redis-gone`), so BullMQ's close, which waits for Redis to answer, was not awaited; or
+ * every job's outcome was in Redis and BullMQ's close still had not returned a while later
+ * (`close-stuck`: a blocking connection that does not come back, after the process was frozen).
  */
-export type StopOutcome = 'drained' | 'timed-out' | 'redis-gone';
+export type StopOutcome = 'drained' | 'timed-out' | 'redis-gone' | 'close-stuck';
 
 export interface JobWorker {
   readonly worker: Worker<JobEnvelope>;
@@ -65,6 +67,8 @@ export interface JobWorker {
 
 /** How long the job connection must stay closed, with nothing unsettled, before a stop stops waiting for Redis. */
 const REDIS_GONE_MS = 1000;
+/** How long BullMQ's close may take, with every outcome recorded and Redis connected, before a stop stops waiting for it. */
+const CLOSE_STUCK_MS = 3000;
 
 /**
  * BullMQ's Worker, saying when it is done with a job. `processJob` runs the processor and
@@ -173,15 +177,22 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       // Not waiting is safe only once no job's outcome is still waiting to reach Redis.
       const { connected } = options;
       let goneSince = 0;
+      let settledSince = 0;
       const redisGone = new Promise<StopOutcome>((resolve) => {
-        if (!connected) return;
         watch = setInterval(() => {
-          if (unsettled.size > 0 || connected()) {
+          if (unsettled.size > 0) {
+            goneSince = settledSince = 0;
+            return;
+          }
+          const now = Date.now();
+          settledSince ||= now;
+          if (now - settledSince >= CLOSE_STUCK_MS) resolve('close-stuck');
+          if (!connected || connected()) {
             goneSince = 0;
             return;
           }
-          goneSince ||= Date.now();
-          if (Date.now() - goneSince >= REDIS_GONE_MS) resolve('redis-gone');
+          goneSince ||= now;
+          if (now - goneSince >= REDIS_GONE_MS) resolve('redis-gone');
         }, 100);
       });
       const outcome = await Promise.race([worker.close().then(() => 'drained' as const), timedOut, redisGone]);
