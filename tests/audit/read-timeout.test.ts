@@ -55,6 +55,11 @@ async function open(readTimeoutMs: number): Promise<AuditStore> {
 const activeReads = async () =>
   (await admin<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name = 'sluice-audit-read' and state = 'active'`)[0]!.n;
 
+test('a read timeout under 100 ms is refused when the store opens, before any connection', async () => {
+  // Postgres would cancel the read connections' own start-up query too, which postgres.js leaves unhandled.
+  await expect(openAuditStore(testConfig({ ...db.env, QUEUE_PREFIX: prefix }), { readTimeoutMs: 1 })).rejects.toThrow('readTimeoutMs must be 0 (no limit) or a whole number of ms from 100, got 1');
+});
+
 // PGlite does not enforce statement_timeout (README: Where the table lives).
 test.skipIf(noPostgres)('a read past AUDIT_READ_TIMEOUT is cancelled by Postgres and named, with what to narrow', async () => {
   const store = await open(300);

@@ -123,11 +123,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ WORKER_QUEUE_LOCK_DURATION: '300000', WORKER_HEARTBEAT_KILL_TIMEOUT: '0' }).worker.heartbeatKillTimeoutMs).toBe(0);
   });
 
-  test('AUDIT_READ_TIMEOUT is whole ms from 0 (no limit) to 2^31 - 1, default 10 s', () => {
+  test('AUDIT_READ_TIMEOUT is 0 (no limit) or whole ms from 100 to 2^31 - 1, default 10 s', () => {
     expect(loadConfig({}).database.readTimeoutMs).toBe(10_000);
     expect(loadConfig({ AUDIT_READ_TIMEOUT: '0' }).database.readTimeoutMs).toBe(0);
     expect(() => loadConfig({ AUDIT_READ_TIMEOUT: '5s' })).toThrow('AUDIT_READ_TIMEOUT must be a whole number, got "5s"');
     expect(() => loadConfig({ AUDIT_READ_TIMEOUT: '3000000000' })).toThrow('AUDIT_READ_TIMEOUT must be between 0 and 2147483647');
+    // Under 100 ms the read connections' own start-up query is cancelled too, and postgres.js
+    // leaves that unhandled: a stack trace, and exit code 1 after a caught error.
+    expect(() => loadConfig({ AUDIT_READ_TIMEOUT: '1' })).toThrow('AUDIT_READ_TIMEOUT must be 0 (no limit) or between 100 and 2147483647, got 1');
+    expect(loadConfig({ AUDIT_READ_TIMEOUT: '100' }).database.readTimeoutMs).toBe(100);
     expect(() => loadConfig({ AUDIT_READ_TIMOUT: '100' })).toThrow('did you mean AUDIT_READ_TIMEOUT?');
   });
 

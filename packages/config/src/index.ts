@@ -1,6 +1,6 @@
 /** Reads and validates the environment once, at an entry point, into a frozen Config. */
 import { cpus } from 'node:os';
-import { bool, countOrCpus, directory, hex32, hostList, int, oneOf, ParseProblem, postgresUrl, redisUrl, str, url, type Parser } from './parsers.ts';
+import { bool, countOrCpus, directory, hex32, hostList, int, offOrInt, oneOf, ParseProblem, postgresUrl, redisUrl, str, url, type Parser } from './parsers.ts';
 import { closest } from './suggest.ts';
 
 export { ConfigError } from './config-error.ts';
@@ -76,6 +76,8 @@ type Env = Record<string, string | undefined>;
  * once, which would make a shutdown timeout kill jobs immediately and a lock renew in a loop.
  */
 const MAX_TIMER_MS = 2_147_483_647;
+/** The shortest AUDIT_READ_TIMEOUT other than 0 (none). */
+export const MIN_READ_TIMEOUT_MS = 100;
 
 /** Every variable Sluice reads, with its default (undefined = optional, no default). */
 export const VARIABLES = {
@@ -104,7 +106,9 @@ export const VARIABLES = {
   AUDIT_LOG_RETENTION_DAYS: { parse: int(0, 36_500), default: '30' },
   AUDIT_ENABLED: { parse: bool, default: 'true' },
   // Postgres keeps statement_timeout in a signed 32-bit count of ms.
-  AUDIT_READ_TIMEOUT: { parse: int(0, MAX_TIMER_MS), default: '10000' },
+  // Not under 100 ms: the read connections' own start-up query runs under it too, and postgres.js
+  // leaves that query's cancellation unhandled (a stack trace, and the process's exit code 1).
+  AUDIT_READ_TIMEOUT: { parse: offOrInt(MIN_READ_TIMEOUT_MS, MAX_TIMER_MS), default: '10000' },
   ENABLE_SCHEDULED_JOBS: { parse: bool, default: 'true' },
   LOG_LEVEL: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info' },
   LOG_PRETTY: { parse: bool, default: undefined },

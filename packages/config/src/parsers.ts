@@ -35,6 +35,15 @@ export const int =
     return value;
   };
 
+/** 0 (none), or a whole number from `min` to `max`. */
+export const offOrInt =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> =>
+  (raw) => {
+    const value = int(0, max)(raw);
+    if (value !== 0 && value < min) fail(`must be 0 (no limit) or between ${min} and ${max}, got ${value}`);
+    return value;
+  };
+
 export const bool: Parser<boolean> = (raw) => {
   const v = raw.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;

@@ -7,7 +7,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import type { Config } from '@sluice/config';
+import { MIN_READ_TIMEOUT_MS, type Config } from '@sluice/config';
 import { errorMessage } from './classify-error.ts';
 import { takeEmbeddedLock, type EmbeddedLock } from './embedded-lock.ts';
 import { AuditError, AuditQueryFailedError, AuditStoreBusyError, AuditStoreGoneError, AuditStoreUnavailableError } from './errors.ts';
@@ -107,6 +107,9 @@ export function embeddedStoreDir(config: Pick<Config, 'database'>): string | nul
 export async function openAuditStore(config: Pick<Config, 'database'>, options: OpenStoreOptions = {}): Promise<AuditStore> {
   const { url, dataDir } = config.database;
   const readTimeoutMs = options.readTimeoutMs ?? config.database.readTimeoutMs;
+  if (readTimeoutMs !== 0 && !(Number.isInteger(readTimeoutMs) && readTimeoutMs >= MIN_READ_TIMEOUT_MS)) {
+    throw new RangeError(`readTimeoutMs must be 0 (no limit) or a whole number of ms from ${MIN_READ_TIMEOUT_MS}, got ${readTimeoutMs}`);
+  }
   if (url) {
     // Two pools, so reads cannot starve the writer: seven slow metric reads on one shared pool
     // of five once held up new rows for 10 s and made /ready fail its ping.
