@@ -233,6 +233,22 @@ describe('GET/DELETE /api/v1/jobs/:id and POST /:id/retry', () => {
     expect(again.state).toBe('failed');
   });
 
+  test('eight retries of one failed job at once: one 200, the others 409 JOB_NOT_RETRYABLE, none a 500', async () => {
+    const id = await submit({ type: 'echo', data: { message: 'retried at once', failPermanently: true } });
+    expect((await waitForAudit(id)).state).toBe('failed');
+    // Paused, so the retried job waits rather than failing again and becoming retryable anew.
+    await api('/queue/pause', { method: 'POST' });
+    try {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => api(`/${id}/retry`, { method: 'POST' })));
+      const codes = await Promise.all(answers.map(async (r) => (r.status === 200 ? 'ok' : `${r.status} ${((await r.json()) as any).error.code}`)));
+      // Before: BullMQ's "Job … is not in the failed state" from the losers, as 500 INTERNAL.
+      expect(codes.filter((c) => c === 'ok')).toHaveLength(1);
+      expect(codes.filter((c) => c !== 'ok')).toEqual(Array(7).fill('409 JOB_NOT_RETRYABLE'));
+    } finally {
+      await api('/queue/resume', { method: 'POST' });
+    }
+  });
+
   test('a custom id used again lists only its own job\'s executions', async () => {
     const first = await submit({ type: 'echo', data: { message: 'first' }, jobId: 'used-twice' });
     await waitForAudit(first);

@@ -65,7 +65,15 @@ export function createJobRoutes({ queue, audit, log }: Pick<ServerDeps, 'queue' 
         if (!RETRYABLE_STATES.has(state)) {
           throw new JobConflictError('JOB_NOT_RETRYABLE', `job "${params.id}" is ${state}; only failed or completed jobs can be retried`);
         }
-        await job.retry(state as 'failed' | 'completed');
+        await job.retry(state as 'failed' | 'completed').catch((error) => {
+          // Another request retried or removed it between the state check and the retry.
+          const text = String((error as Error)?.message ?? error);
+          if (/^Missing key for job/.test(text)) throw new JobNotFoundError(params.id);
+          if (/is not in the \w+ state/.test(text)) {
+            throw new JobConflictError('JOB_NOT_RETRYABLE', `job "${params.id}" is no longer ${state} (retried or moved by another request meanwhile); only failed or completed jobs can be retried`);
+          }
+          throw error;
+        });
         log.info({ jobId: params.id, from: state }, 'job retried');
         return { id: params.id, retried: true, from: state };
       },
