@@ -167,12 +167,14 @@ export class QueueManager<R extends JobRegistry> implements JobSubmitter {
     const opts = this.scheduledJobOptions(type, options);
     const tz = spec.tz === undefined ? undefined : canonicalZone(spec.tz);
     const repeat = spec.pattern !== undefined ? { pattern: spec.pattern, tz } : { every: spec.everyMs, tz };
-    await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: checkUserId(options.userId) }, opts });
-    const saved = (await this.listCrons()).find((s) => s.key === key);
-    // BullMQ saves nothing, without an error, when it finds no next run; checkCronPattern
-    // refuses such a pattern first, so this means the scheduler was removed meanwhile.
-    if (!saved) throw new Error(`schedule "${key}" was not saved: BullMQ found no next run for it, or it was removed meanwhile`);
-    return saved;
+    const firstRun = await this.queue.upsertJobScheduler(key, repeat, { name: type, data: { data, userId: checkUserId(options.userId) }, opts });
+    // The schedule as this call saved it, not read back: a removal right after (another
+    // request's DELETE) must not turn a save that happened into an error. The first run's id
+    // is `repeat:<key>:<next run, epoch ms>`, and a key holds no `:`.
+    const next = Number(firstRun?.id?.slice(firstRun.id.lastIndexOf(':') + 1));
+    // BullMQ saves nothing, without an error, when it finds no next run; checkCronPattern refuses such a pattern first.
+    if (!Number.isSafeInteger(next)) throw new Error(`schedule "${key}" was not saved: BullMQ found no next run for it`);
+    return { key, type, pattern: spec.pattern ?? null, everyMs: spec.everyMs ?? null, tz: tz ?? null, next: new Date(next), data };
   }
 
   /** The job options each run of a `type` schedule is queued with, as scheduleCron saves them. */
