@@ -5,6 +5,16 @@ import type { ServerDeps } from '../deps.ts';
 import { ScheduleNotFoundError } from '../http-errors.ts';
 import { ScheduleBody, ScheduleKeyParams, strictBody } from './schemas.ts';
 
+/**
+ * Built-in schedulers are reconciled from the job definitions at every start (ENABLE_SCHEDULED_JOBS):
+ * an edit or a removal here would be undone by the next one.
+ */
+function refuseBuiltin(key: string, how: string): void {
+  if (key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
+    throw new InvalidOptionError('key', `keys starting with "${BUILTIN_SCHEDULE_PREFIX}" belong to the job definitions' own schedules, ${how}`);
+  }
+}
+
 export function createScheduleRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 'log'>) {
   const tags = ['schedules'];
   const find = async (key: string) => {
@@ -19,10 +29,7 @@ export function createScheduleRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 
     .put(
       '/:key',
       async ({ params, body }) => {
-        // Built-in schedulers are reconciled from job definitions at start; a manual edit would be undone.
-        if (params.key.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
-          throw new InvalidOptionError('key', `keys starting with "${BUILTIN_SCHEDULE_PREFIX}" belong to the job definitions' own schedules`);
-        }
+        refuseBuiltin(params.key, 'set by their job definitions at start');
         const { type, data = {}, pattern, everyMs, priority, attempts } = body;
         // A pattern without tz means UTC, saved as such: left out, BullMQ would compute the first
         // run in the server's zone and each later one in the zone of whichever worker ran the last.
@@ -37,6 +44,7 @@ export function createScheduleRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 
     .delete(
       '/:key',
       async ({ params }) => {
+        refuseBuiltin(params.key, '`bun run queue:scheduler remove` takes them off');
         if (!(await queue.removeCron(params.key))) throw new ScheduleNotFoundError(params.key);
         log.info({ key: params.key }, 'schedule removed');
         return { key: params.key, removed: true };
