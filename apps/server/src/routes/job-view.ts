@@ -22,6 +22,7 @@ export interface JobView {
   startedAt: string | null;
   finishedAt: string | null;
   result: unknown;
+  /** The last failed attempt's error while the job is not completed (failed, or waiting to retry). */
   error: string | null;
   stacktrace: string[];
   /** Set when a Job Scheduler created this job. */
@@ -29,6 +30,9 @@ export interface JobView {
 }
 
 export function jobView(job: Job<JobEnvelope>, state: string, runAt: Date | null = null): JobView {
+  // BullMQ keeps an earlier attempt's failedReason and stacks after a retry succeeds; a
+  // completed job has no error (its audit rows keep each attempt's).
+  const completed = state === 'completed';
   return {
     id: job.id!,
     type: job.name,
@@ -45,8 +49,8 @@ export function jobView(job: Job<JobEnvelope>, state: string, runAt: Date | null
     startedAt: iso(job.processedOn),
     finishedAt: iso(job.finishedOn),
     result: job.returnvalue ?? null,
-    error: job.failedReason || null,
-    stacktrace: job.stacktrace ?? [],
+    error: completed ? null : job.failedReason || null,
+    stacktrace: completed ? [] : (job.stacktrace ?? []),
     schedulerKey: job.repeatJobKey ?? null,
   };
 }
