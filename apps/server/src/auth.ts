@@ -36,7 +36,8 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** `admin` when the request needs credentials (given some are configured). */
 export function accessFor(method: string, path: string, guardReads: boolean): 'open' | 'admin' {
-  if (ALWAYS_OPEN.has(path)) return 'open';
+  // The router serves `/health/` as `/health`: a probe configured with the slash must not get a 401.
+  if (ALWAYS_OPEN.has(path.endsWith('/') ? path.slice(0, -1) : path)) return 'open';
   if (path === '/admin/queues' || path.startsWith('/admin/queues/')) return 'admin';
   if (!READ_METHODS.has(method)) return 'admin';
   return guardReads ? 'admin' : 'open';
