@@ -16,7 +16,7 @@ const problem = (field: string, message: string) => (): FieldProblem => ({ field
 
 /** Job ids: BullMQ counters are numeric strings; custom ids are free text without ':'. */
 export const JobIdParams = t.Object({
-  id: t.String({ minLength: 1, maxLength: MAX_JOB_ID_CHARS, error: problem('id', 'id must be a non-empty job id') }),
+  id: t.String({ minLength: 1, maxLength: MAX_JOB_ID_CHARS, error: problem('id', `id must be a job id of 1 to ${MAX_JOB_ID_CHARS} characters`) }),
 });
 
 /** Named level or a BullMQ number (smaller runs first). Literals, not UnionEnum: Elysia would default it. */
