@@ -1,7 +1,10 @@
 /** The jobs API end to end: a real server process with workers, Redis and Postgres; every route's success and bad-input paths. */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { Redis } from 'ioredis';
-import { sluiceKeys } from '@sluice/queue';
+import { loadConfig } from '@sluice/config';
+import { jobRegistry } from '@sluice/jobs';
+import { QueueManager, sluiceKeys } from '@sluice/queue';
+import { testEnv } from '../helpers/env.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.ts';
 import { deletePrefix, SERVER_HOOK_TIMEOUT_MS, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
@@ -177,9 +180,14 @@ describe('POST /api/v1/jobs', () => {
     });
     // The backoff counts from the failure, which came after the first run started.
     expect(Date.parse(waiting.runAt)).toBeGreaterThan(Date.parse(waiting.startedAt));
+    // Waiting to retry, it shows why the last attempt failed.
+    expect(waiting.error).toContain('failing on purpose');
     const done = await waitForAudit(id, 2);
     expect(done.state).toBe('completed');
     expect(done.runAt).toBeNull();
+    // Completed, it has no error: before, the first attempt's stayed. The audit row keeps it.
+    expect({ error: done.error, stacktrace: done.stacktrace }).toEqual({ error: null, stacktrace: [] });
+    expect(done.audit.find((row: { attempt: number }) => row.attempt === 1).error.message).toContain('failing on purpose');
     const retry = done.audit.find((row: { attempt: number }) => row.attempt === 2);
     expect(Date.parse(retry.startedAt)).toBeGreaterThanOrEqual(Date.parse(waiting.runAt));
   });
@@ -190,6 +198,15 @@ describe('GET/DELETE /api/v1/jobs/:id and POST /:id/retry', () => {
     await expectError(await api('/no-such-job'), 404, 'JOB_NOT_FOUND', 'id');
     await expectError(await api('/no-such-job/retry', { method: 'POST' }), 404, 'JOB_NOT_FOUND');
     await expectError(await api('/no-such-job', { method: 'DELETE' }), 404, 'JOB_NOT_FOUND');
+  });
+
+  test('an id longer than a job id can be is a 400 naming the limit, for read, retry and remove', async () => {
+    const long = 'x'.repeat(513);
+    for (const [path, method] of [[`/${long}`, 'GET'], [`/${long}/retry`, 'POST'], [`/${long}`, 'DELETE']] as const) {
+      // Before: "id must be a non-empty job id", for an id that is not empty.
+      const refused = await expectError(await api(path, { method }), 400, 'INVALID_PARAMS', 'id');
+      expect(refused.message).toBe('invalid params: id must be a job id of 1 to 512 characters');
+    }
   });
 
   test("the queue's own keys are not jobs: reading, retrying or removing one is a 404 and changes nothing", async () => {
@@ -469,8 +486,10 @@ describe('schedules', () => {
     expect(Date.parse(body.next)).toBeGreaterThan(Date.now() - 1000);
 
     const cron = await api(`/schedules/${key}`, { method: 'PUT', json: { type: 'echo', data: { message: 'cron' }, pattern: '0 3 * * *', tz: 'UTC' } });
-    expect(((await cron.json()) as any).pattern).toBe('0 3 * * *');
-    expect(((await (await api(`/schedules/${key}`)).json()) as any).data).toEqual({ message: 'cron' });
+    const cronBody = (await cron.json()) as any;
+    expect(cronBody).toMatchObject({ pattern: '0 3 * * *', tz: 'UTC', everyMs: null, next: expect.stringMatching(/T03:00:00\.000Z$/) });
+    // What the PUT answers is what was stored.
+    expect(await (await api(`/schedules/${key}`)).json()).toEqual(cronBody);
     const list = (await (await api('/schedules')).json()) as any;
     expect(list.schedules.map((s: any) => s.key)).toContain(key);
     // A pattern without tz is UTC, saved as such, whatever zone the server or a worker runs in.
@@ -480,6 +499,41 @@ describe('schedules', () => {
     expect(await (await api(`/schedules/${key}`, { method: 'DELETE' })).json()).toEqual({ key, removed: true });
     await expectError(await api(`/schedules/${key}`, { method: 'DELETE' }), 404, 'SCHEDULE_NOT_FOUND');
     await expectError(await api(`/schedules/${key}`), 404, 'SCHEDULE_NOT_FOUND', 'key');
+  });
+
+  test('PUTs racing DELETEs of one key: each answers 200 (or 404 for a DELETE with nothing to remove), never a 500', async () => {
+    const raced = `${key}-raced`;
+    const body = { type: 'echo', data: { message: 'raced' }, everyMs: 600_000 };
+    const answers: string[] = [];
+    for (let round = 0; round < 40; round++) {
+      const methods = ['PUT', 'DELETE', 'PUT', 'DELETE', 'PUT', 'DELETE'];
+      const replies = await Promise.all(methods.map((method) => api(`/schedules/${raced}`, method === 'PUT' ? { method, json: body } : { method })));
+      for (const [i, reply] of replies.entries()) {
+        const text = await reply.text();
+        answers.push(`${methods[i]} ${reply.status}${reply.status >= 400 ? ` ${JSON.parse(text).error.code}` : ''}`);
+        // A PUT that answers 200 shows the schedule it saved.
+        if (methods[i] === 'PUT' && reply.status === 200) expect(JSON.parse(text)).toMatchObject({ key: raced, everyMs: 600_000 });
+      }
+    }
+    // Before: a PUT whose schedule a DELETE removed between its save and its read-back was a
+    // 500 ("was not saved"). A PUT that saved answers with what it saved.
+    expect(new Set(answers)).toEqual(new Set(answers.filter((a) => ['PUT 200', 'DELETE 200', 'DELETE 404 SCHEDULE_NOT_FOUND'].includes(a))));
+    await api(`/schedules/${raced}`, { method: 'DELETE' });
+  });
+
+  test('a builtin- schedule cannot be removed here either, and stays', async () => {
+    // As `queue:scheduler setup` saves one (the server does at start with ENABLE_SCHEDULED_JOBS=true).
+    const manager = await QueueManager.open({ config: loadConfig(testEnv({ QUEUE_PREFIX: server.prefix })), registry: jobRegistry });
+    try {
+      await manager.queue.upsertJobScheduler('builtin-echo', { every: 600_000 }, { name: 'echo', data: { data: { message: 'built in' }, userId: null } });
+      // Before: removed (200), to come back at the next start.
+      const refused = await expectError(await api('/schedules/builtin-echo', { method: 'DELETE' }), 400, 'INVALID_OPTION', 'key');
+      expect(refused.message).toContain('queue:scheduler remove');
+      expect(((await (await api('/schedules/builtin-echo')).json()) as any).data).toEqual({ message: 'built in' });
+    } finally {
+      await manager.removeCron('builtin-echo');
+      await manager.close();
+    }
   });
 
   test('bad schedules are 400s naming the field', async () => {

@@ -159,8 +159,15 @@ describe('with ADMIN_GUARD_READS=true and only a token', () => {
     expect((await call(app, 'GET', '/metrics', basic(USER, TOKEN))).status).toBe(401);
   });
 
-  test('the liveness probe stays open', async () => {
-    expect((await call(app, 'GET', '/health')).status).toBe(200);
+  test('the probes stay open, with or without a trailing slash', async () => {
+    // Before: `/health/` and `/ready/` (which the router serves as the probes) answered 401.
+    const statuses = async (paths: string[]) => Promise.all(paths.map(async (path) => `${path} ${(await call(app, 'GET', path)).status}`));
+    expect(await statuses(['/health', '/health/'])).toEqual(['/health 200', '/health/ 200']);
+    // Readiness itself depends on the workers (none run here): the slash must not change the answer.
+    const ready = (await call(app, 'GET', '/ready')).status;
+    expect(ready).not.toBe(401);
+    expect(await statuses(['/ready/'])).toEqual([`/ready/ ${ready}`]);
+    expect(await statuses(['/health/x', '/healthz'])).toEqual(['/health/x 401', '/healthz 401']);
   });
 });
 
