@@ -1,5 +1,9 @@
 /** Bull Board's "Add job" and "Duplicate", through the endpoints its page calls: validated submits that run, refusals it can show. */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { loadConfig } from '@sluice/config';
+import { jobRegistry } from '@sluice/jobs';
+import { QueueManager } from '@sluice/queue';
+import { testEnv } from '../helpers/env.ts';
 import { deletePrefix, spawnServer, type ServerProcess } from './helpers/server-process.ts';
 import { waitUntil } from './helpers/wait.ts';
 
@@ -135,9 +139,11 @@ describe('Update data, and the queue\'s own keys', () => {
 });
 
 describe('the board on schedules, and its limits', () => {
-  test('a schedule edit is held to the API\'s rules, keeps its zone, and a built-in schedule cannot be edited', async () => {
+  test('a schedule edit is held to the API\'s rules, keeps its zone, and a built-in schedule cannot be edited or removed', async () => {
     const key = 'board-edit-schedule';
     expect((await server.request(`/api/v1/jobs/schedules/${key}`, { method: 'PUT', json: { type: 'echo', data: { message: 'tick' }, pattern: '0 6 * * *', tz: 'Asia/Tokyo' } })).status).toBe(200);
+    // As `queue:scheduler setup` saves a built-in schedule (the server does at start with ENABLE_SCHEDULED_JOBS=true).
+    const manager = await QueueManager.open({ config: loadConfig(testEnv({ QUEUE_PREFIX: server.prefix })), registry: jobRegistry });
     const editSchedule = async (id: string, body: unknown) => (await server.request(`/admin/queues/api/queues/jobs/job-schedulers/${id}`, { method: 'PATCH', json: body })).status;
     try {
       // Before: each was saved (a random minute with H, every second for retention).
@@ -146,12 +152,19 @@ describe('the board on schedules, and its limits', () => {
       expect(await editSchedule(key, { every: 0 })).toBe(400);
       expect(await editSchedule(key, { every: 999 })).toBe(400);
       expect(await editSchedule('builtin-cleanupAuditLog', { pattern: '* * * * * *' })).toBe(400);
+      // Nor removed (before: 204, and the next start set it back).
+      await manager.queue.upsertJobScheduler('builtin-echo', { every: 600_000 }, { name: 'echo', data: { data: { message: 'built in' }, userId: null } });
+      const removal = await server.request('/admin/queues/api/queues/jobs/job-schedulers/builtin-echo/remove', { method: 'PUT' });
+      expect({ status: removal.status, message: ((await removal.json()) as any).message }).toEqual({ status: 400, message: expect.stringContaining('is built in') });
+      expect((await server.request('/api/v1/jobs/schedules/builtin-echo')).status).toBe(200);
       expect(((await (await server.request(`/api/v1/jobs/schedules/${key}`)).json()) as any)).toMatchObject({ pattern: '0 6 * * *', tz: 'Asia/Tokyo' });
       // A valid edit without a zone keeps the schedule's own.
       expect(await editSchedule(key, { pattern: '30 7 * * *' })).toBe(204);
       expect(((await (await server.request(`/api/v1/jobs/schedules/${key}`)).json()) as any)).toMatchObject({ pattern: '30 7 * * *', tz: 'Asia/Tokyo' });
     } finally {
       await server.request(`/api/v1/jobs/schedules/${key}`, { method: 'DELETE' });
+      await manager.removeCron('builtin-echo');
+      await manager.close();
     }
   });
 

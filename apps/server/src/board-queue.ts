@@ -107,6 +107,14 @@ export class BoardQueueAdapter extends BullMQAdapter {
     return super.updateJobScheduler(id, repeat);
   }
 
+  /** The board's schedule removal: as the jobs API's DELETE, not a built-in schedule (the next start would set it back). */
+  override async removeJobScheduler(id: string) {
+    if (id.startsWith(BUILTIN_SCHEDULE_PREFIX)) {
+      throw new InvalidInputError('body', `schedule "${id}" is built in: its job type's definition sets it at every server start; bun run queue:scheduler remove takes the built-in schedules off`, 'key');
+    }
+    return super.removeJobScheduler(id);
+  }
+
   /** Validated against the registry like any submit: an unknown type or invalid data is a 400 the board shows. */
   override async addJob(name: string, envelope: unknown, options: JobsOptions) {
     const data = payloadOf(envelope);

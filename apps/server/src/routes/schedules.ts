@@ -44,7 +44,7 @@ export function createScheduleRoutes({ queue, log }: Pick<ServerDeps, 'queue' | 
     .delete(
       '/:key',
       async ({ params }) => {
-        refuseBuiltin(params.key, '`bun run queue:scheduler remove` takes them off');
+        refuseBuiltin(params.key, 'which bun run queue:scheduler remove takes off');
         if (!(await queue.removeCron(params.key))) throw new ScheduleNotFoundError(params.key);
         log.info({ key: params.key }, 'schedule removed');
         return { key: params.key, removed: true };
